@@ -1,0 +1,64 @@
+/**
+ * Runs the roles a process was asked for (ingest, worker, web, or all of them) on one database pool
+ * and one logger, and stops them in order on SIGTERM/SIGINT: the ingest stops accepting and finishes
+ * what is in flight, then the web site, then the worker.
+ */
+import type { Config, Logger } from '@crgate/core';
+import { openDatabase, resolveSecret, type Db } from '@crgate/store';
+import { createIngest } from '@crgate/ingest';
+import { createWorker } from '@crgate/worker';
+import { createWeb } from '@crgate/web';
+
+export const ROLES = ['ingest', 'worker', 'web'] as const;
+export type Role = (typeof ROLES)[number];
+
+export function parseRoles(value: string): Role[] {
+  const parts = value.split(',').map((p) => p.trim().toLowerCase()).filter(Boolean);
+  if (parts.length === 0 || parts.includes('all')) return [...ROLES];
+  for (const p of parts) {
+    if (!(ROLES as readonly string[]).includes(p)) throw new Error(`unknown role "${p}": expected ${ROLES.join(', ')} or all`);
+  }
+  return [...new Set(parts)] as Role[];
+}
+
+export interface Engine {
+  db: Db;
+  stop(): Promise<void>;
+}
+
+export async function startEngine(config: Config, roles: Role[], logger: Logger): Promise<Engine> {
+  const db = await openDatabase(config.databaseUrl, logger, { max: 20 });
+  const secret = await resolveSecret(db, config.secret, logger);
+  const stops: Array<() => Promise<void>> = [];
+  try {
+    // Start the consumers first, so an ingest that accepts mail always has a worker behind it in 'all' mode.
+    if (roles.includes('worker')) {
+      const worker = createWorker(config, { db, logger, secret });
+      await worker.start();
+      stops.unshift(() => worker.stop());
+    }
+    if (roles.includes('web')) {
+      const web = createWeb(config, { db, logger });
+      await web.start();
+      stops.unshift(() => web.stop());
+    }
+    if (roles.includes('ingest')) {
+      const ingest = createIngest(config, { db, logger, secret });
+      await ingest.start();
+      stops.unshift(() => ingest.stop());
+    }
+  } catch (err) {
+    for (const stop of stops) await stop().catch(() => undefined);
+    await db.end();
+    throw err;
+  }
+  logger.info({ event: 'engine.started', roles }, `crgate started: ${roles.join(', ')}`);
+  return {
+    db,
+    async stop() {
+      for (const stop of stops) await stop();
+      await db.end();
+      logger.info({ event: 'engine.stopped' }, 'crgate stopped');
+    },
+  };
+}

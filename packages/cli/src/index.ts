@@ -1,0 +1,3 @@
+export * from './engine.js';
+export * from './load-config.js';
+export * from './logger.js';

@@ -1,0 +1,148 @@
+#!/usr/bin/env node
+/**
+ * The `crgate` command. Every subcommand validates the configuration first and exits non-zero with
+ * the offending key when it is wrong.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { isAddress, normalizeAddress, ENV_VARS } from '@crgate/core';
+import { addAlias, addUser, listUsers, openDatabase, removeUser, UserError, type Db } from '@crgate/store';
+import { configOrExit } from './load-config.js';
+import { createLogger } from './logger.js';
+import { parseRoles, startEngine } from './engine.js';
+
+function address(value: string): string {
+  if (!isAddress(value)) throw new InvalidArgumentError(`"${value}" is not a mail address`);
+  return value;
+}
+
+async function withDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+  const config = configOrExit();
+  const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
+  const db = await openDatabase(config.databaseUrl, logger, { max: 2 });
+  try {
+    return await fn(db);
+  } finally {
+    await db.end();
+  }
+}
+
+function fail(message: string, code = 1): never {
+  process.stderr.write(`crgate: ${message}\n`);
+  process.exit(code);
+}
+
+const program = new Command();
+program
+  .name('crgate')
+  .description('Challenge/response anti-spam engine behind your MTA (LMTP in, LMTP/SMTP/Maildir out)')
+  .showHelpAfterError();
+
+program
+  .command('start')
+  .description('run the engine: LMTP ingest, worker and web site (all by default)')
+  .option('-r, --role <roles>', 'ingest, worker, web or all; several separated by commas', 'all')
+  .action(async (opts: { role: string }) => {
+    const config = configOrExit();
+    let roles;
+    try {
+      roles = parseRoles(opts.role);
+    } catch (err) {
+      fail((err as Error).message, 64);
+    }
+    const logger = createLogger(config.logLevel);
+    let engine;
+    try {
+      engine = await startEngine(config, roles, logger);
+    } catch (err) {
+      logger.error({ event: 'engine.start_failed', err }, `cannot start: ${(err as Error).message}`);
+      process.exit(1);
+    }
+    let stopping = false;
+    const shutdown = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ event: 'engine.stopping', signal }, `${signal}: finishing in-flight work`);
+      engine.stop().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error({ event: 'engine.stop_failed', err }, 'unclean stop');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    process.on('SIGINT', () => shutdown('SIGINT'));
+  });
+
+program
+  .command('migrate')
+  .description('create the database if missing and apply pending migrations')
+  .action(async () => {
+    const config = configOrExit();
+    const logger = createLogger(config.logLevel);
+    const db = await openDatabase(config.databaseUrl, logger, { max: 1 });
+    await db.end();
+  });
+
+const users = program.command('users').description('manage protected users and their aliases');
+users
+  .command('add')
+  .description('add one or more users')
+  .argument('<address...>', 'mail addresses', (v: string, prev: string[] = []) => [...prev, address(v)])
+  .action(async (addresses: string[]) => {
+    await withDb(async (db) => {
+      for (const a of addresses) {
+        const added = await addUser(db, a);
+        process.stdout.write(added ? `added ${normalizeAddress(a)}\n` : `${normalizeAddress(a)} already exists\n`);
+      }
+    });
+  });
+users
+  .command('list')
+  .description('list users and their aliases')
+  .action(async () => {
+    await withDb(async (db) => {
+      for (const u of await listUsers(db)) {
+        process.stdout.write(`${u.address}${u.aliases.length ? `  (aliases: ${u.aliases.join(', ')})` : ''}\n`);
+      }
+    });
+  });
+users
+  .command('remove')
+  .description('remove a user, with their aliases, lists and held mail')
+  .argument('<address>', 'the user', address)
+  .action(async (a: string) => {
+    await withDb(async (db) => {
+      if (!(await removeUser(db, a))) fail(`no user ${normalizeAddress(a)}`);
+      process.stdout.write(`removed ${normalizeAddress(a)}\n`);
+    });
+  });
+users
+  .command('alias')
+  .description('add an alias address to a user')
+  .argument('<address>', 'the user', address)
+  .argument('<alias>', 'the alias', address)
+  .action(async (a: string, alias: string) => {
+    await withDb(async (db) => {
+      try {
+        await addAlias(db, a, alias);
+      } catch (err) {
+        if (err instanceof UserError) fail(err.message);
+        throw err;
+      }
+      process.stdout.write(`${normalizeAddress(alias)} is an alias of ${normalizeAddress(a)}\n`);
+    });
+  });
+
+program
+  .command('config')
+  .description('validate the configuration and print it (the secret hidden)')
+  .action(() => {
+    const config = configOrExit();
+    process.stdout.write(`${JSON.stringify({ ...config, secret: config.secret ? '(set)' : '(stored in database)' }, null, 2)}\n`);
+    process.stdout.write(`\nEnvironment variables: ${ENV_VARS.map((v) => v.name).join(', ')}\n`);
+  });
+
+program.parseAsync().catch((err: unknown) => {
+  fail((err as Error).message ?? String(err));
+});

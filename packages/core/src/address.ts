@@ -1,0 +1,48 @@
+/**
+ * Mail addresses as crgate compares them. Users, aliases, list entries and senders are all stored in
+ * this normal form, so a lookup is an equality test.
+ *
+ * Rules: the whole address is lower-cased (domains are case-insensitive by RFC 5321; local parts are in
+ * theory case-sensitive but no mail system in practice treats `Alice@` and `alice@` as two people), and a
+ * `+tag` sub-address is dropped so `alice+lists@example.org` is `alice@example.org`.
+ */
+
+const ADDRESS_RE = /^[^\s@<>()\[\],;:"\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/;
+
+/** True when `value` looks like `local@domain` (the form crgate accepts on the command line and in lists). */
+export function isAddress(value: string): boolean {
+  return value.length <= 320 && ADDRESS_RE.test(value.trim());
+}
+
+/** Lower-cases an address and drops its `+tag`. Does not validate: callers at the edge use isAddress. */
+export function normalizeAddress(value: string): string {
+  const trimmed = value.trim().replace(/^<|>$/g, '').toLowerCase();
+  const at = trimmed.lastIndexOf('@');
+  if (at < 0) return trimmed;
+  let local = trimmed.slice(0, at);
+  const domain = trimmed.slice(at + 1).replace(/\.$/, '');
+  const plus = local.indexOf('+');
+  if (plus > 0) local = local.slice(0, plus);
+  return `${local}@${domain}`;
+}
+
+/** The domain of a (normalised or not) address, lower-cased; empty for the null sender. */
+export function domainOf(address: string): string {
+  const at = address.lastIndexOf('@');
+  return at < 0 ? '' : address.slice(at + 1).toLowerCase().replace(/\.$/, '');
+}
+
+/** The domain itself and each parent domain: `a.b.example.org` → [`a.b.example.org`, `b.example.org`, `example.org`, `org`]. */
+export function domainAndParents(domain: string): string[] {
+  const labels = domain.toLowerCase().split('.').filter(Boolean);
+  const out: string[] = [];
+  for (let i = 0; i < labels.length; i++) out.push(labels.slice(i).join('.'));
+  return out;
+}
+
+/** True when `child` equals `parent` or is a subdomain of it. */
+export function isSameOrSubdomain(child: string, parent: string): boolean {
+  const c = child.toLowerCase().replace(/\.$/, '');
+  const p = parent.toLowerCase().replace(/\.$/, '');
+  return c === p || c.endsWith(`.${p}`);
+}

@@ -1,0 +1,104 @@
+/**
+ * The challenge message, standardised so that it can never be mistaken for, or become, backscatter
+ * spam: `C/R:` subject, RFC 3834 Auto-Submitted, one short text/plain part, exactly one link to our
+ * own site, nothing of the original body. The body comes from a handlebars template the operator may
+ * replace; composeChallenge checks every rendering against these rules.
+ */
+import Handlebars from 'handlebars';
+
+export const CHALLENGE_SUBJECT_PREFIX = 'C/R: ';
+export const CHALLENGE_SUBJECT_PHRASE = 'please confirm your message';
+export const MAX_ORIGINAL_SUBJECT_CHARS = 60;
+export const MAX_CHALLENGE_BODY_BYTES = 512;
+
+export const DEFAULT_CHALLENGE_TEMPLATE = `Hello,
+
+you wrote to {{recipient}}. This mailbox is protected against spam:
+your message is held until you confirm, once, that you sent it.
+Please open this link and press the button:
+
+{{link}}
+
+If you did not write to {{recipient}}, ignore this mail.
+Nothing more will be sent.
+`;
+
+/** Removes CR, LF and other control characters, folds white space, keeps at most `max` characters. */
+export function sanitizeSubject(subject: string | undefined, max = MAX_ORIGINAL_SUBJECT_CHARS): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = (subject ?? '').replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').replace(/\s+/g, ' ').trim();
+  const chars = Array.from(clean);
+  return chars.length <= max ? clean : chars.slice(0, max).join('').trimEnd();
+}
+
+export interface ChallengeInput {
+  /** Challenge From: address. */
+  from: string;
+  /** The original envelope sender: the only address a challenge goes to. */
+  to: string;
+  /** The protected recipient, shown in the text. */
+  recipient: string;
+  originalSubject?: string;
+  originalMessageId?: string;
+  /** `${publicUrl}/c/<token>` */
+  link: string;
+  /** Our own Message-ID, remembered so a bounce or reply to the challenge is recognised. */
+  messageId: string;
+}
+
+export interface ComposedChallenge {
+  envelope: { from: ''; to: string };
+  from: string;
+  to: string;
+  subject: string;
+  messageId: string;
+  inReplyTo?: string;
+  references?: string;
+  headers: Record<string, string>;
+  text: string;
+}
+
+export class ChallengeTemplateError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ChallengeTemplateError';
+  }
+}
+
+export type ChallengeTemplate = (ctx: { recipient: string; link: string; subject: string }) => string;
+
+export function compileChallengeTemplate(source: string): ChallengeTemplate {
+  const template = Handlebars.compile(source, { noEscape: true, strict: false });
+  return (ctx) => template(ctx);
+}
+
+const URL_RE = /\bhttps?:\/\/[^\s<>"]+/gi;
+
+export function composeChallenge(input: ChallengeInput, template: ChallengeTemplate = compileChallengeTemplate(DEFAULT_CHALLENGE_TEMPLATE)): ComposedChallenge {
+  const original = sanitizeSubject(input.originalSubject);
+  const subject = `${CHALLENGE_SUBJECT_PREFIX}${CHALLENGE_SUBJECT_PHRASE}${original ? `: ${original}` : ''}`;
+  const text = template({ recipient: input.recipient, link: input.link, subject: original }).replace(/\r?\n/g, '\r\n');
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > MAX_CHALLENGE_BODY_BYTES) {
+    throw new ChallengeTemplateError(`challenge body is ${bytes} bytes, more than ${MAX_CHALLENGE_BODY_BYTES}`);
+  }
+  const urls = text.match(URL_RE) ?? [];
+  if (urls.length !== 1 || urls[0] !== input.link) {
+    throw new ChallengeTemplateError(`challenge body must contain exactly one URL, the challenge link; found ${urls.length}`);
+  }
+  const originalId = input.originalMessageId && /^<[^<>\s]+>$/.test(input.originalMessageId) ? input.originalMessageId : undefined;
+  return {
+    envelope: { from: '', to: input.to },
+    from: input.from,
+    to: input.to,
+    subject,
+    messageId: input.messageId,
+    ...(originalId ? { inReplyTo: originalId, references: originalId } : {}),
+    headers: {
+      'Auto-Submitted': 'auto-replied (challenge)',
+      'X-Auto-Response-Suppress': 'All',
+      Precedence: 'bulk',
+    },
+    text,
+  };
+}

@@ -1,0 +1,39 @@
+/**
+ * Environment variables and the configuration keys they set. One table, used to load the configuration
+ * and to name the variable in error messages, so an operator sees the name they actually typed.
+ */
+export interface EnvVar {
+  name: string;
+  /** Dotted path in the configuration object (and in the CRGATE_CONFIG JSON file). */
+  path: string;
+  description: string;
+}
+
+export const ENV_VARS: readonly EnvVar[] = [
+  { name: 'DATABASE_URL', path: 'databaseUrl', description: 'PostgreSQL; created if missing, migrations applied' },
+  { name: 'REDIS_URL', path: 'redisUrl', description: 'Redis for BullMQ queues and counters' },
+  { name: 'CRGATE_REDIS_PREFIX', path: 'redisPrefix', description: 'prefix of every Redis key crgate writes' },
+  { name: 'CRGATE_LMTP_LISTEN', path: 'lmtp.listen', description: 'host:port of the LMTP ingest' },
+  { name: 'CRGATE_LMTP_MAX_SIZE', path: 'lmtp.maxSize', description: 'largest message accepted, in bytes' },
+  { name: 'CRGATE_LMTP_HOSTNAME', path: 'lmtp.hostname', description: 'name in the LMTP greeting' },
+  { name: 'CRGATE_LMTP_MAX_CLIENTS', path: 'lmtp.maxClients', description: 'most simultaneous LMTP connections' },
+  { name: 'CRGATE_WEB_LISTEN', path: 'web.listen', description: 'host:port of the web site' },
+  { name: 'CRGATE_WEB_VIEWS', path: 'web.viewsDir', description: 'folder of .hbs files replacing built-in pages' },
+  { name: 'CRGATE_WEB_TRUST_PROXY', path: 'web.trustProxy', description: 'trust X-Forwarded-* headers from a reverse proxy' },
+  { name: 'CRGATE_PUBLIC_URL', path: 'publicUrl', description: 'base URL of the site, used in challenge links' },
+  { name: 'CRGATE_DELIVER_TO', path: 'deliverTo', description: 'lmtp://host:port, smtp://host:port or maildir:DIR' },
+  { name: 'CRGATE_SMTP_RELAY', path: 'smtpRelay', description: 'smtp://host:port where challenges are sent' },
+  { name: 'CRGATE_CHALLENGE_FROM', path: 'challenge.from', description: 'From: of challenges' },
+  { name: 'CRGATE_CHALLENGE_TEMPLATE', path: 'challenge.templateFile', description: 'handlebars file replacing the challenge text' },
+  { name: 'CRGATE_CHALLENGE_TTL_DAYS', path: 'challenge.tokenTtlDays', description: 'days a challenge link stays valid' },
+  { name: 'CRGATE_CHALLENGE_PER_PAIR_DAYS', path: 'challenge.perPairDays', description: 'at most one challenge per sender and recipient in this many days' },
+  { name: 'CRGATE_CHALLENGE_PER_SENDER_PER_HOUR', path: 'challenge.perSenderPerHour', description: 'challenges per sender address per hour' },
+  { name: 'CRGATE_CHALLENGE_GLOBAL_PER_HOUR', path: 'challenge.globalPerHour', description: 'challenges per hour in all' },
+  { name: 'CRGATE_WORKER_RETRY_DELAY_MS', path: 'worker.retryDelayMs', description: 'first retry delay of a failed job (doubles each attempt)' },
+  { name: 'CRGATE_WORKER_OUTBOX_POLL_MS', path: 'worker.outboxPollMs', description: 'outbox poll interval besides NOTIFY' },
+  { name: 'CRGATE_WORKER_CONCURRENCY', path: 'worker.concurrency', description: 'jobs run at once per queue' },
+  { name: 'CRGATE_RETENTION_HELD_DAYS', path: 'retention.heldDays', description: 'days held mail is kept' },
+  { name: 'CRGATE_RETENTION_DISCARDED_DAYS', path: 'retention.discardedDays', description: 'days discarded mail is kept' },
+  { name: 'CRGATE_SECRET', path: 'secret', description: 'key for tokens; generated and stored if unset' },
+  { name: 'CRGATE_LOG_LEVEL', path: 'logLevel', description: 'fatal, error, warn, info, debug, trace or silent' },
+];

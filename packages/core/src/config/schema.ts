@@ -1,0 +1,178 @@
+/**
+ * crgate's one configuration schema. Every option is here, with its default and meaning; environment
+ * variables and the optional JSON file (CRGATE_CONFIG) are mapped onto it in env-map.ts, and load.ts
+ * validates the merged result once, before any socket opens.
+ */
+import { z } from 'zod';
+import { isAddress, domainOf, isSameOrSubdomain } from '../address.js';
+
+/** `host:port` or `[v6]:port`, port 0-65535 (0 = any free port, used by tests). */
+export const listenSchema = z.string().transform((value, ctx) => {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) {
+    ctx.addIssue({ code: 'custom', message: `expected host:port (e.g. 127.0.0.1:2424), got "${value}"` });
+    return z.NEVER;
+  }
+  return { host: (m[1] ?? m[2]) as string, port };
+});
+export type Listen = z.output<typeof listenSchema>;
+
+/** Where accepted and released mail goes. */
+export type DeliverTarget =
+  | { kind: 'lmtp'; host: string; port: number }
+  | { kind: 'smtp'; host: string; port: number }
+  | { kind: 'maildir'; dir: string };
+
+export const deliverToSchema = z.string().transform((value, ctx): DeliverTarget => {
+  const v = value.trim();
+  if (v.startsWith('maildir:')) {
+    const dir = v.slice('maildir:'.length);
+    if (!dir) {
+      ctx.addIssue({ code: 'custom', message: 'maildir: needs a directory, e.g. maildir:/var/mail/crgate' });
+      return z.NEVER;
+    }
+    return { kind: 'maildir', dir };
+  }
+  const m = /^(lmtp|smtp):\/\/(?:\[([^\]]+)\]|([^:/]+)):(\d{1,5})\/?$/.exec(v);
+  if (!m || Number(m[4]) > 65535) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected lmtp://host:port, smtp://host:port or maildir:DIR, got "${value}"`,
+    });
+    return z.NEVER;
+  }
+  return { kind: m[1] as 'lmtp' | 'smtp', host: (m[2] ?? m[3]) as string, port: Number(m[4]) };
+});
+
+export const smtpRelaySchema = z.string().transform((value, ctx) => {
+  const m = /^smtp:\/\/(?:\[([^\]]+)\]|([^:/]+)):(\d{1,5})\/?$/.exec(value.trim());
+  if (!m || Number(m[3]) > 65535) {
+    ctx.addIssue({ code: 'custom', message: `expected smtp://host:port, got "${value}"` });
+    return z.NEVER;
+  }
+  return { host: (m[1] ?? m[2]) as string, port: Number(m[3]) };
+});
+
+const urlSchema = z.string().transform((value, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `not a URL: "${value}"` });
+    return z.NEVER;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    ctx.addIssue({ code: 'custom', message: 'must be an http:// or https:// URL' });
+    return z.NEVER;
+  }
+  // Challenge links are built as `${publicUrl}/c/<token>`: keep no trailing slash.
+  return url.toString().replace(/\/+$/, '');
+});
+
+const positiveInt = z.coerce.number().int().positive();
+/** Environment variables are strings: accept true/false/1/0/yes/no rather than JavaScript truthiness. */
+const booleanish = z.union([
+  z.boolean(),
+  z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes'),
+]);
+const nonNegativeInt = z.coerce.number().int().min(0);
+
+export const configSchema = z
+  .object({
+    /** PostgreSQL connection string. The database is created if missing. */
+    databaseUrl: z.string().url().default('postgres://postgres@127.0.0.1:5432/crgate'),
+    /** Redis for BullMQ queues and rate counters. */
+    redisUrl: z.string().url().default('redis://127.0.0.1:6379'),
+    /** Prefix of every Redis key crgate writes (queues and counters), so several installs can share one Redis. */
+    redisPrefix: z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits and _.:- only').default('crgate'),
+    lmtp: z
+      .object({
+        /** host:port of the LMTP ingest. */
+        listen: listenSchema.default({ host: '127.0.0.1', port: 2424 }),
+        /** Largest message accepted, in bytes (announced with SIZE, enforced on DATA). */
+        maxSize: positiveInt.default(25 * 1024 * 1024),
+        /** Name in the LMTP greeting; must differ from the MTA's own hostname or Postfix reports a loop. */
+        hostname: z.string().min(1).default('crgate.localdomain'),
+        /** Most simultaneous LMTP connections. */
+        maxClients: positiveInt.default(100),
+      })
+      .prefault({}),
+    web: z
+      .object({
+        /** host:port of the web site. */
+        listen: listenSchema.default({ host: '127.0.0.1', port: 8080 }),
+        /** A folder of .hbs files that replace the built-in pages of the same name. */
+        viewsDir: z.string().min(1).optional(),
+        /** Trust X-Forwarded-* from a reverse proxy (Express "trust proxy"). */
+        trustProxy: booleanish.default(false),
+      })
+      .prefault({}),
+    /** Base URL of the site, used in challenge links. */
+    publicUrl: urlSchema.default('http://localhost:8080'),
+    /** Where accepted and released mail goes: lmtp://host:port, smtp://host:port or maildir:DIR. */
+    deliverTo: deliverToSchema.default({ kind: 'maildir', dir: './data/mail' }),
+    /** Where challenges and notices are sent: smtp://host:port. */
+    smtpRelay: smtpRelaySchema.default({ host: '127.0.0.1', port: 25 }),
+    challenge: z
+      .object({
+        /** From: of challenges; defaults to crgate@<public URL host>. Its domain must be the public URL's host or a parent of it. */
+        from: z.string().optional(),
+        /** A handlebars file replacing the challenge text ({{recipient}}, {{link}}, {{subject}}); checked at start. */
+        templateFile: z.string().min(1).optional(),
+        /** Days a challenge link stays valid. */
+        tokenTtlDays: positiveInt.default(14),
+        /** At most one challenge per (sender, recipient) in this many days. */
+        perPairDays: positiveInt.default(7),
+        /** At most this many challenges to one sender address per hour, over all recipients. */
+        perSenderPerHour: nonNegativeInt.default(5),
+        /** At most this many challenges per hour in all. */
+        globalPerHour: nonNegativeInt.default(1000),
+      })
+      .prefault({}),
+    worker: z
+      .object({
+        /** First retry delay of a failed job, in milliseconds; it doubles with each attempt. */
+        retryDelayMs: positiveInt.default(15_000),
+        /** How often the outbox is polled besides the NOTIFY wake-up, in milliseconds. */
+        outboxPollMs: positiveInt.default(1000),
+        /** Jobs run at once per queue. */
+        concurrency: positiveInt.default(8),
+      })
+      .prefault({}),
+    retention: z
+      .object({
+        /** Days held (challenged or quarantined) mail is kept before it is deleted. */
+        heldDays: positiveInt.default(30),
+        /** Days discarded mail is kept (for the recipient to look at) before it is deleted. */
+        discardedDays: positiveInt.default(7),
+      })
+      .prefault({}),
+    /** Key for tokens (at least 32 characters). Unset: one is generated once and stored in the database. */
+    secret: z.string().min(32, 'must be at least 32 characters').optional(),
+    /** pino log level. */
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const host = new URL(cfg.publicUrl).hostname.toLowerCase();
+    const from = cfg.challenge.from ?? `crgate@${host}`;
+    if (!isAddress(from)) {
+      ctx.addIssue({ code: 'custom', path: ['challenge', 'from'], message: `not a mail address: "${from}"` });
+      return;
+    }
+    if (!isSameOrSubdomain(host, domainOf(from))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['challenge', 'from'],
+        message: `domain "${domainOf(from)}" must be the public URL's host "${host}" or a parent domain of it, because the one link in a challenge must point at the sending domain`,
+      });
+    }
+  })
+  .transform((cfg) => ({
+    ...cfg,
+    challenge: { ...cfg.challenge, from: cfg.challenge.from ?? `crgate@${new URL(cfg.publicUrl).hostname.toLowerCase()}` },
+  }));
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;

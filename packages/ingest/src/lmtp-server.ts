@@ -1,0 +1,247 @@
+/**
+ * The LMTP ingest. Behind the MTA it answers RCPT for known users only (550 for others, so the MTA can
+ * refuse unknown recipients during its own SMTP conversation), and after DATA gives one reply per
+ * recipient: 250 only once that recipient's copy is delivered downstream or committed to PostgreSQL.
+ * Any internal failure is a 4xx, so the MTA keeps the message and retries.
+ */
+import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import { createHash } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import {
+  CrgateError,
+  decide,
+  reasonSymbols,
+  toReplyError,
+  type Config,
+  type Decision,
+  type Logger,
+  type RecipientFacts,
+} from '@crgate/core';
+import { findSenderMatches, findUserByAddress, isSenderOptedOut, recordMessage, type Db, type RecipientOutcome, type User } from '@crgate/store';
+import { parseMessage } from './parse-message.js';
+import { decisionHeader, deliver, prependHeaders, type DeliveryResult } from './downstream.js';
+
+export interface IngestDeps {
+  db: Db;
+  logger: Logger;
+  secret: string;
+  now?: () => Date;
+}
+
+export interface Ingest {
+  start(): Promise<AddressInfo>;
+  stop(): Promise<void>;
+}
+
+/** The user found at RCPT time rides along on smtp-server's address object until DATA. */
+type RcptAddress = SMTPServerAddress & { crgateUser?: User };
+
+type Reply = true | string | Error;
+
+function smtpError(code: number, message: string): Error {
+  return Object.assign(new Error(message), { responseCode: code });
+}
+
+function replyFor(err: CrgateError): Error {
+  return smtpError(err.responseCode, err.message);
+}
+
+export function createIngest(config: Config, deps: IngestDeps): Ingest {
+  const log = deps.logger.child({ component: 'ingest' });
+  const now = deps.now ?? (() => new Date());
+  const publicHost = new URL(config.publicUrl).hostname;
+  let stopping = false;
+
+  async function onRcptTo(address: SMTPServerAddress, _session: SMTPServerSession): Promise<void> {
+    if (stopping) throw smtpError(421, 'Shutting down, try again later');
+    let user: User | undefined;
+    try {
+      user = await findUserByAddress(deps.db, address.address);
+    } catch (err) {
+      log.error({ event: 'ingest.rcpt_lookup_failed', err }, 'user lookup failed');
+      throw replyFor(toReplyError(err));
+    }
+    if (!user) throw smtpError(550, `No such user here: ${address.address}`);
+    (address as RcptAddress).crgateUser = user;
+  }
+
+  async function readMessage(stream: SMTPServerDataStream): Promise<Buffer | undefined> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of stream) {
+      // Past the limit smtp-server answers 552 itself; stop keeping bytes so memory stays bounded.
+      if (stream.sizeExceeded) continue;
+      chunks.push(chunk as Buffer);
+      size += (chunk as Buffer).length;
+    }
+    return stream.sizeExceeded ? undefined : Buffer.concat(chunks, size);
+  }
+
+  async function processMessage(raw: Buffer, session: SMTPServerSession): Promise<Reply[]> {
+    const rcpts = session.envelope.rcptTo as RcptAddress[];
+    const mailFromRaw = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+    const forwarded = session.xForward?.has('ADDR');
+    const { facts } = parseMessage(raw, {
+      mailFrom: mailFromRaw,
+      clientAddress: forwarded ? session.remoteAddress : undefined,
+      clientHelo: forwarded ? session.hostNameAppearsAs : undefined,
+    });
+    const msgLog = log.child({ session: session.id, messageId: facts.messageId, mailFrom: facts.mailFrom });
+
+    // One decision per user: an alias and its primary address in one envelope get one copy.
+    const users = new Map<number, User>();
+    for (const r of rcpts) if (r.crgateUser) users.set(r.crgateUser.id, r.crgateUser);
+    const userIds = [...users.keys()];
+    const [matches, optedOut] = await Promise.all([
+      findSenderMatches(deps.db, userIds, facts.mailFrom),
+      isSenderOptedOut(deps.db, facts.mailFrom),
+    ]);
+    const decisions = new Map<number, Decision>();
+    for (const user of users.values()) {
+      const m = matches.get(user.id) ?? {};
+      const recipient: RecipientFacts = {
+        userId: user.id,
+        address: user.address,
+        whitelisted: m.white,
+        blacklisted: m.black,
+        senderOptedOut: optedOut,
+      };
+      decisions.set(user.id, decide(facts, recipient));
+    }
+
+    // Deliver what is to be delivered first: its reply depends on the downstream server alone.
+    const deliveries = new Map<number, DeliveryResult>();
+    const toDeliver = [...users.values()].filter((u) => decisions.get(u.id)!.action === 'deliver');
+    const byHeader = new Map<string, User[]>();
+    for (const u of toDeliver) {
+      const d = decisions.get(u.id)!;
+      const header = decisionHeader(d.action, d.reasons.map((r) => r.symbol));
+      byHeader.set(header, [...(byHeader.get(header) ?? []), u]);
+    }
+    await Promise.all(
+      [...byHeader].map(async ([header, group]) => {
+        const rcptOf = (u: User) =>
+          config.deliverTo.kind === 'maildir' ? u.address : (rcpts.find((r) => r.crgateUser?.id === u.id)?.address ?? u.address);
+        const results = await deliver(
+          config.deliverTo,
+          { mailFrom: mailFromRaw, recipients: group.map(rcptOf), message: prependHeaders(raw, [header]) },
+          config.lmtp.hostname,
+        );
+        group.forEach((u, i) => deliveries.set(u.id, results[i]!));
+      }),
+    );
+
+    const outcomes: RecipientOutcome[] = [];
+    for (const user of users.values()) {
+      const decision = decisions.get(user.id)!;
+      const delivered = deliveries.get(user.id);
+      if (delivered && !delivered.ok) continue; // not decided yet: the MTA retries or bounces
+      outcomes.push({
+        userId: user.id,
+        rcptTo: rcpts.find((r) => r.crgateUser?.id === user.id)!.address,
+        decision,
+        delivered: Boolean(delivered),
+      });
+    }
+
+    let stored: Map<number, Decision> | undefined;
+    let storeError: CrgateError | undefined;
+    if (outcomes.length) {
+      try {
+        const recorded = await recordMessage(
+          deps.db,
+          {
+            mailFrom: facts.mailFrom,
+            clientAddress: facts.clientAddress,
+            clientHelo: facts.clientHelo,
+            messageIdHeader: facts.messageId,
+            subject: facts.subject,
+            fromHeader: facts.headers.get('from')?.[0],
+            date: facts.date,
+            size: raw.length,
+            sha256: createHash('sha256').update(raw).digest('hex'),
+          },
+          raw,
+          outcomes,
+          {
+            now: now(),
+            secret: deps.secret,
+            publicHost,
+            tokenTtlDays: config.challenge.tokenTtlDays,
+            perPairDays: config.challenge.perPairDays,
+            heldDays: config.retention.heldDays,
+            discardedDays: config.retention.discardedDays,
+          },
+        );
+        stored = new Map(outcomes.map((o, i) => [o.userId, recorded[i]!.decision]));
+      } catch (err) {
+        storeError = toReplyError(err);
+        msgLog.error({ event: 'ingest.store_failed', err }, 'could not store the message; answering 4xx for held copies');
+      }
+    }
+
+    return rcpts.map((r): Reply => {
+      const user = r.crgateUser!;
+      const delivered = deliveries.get(user.id);
+      if (delivered) {
+        if (!delivered.ok) return smtpError(delivered.code >= 500 ? delivered.code : 451, delivered.message);
+        msgLog.info({ event: 'ingest.decided', rcpt: r.address, action: 'deliver', reasons: reasonSymbols(decisions.get(user.id)!.reasons) }, 'delivered');
+        return `OK: delivered (${reasonSymbols(decisions.get(user.id)!.reasons)})`;
+      }
+      const final = stored?.get(user.id);
+      if (!final) return replyFor(storeError ?? toReplyError(new Error('not stored')));
+      msgLog.info({ event: 'ingest.decided', rcpt: r.address, action: final.action, reasons: reasonSymbols(final.reasons) }, final.action);
+      return `OK: ${final.action === 'discard' ? 'accepted' : 'held'} (${final.action})`;
+    });
+  }
+
+  const server = new SMTPServer({
+    lmtp: true,
+    name: config.lmtp.hostname,
+    banner: 'crgate',
+    size: config.lmtp.maxSize,
+    useXForward: true,
+    disableReverseLookup: true,
+    authOptional: true,
+    disabledCommands: ['AUTH', 'STARTTLS'],
+    hideSTARTTLS: true,
+    // RFC 2034 codes (550 5.1.1 for an unknown user) help the MTA tell why; smtp-server hides them by default.
+    hideENHANCEDSTATUSCODES: false,
+    maxClients: config.lmtp.maxClients,
+    logger: false,
+    onRcptTo(address, session, callback) {
+      onRcptTo(address, session).then(() => callback(), (err: Error) => callback(err));
+    },
+    onData(stream, session, callback) {
+      readMessage(stream)
+        .then(async (raw) => {
+          if (!raw) return callback(smtpError(552, `Message exceeds fixed maximum message size ${config.lmtp.maxSize}`));
+          const replies = await processMessage(raw, session);
+          callback(null, replies as never);
+        })
+        .catch((err: unknown) => {
+          log.error({ event: 'ingest.failed', session: session.id, err }, 'message processing failed; answering 4xx');
+          callback(replyFor(toReplyError(err)));
+        });
+    },
+  });
+  server.on('error', (err) => log.error({ event: 'ingest.server_error', err }, 'LMTP server error'));
+
+  return {
+    start: () =>
+      new Promise<AddressInfo>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.lmtp.listen.port, config.lmtp.listen.host, () => {
+          server.removeListener('error', reject);
+          const addr = server.server.address() as AddressInfo;
+          log.info({ event: 'ingest.listening', address: addr.address, port: addr.port }, `LMTP ingest listening on ${addr.address}:${addr.port}`);
+          resolve(addr);
+        });
+      }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        stopping = true;
+        server.close(() => resolve());
+      }),
+  };
+}

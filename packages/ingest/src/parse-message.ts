@@ -1,0 +1,114 @@
+/**
+ * Reads the facts the decision needs from a raw message, once, without decoding bodies: the header
+ * block is split and unfolded, encoded words decoded, From: parsed. The header block is capped so a
+ * message with an absurd header cannot cost unbounded memory or time; the raw bytes are kept as they
+ * came, so released mail is byte-identical.
+ */
+import libmime from 'libmime';
+import addressparser from 'nodemailer/lib/addressparser';
+import { normalizeAddress, type MessageFacts } from '@crgate/core';
+
+/** Header blocks larger than this are read only up to here (the rest of the message is kept intact). */
+export const MAX_HEADER_BYTES = 1024 * 1024;
+/** More fields than this are ignored for the decision. */
+export const MAX_HEADER_FIELDS = 5000;
+
+export interface ParsedHeaders {
+  headers: Map<string, string[]>;
+  /** Byte offset where the body starts (after the blank line), or raw.length if there is none. */
+  bodyOffset: number;
+  truncated: boolean;
+}
+
+function findHeaderEnd(raw: Buffer, limit: number): { end: number; bodyOffset: number } | undefined {
+  const max = Math.min(raw.length, limit);
+  for (let i = 0; i < max; i++) {
+    if (raw[i] !== 0x0a) continue;
+    if (raw[i + 1] === 0x0a) return { end: i + 1, bodyOffset: i + 2 };
+    if (raw[i + 1] === 0x0d && raw[i + 2] === 0x0a) return { end: i + 1, bodyOffset: i + 3 };
+  }
+  return undefined;
+}
+
+function decodeValue(value: string): string {
+  try {
+    return libmime.decodeWords(value);
+  } catch {
+    // A malformed encoded word is shown as it came rather than failing the message.
+    return value;
+  }
+}
+
+export function parseHeaders(raw: Buffer): ParsedHeaders {
+  let start = 0;
+  // An mbox "From " line is not a header; some injectors leave it on.
+  if (raw.subarray(0, 5).toString('latin1') === 'From ') {
+    const nl = raw.indexOf(0x0a);
+    start = nl < 0 ? raw.length : nl + 1;
+  }
+  const found = findHeaderEnd(raw.subarray(start), MAX_HEADER_BYTES);
+  const headerEnd = found ? start + found.end : Math.min(raw.length, start + MAX_HEADER_BYTES);
+  const bodyOffset = found ? start + found.bodyOffset : raw.length;
+  const block = raw.subarray(start, headerEnd).toString('utf8');
+  const headers = new Map<string, string[]>();
+  let fields = 0;
+  let current: { name: string; value: string } | undefined;
+  const flush = () => {
+    if (!current) return;
+    fields++;
+    const list = headers.get(current.name) ?? [];
+    list.push(decodeValue(current.value.trim()));
+    headers.set(current.name, list);
+    current = undefined;
+  };
+  for (const line of block.split(/\r?\n/)) {
+    if (fields >= MAX_HEADER_FIELDS) break;
+    if ((line.startsWith(' ') || line.startsWith('\t')) && current) {
+      current.value += ` ${line.trim()}`;
+      continue;
+    }
+    flush();
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    current = { name: line.slice(0, colon).trim().toLowerCase(), value: line.slice(colon + 1) };
+  }
+  flush();
+  return { headers, bodyOffset, truncated: !found && raw.length - start > MAX_HEADER_BYTES };
+}
+
+function firstAddress(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  for (const entry of addressparser(value, { flatten: true })) {
+    if ('address' in entry && entry.address && entry.address.includes('@')) return normalizeAddress(entry.address);
+  }
+  return undefined;
+}
+
+export interface ParsedMessage {
+  facts: MessageFacts;
+  bodyOffset: number;
+}
+
+export function parseMessage(
+  raw: Buffer,
+  envelope: { mailFrom: string; clientAddress?: string; clientHelo?: string },
+): ParsedMessage {
+  const { headers, bodyOffset } = parseHeaders(raw);
+  const one = (name: string) => headers.get(name)?.[0];
+  const dateText = one('date');
+  const date = dateText ? new Date(dateText) : undefined;
+  const messageId = one('message-id')?.match(/<[^<>\s]+>/)?.[0];
+  return {
+    bodyOffset,
+    facts: {
+      mailFrom: envelope.mailFrom ? normalizeAddress(envelope.mailFrom) : '',
+      clientAddress: envelope.clientAddress,
+      clientHelo: envelope.clientHelo,
+      fromAddress: firstAddress(one('from')),
+      subject: one('subject'),
+      messageId,
+      date: date && !Number.isNaN(date.getTime()) ? date : undefined,
+      headers,
+    },
+  };
+}

@@ -1,0 +1,114 @@
+/** Challenges: what the worker sends, what the confirmation page shows, and confirming one. */
+import { hashToken, isWellFormedToken, normalizeAddress, type Reason } from '@crgate/core';
+import type { Db, Queryable } from './db.js';
+import { withTransaction } from './db.js';
+import { addListEntry } from './lists.js';
+import { releaseHeldFromSender } from './messages.js';
+
+export type ChallengeStatus = 'queued' | 'sent' | 'suppressed' | 'confirmed' | 'expired';
+
+export interface Challenge {
+  id: string;
+  userId: number;
+  recipient: string;
+  sender: string;
+  nonce: string;
+  status: ChallengeStatus;
+  createdAt: Date;
+  expiresAt: Date;
+  sentAt: Date | null;
+  ourMessageId: string;
+  originalSubject: string | null;
+  originalDate: Date | null;
+  originalMessageId: string | null;
+  /** Copies still held under this challenge. */
+  heldCount: number;
+}
+
+const CHALLENGE_SELECT = `
+  SELECT c.*, u.address AS recipient,
+         (SELECT count(*)::int FROM message_recipients r WHERE r.challenge_id = c.id AND r.status = 'held') AS held_count
+    FROM challenges c JOIN users u ON u.id = c.user_id`;
+
+function toChallenge(row: Record<string, any>): Challenge {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    recipient: row.recipient,
+    sender: row.sender,
+    nonce: row.nonce,
+    status: row.status,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    sentAt: row.sent_at,
+    ourMessageId: row.our_message_id,
+    originalSubject: row.original_subject,
+    originalDate: row.original_date,
+    originalMessageId: row.original_message_id,
+    heldCount: row.held_count,
+  };
+}
+
+export async function getChallenge(db: Queryable, id: string): Promise<Challenge | undefined> {
+  const { rows } = await db.query(`${CHALLENGE_SELECT} WHERE c.id = $1`, [id]);
+  return rows[0] ? toChallenge(rows[0]) : undefined;
+}
+
+export async function findChallengeByToken(db: Queryable, token: string): Promise<Challenge | undefined> {
+  if (!isWellFormedToken(token)) return undefined;
+  const { rows } = await db.query(`${CHALLENGE_SELECT} WHERE c.token_hash = $1`, [hashToken(token)]);
+  return rows[0] ? toChallenge(rows[0]) : undefined;
+}
+
+export async function markChallengeSent(db: Queryable, id: string, now: Date): Promise<void> {
+  await db.query(`UPDATE challenges SET status = 'sent', sent_at = $2 WHERE id = $1 AND status = 'queued'`, [id, now]);
+}
+
+/**
+ * A limit stopped the challenge: it is not sent, and its held copies become quarantined with the
+ * limit's reason, so the recipient sees why nobody was asked.
+ */
+export async function suppressChallenge(db: Db, id: string, reason: Reason): Promise<void> {
+  await withTransaction(db, async (tx) => {
+    const res = await tx.query(`UPDATE challenges SET status = 'suppressed', status_reason = $2 WHERE id = $1 AND status = 'queued'`, [
+      id,
+      reason.symbol,
+    ]);
+    if (!res.rowCount) return;
+    await tx.query(
+      `UPDATE message_recipients SET decision = 'quarantine', reasons = reasons || $2::jsonb
+        WHERE challenge_id = $1 AND status = 'held'`,
+      [id, JSON.stringify([reason])],
+    );
+  });
+}
+
+export type ConfirmResult =
+  | { ok: true; challenge: Challenge; released: number[] }
+  | { ok: false; why: 'unknown' | 'spent' | 'expired' };
+
+/** Why a challenge found by token cannot be used, or null if it can. */
+export function challengeUnavailable(challenge: Challenge | undefined, now: Date): 'unknown' | 'spent' | 'expired' | null {
+  if (!challenge) return 'unknown';
+  if (challenge.status === 'confirmed') return 'spent';
+  if (challenge.status === 'expired' || challenge.status === 'suppressed' || challenge.expiresAt <= now) return 'expired';
+  return null;
+}
+
+/**
+ * Confirms a challenge: spends the token, whitelists the sender for the recipient (source: confirmed)
+ * and releases every copy that sender has held for that recipient — one transaction.
+ */
+export async function confirmChallenge(db: Db, token: string, now: Date): Promise<ConfirmResult> {
+  if (!isWellFormedToken(token)) return { ok: false, why: 'unknown' };
+  return withTransaction(db, async (tx) => {
+    const { rows } = await tx.query(`${CHALLENGE_SELECT} WHERE c.token_hash = $1 FOR UPDATE OF c`, [hashToken(token)]);
+    const challenge = rows[0] ? toChallenge(rows[0]) : undefined;
+    const why = challengeUnavailable(challenge, now);
+    if (why || !challenge) return { ok: false, why: why ?? 'unknown' };
+    await tx.query(`UPDATE challenges SET status = 'confirmed', confirmed_at = $2 WHERE id = $1`, [challenge.id, now]);
+    await addListEntry(tx, { userId: challenge.userId, list: 'white', kind: 'address', value: challenge.sender, source: 'confirmed' });
+    const released = await releaseHeldFromSender(tx, challenge.userId, normalizeAddress(challenge.sender));
+    return { ok: true, challenge, released };
+  });
+}

@@ -1,0 +1,86 @@
+/** Per-recipient whitelists and blacklists of sender addresses and domains. */
+import { domainAndParents, domainOf, normalizeAddress, type ListMatch } from '@crgate/core';
+import type { Queryable } from './db.js';
+
+export type ListName = 'white' | 'black';
+export type ListKind = 'address' | 'domain';
+export type ListSource = 'confirmed' | 'outgoing' | 'manual' | 'import';
+
+export interface ListEntry {
+  id: number;
+  userId: number;
+  list: ListName;
+  kind: ListKind;
+  value: string;
+  source: ListSource;
+  createdAt: Date;
+}
+
+export async function addListEntry(
+  db: Queryable,
+  entry: { userId: number; list: ListName; kind: ListKind; value: string; source: ListSource },
+): Promise<void> {
+  const value = entry.kind === 'address' ? normalizeAddress(entry.value) : entry.value.trim().toLowerCase().replace(/^@/, '');
+  await db.query(
+    `INSERT INTO list_entries (user_id, list, kind, value, source) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (user_id, list, kind, value) DO NOTHING`,
+    [entry.userId, entry.list, entry.kind, value, entry.source],
+  );
+}
+
+export async function listEntries(db: Queryable, userId: number, list?: ListName): Promise<ListEntry[]> {
+  const { rows } = await db.query(
+    `SELECT id, user_id, list, kind, value, source, created_at FROM list_entries
+      WHERE user_id = $1 AND ($2::text IS NULL OR list = $2) ORDER BY list, kind, value`,
+    [userId, list ?? null],
+  );
+  return rows.map((r) => ({ id: r.id, userId: r.user_id, list: r.list, kind: r.kind, value: r.value, source: r.source, createdAt: r.created_at }));
+}
+
+export interface SenderListMatches {
+  white?: ListMatch;
+  black?: ListMatch;
+}
+
+/**
+ * The list entries of each given user that match `sender`: its address, or its domain or a parent
+ * domain of it (an entry `example.org` covers `mail.example.org`). An address match is preferred to a
+ * domain match in the result because it is the more specific statement.
+ */
+export async function findSenderMatches(db: Queryable, userIds: number[], sender: string): Promise<Map<number, SenderListMatches>> {
+  const result = new Map<number, SenderListMatches>();
+  if (!sender || userIds.length === 0) return result;
+  const address = normalizeAddress(sender);
+  const domains = domainAndParents(domainOf(address));
+  const { rows } = await db.query<{ user_id: number; list: ListName; kind: ListKind; value: string; source: string }>(
+    `SELECT user_id, list, kind, value, source FROM list_entries
+      WHERE user_id = ANY($1::bigint[])
+        AND ((kind = 'address' AND value = $2) OR (kind = 'domain' AND value = ANY($3::text[])))`,
+    [userIds, address, domains],
+  );
+  for (const row of rows) {
+    const matches = result.get(row.user_id) ?? {};
+    const current = matches[row.list];
+    if (!current || (current.kind === 'domain' && row.kind === 'address')) {
+      matches[row.list] = { kind: row.kind, value: row.value, source: row.source };
+    }
+    result.set(row.user_id, matches);
+  }
+  return result;
+}
+
+export async function setSenderOptOut(db: Queryable, sender: string, noChallenge: boolean): Promise<void> {
+  await db.query(
+    `INSERT INTO sender_preferences (address, no_challenge) VALUES ($1, $2)
+     ON CONFLICT (address) DO UPDATE SET no_challenge = EXCLUDED.no_challenge, updated_at = now()`,
+    [normalizeAddress(sender), noChallenge],
+  );
+}
+
+export async function isSenderOptedOut(db: Queryable, sender: string): Promise<boolean> {
+  if (!sender) return false;
+  const { rows } = await db.query<{ no_challenge: boolean }>('SELECT no_challenge FROM sender_preferences WHERE address = $1', [
+    normalizeAddress(sender),
+  ]);
+  return rows[0]?.no_challenge ?? false;
+}

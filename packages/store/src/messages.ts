@@ -1,0 +1,275 @@
+/**
+ * Recording what the ingest decided: the message (raw bytes only when some copy is held or discarded),
+ * one row per recipient with its decision and reasons, and for challenges the challenge row and its
+ * outbox job — all in one transaction, committed before the LMTP reply.
+ */
+import { randomUUID } from 'node:crypto';
+import { planChallenge, deriveChallengeToken, hashToken, newNonce, type Decision, type DecisionAction } from '@crgate/core';
+import type { Db, DbClient, Queryable } from './db.js';
+import { withTransaction } from './db.js';
+import { enqueueOutbox } from './outbox.js';
+import { jobIds } from './queues.js';
+
+export interface MessageMeta {
+  mailFrom: string;
+  clientAddress?: string;
+  clientHelo?: string;
+  messageIdHeader?: string;
+  subject?: string;
+  fromHeader?: string;
+  date?: Date;
+  size: number;
+  sha256: string;
+}
+
+export type RecipientStatus = 'delivered' | 'held' | 'discarded' | 'releasing' | 'released' | 'expired' | 'failed';
+
+export interface RecipientOutcome {
+  userId: number;
+  rcptTo: string;
+  decision: Decision;
+  /** delivered (already accepted downstream) or to be stored */
+  delivered: boolean;
+}
+
+export interface RecordOptions {
+  now: Date;
+  secret: string;
+  publicHost: string;
+  tokenTtlDays: number;
+  perPairDays: number;
+  heldDays: number;
+  discardedDays: number;
+}
+
+export interface RecordedRecipient {
+  recipientId: number;
+  decision: Decision;
+  challengeId?: string;
+  newChallenge: boolean;
+}
+
+const DAY_MS = 86_400_000;
+
+function statusFor(action: DecisionAction, delivered: boolean): RecipientStatus {
+  if (delivered) return 'delivered';
+  return action === 'discard' ? 'discarded' : 'held';
+}
+
+async function challengeFor(
+  tx: DbClient,
+  userId: number,
+  sender: string,
+  meta: MessageMeta,
+  decision: Decision,
+  opts: RecordOptions,
+): Promise<{ decision: Decision; challengeId?: string; newChallenge: boolean }> {
+  // An expired challenge no longer occupies the pair's one active slot.
+  await tx.query(
+    `UPDATE challenges SET status = 'expired' WHERE user_id = $1 AND sender = $2 AND status IN ('queued', 'sent') AND expires_at <= $3`,
+    [userId, sender, opts.now],
+  );
+  const state = await tx.query<{ id: string; created_at: Date; active: boolean }>(
+    `SELECT id, created_at, status IN ('queued', 'sent') AS active FROM challenges
+      WHERE user_id = $1 AND sender = $2 ORDER BY (status IN ('queued', 'sent')) DESC, created_at DESC LIMIT 1`,
+    [userId, sender],
+  );
+  const row = state.rows[0];
+  const planned = planChallenge(
+    decision,
+    { active: row?.active ? { id: row.id, createdAt: row.created_at } : undefined, lastCreatedAt: row?.created_at },
+    opts.now,
+    opts.perPairDays,
+  );
+  if (planned.plan.kind === 'none') return { decision: planned.decision, newChallenge: false };
+  if (planned.plan.kind === 'attach') return { decision: planned.decision, challengeId: planned.plan.challengeId, newChallenge: false };
+
+  const id = randomUUID();
+  const nonce = newNonce();
+  const token = deriveChallengeToken(opts.secret, id, nonce);
+  const inserted = await tx.query<{ id: string }>(
+    `INSERT INTO challenges (id, user_id, sender, nonce, token_hash, status, created_at, expires_at, our_message_id,
+                             original_subject, original_date, original_message_id)
+     VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9, $10, $11)
+     ON CONFLICT (user_id, sender) WHERE status IN ('queued', 'sent') DO NOTHING RETURNING id`,
+    [
+      id,
+      userId,
+      sender,
+      nonce,
+      hashToken(token),
+      opts.now,
+      new Date(opts.now.getTime() + opts.tokenTtlDays * DAY_MS),
+      `<cr-${id}@${opts.publicHost}>`,
+      meta.subject ?? null,
+      meta.date ?? null,
+      meta.messageIdHeader ?? null,
+    ],
+  );
+  if (inserted.rowCount) {
+    await enqueueOutbox(tx, 'challenge.send', jobIds.challenge(id), { challengeId: id });
+    return { decision: planned.decision, challengeId: id, newChallenge: true };
+  }
+  // A concurrent message from the same sender created the challenge first: join it.
+  const again = await tx.query<{ id: string; created_at: Date }>(
+    `SELECT id, created_at FROM challenges WHERE user_id = $1 AND sender = $2 AND status IN ('queued', 'sent')`,
+    [userId, sender],
+  );
+  const active = again.rows[0]!;
+  const joined = planChallenge(decision, { active: { id: active.id, createdAt: active.created_at } }, opts.now, opts.perPairDays);
+  return { decision: joined.decision, challengeId: active.id, newChallenge: false };
+}
+
+export async function recordMessage(
+  db: Db,
+  meta: MessageMeta,
+  raw: Buffer,
+  recipients: RecipientOutcome[],
+  opts: RecordOptions,
+): Promise<RecordedRecipient[]> {
+  const keepRaw = recipients.some((r) => !r.delivered);
+  return withTransaction(db, async (tx) => {
+    const msg = await tx.query<{ id: number }>(
+      `INSERT INTO messages (received_at, mail_from, client_address, client_helo, message_id_header, subject, from_header,
+                             date_header, size, sha256, raw)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+      [
+        opts.now,
+        meta.mailFrom,
+        meta.clientAddress ?? null,
+        meta.clientHelo ?? null,
+        meta.messageIdHeader ?? null,
+        meta.subject ?? null,
+        meta.fromHeader ?? null,
+        meta.date && !Number.isNaN(meta.date.getTime()) ? meta.date : null,
+        meta.size,
+        meta.sha256,
+        keepRaw ? raw : null,
+      ],
+    );
+    const messageId = msg.rows[0]!.id;
+    const out: RecordedRecipient[] = [];
+    for (const r of recipients) {
+      let decision = r.decision;
+      let challengeId: string | undefined;
+      let newChallenge = false;
+      if (!r.delivered && decision.action === 'challenge') {
+        ({ decision, challengeId, newChallenge } = await challengeFor(tx, r.userId, meta.mailFrom, meta, decision, opts));
+      }
+      const status = statusFor(decision.action, r.delivered);
+      const keepDays = status === 'discarded' ? opts.discardedDays : opts.heldDays;
+      const ins = await tx.query<{ id: number }>(
+        `INSERT INTO message_recipients (message_id, user_id, rcpt_to, sender, decision, reasons, status, challenge_id, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+        [
+          messageId,
+          r.userId,
+          r.rcptTo,
+          meta.mailFrom,
+          decision.action,
+          JSON.stringify(decision.reasons),
+          status,
+          challengeId ?? null,
+          opts.now,
+          status === 'delivered' ? null : new Date(opts.now.getTime() + keepDays * DAY_MS),
+        ],
+      );
+      out.push({ recipientId: ins.rows[0]!.id, decision, challengeId, newChallenge });
+    }
+    return out;
+  });
+}
+
+export interface HeldCopy {
+  recipientId: number;
+  messageId: number;
+  userId: number;
+  /** The user's primary address. */
+  userAddress: string;
+  rcptTo: string;
+  sender: string;
+  status: RecipientStatus;
+  decision: DecisionAction;
+  reasons: unknown;
+  raw: Buffer | null;
+}
+
+export async function getRecipientCopy(db: Queryable, recipientId: number): Promise<HeldCopy | undefined> {
+  const { rows } = await db.query(
+    `SELECT r.id, r.message_id, r.user_id, u.address AS user_address, r.rcpt_to, r.sender, r.status, r.decision, r.reasons, m.raw
+       FROM message_recipients r JOIN messages m ON m.id = r.message_id JOIN users u ON u.id = r.user_id WHERE r.id = $1`,
+    [recipientId],
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  return {
+    recipientId: row.id,
+    messageId: row.message_id,
+    userId: row.user_id,
+    userAddress: row.user_address,
+    rcptTo: row.rcpt_to,
+    sender: row.sender,
+    status: row.status,
+    decision: row.decision,
+    reasons: row.reasons,
+    raw: row.raw,
+  };
+}
+
+export async function markReleased(db: Queryable, recipientId: number): Promise<void> {
+  await db.query(`UPDATE message_recipients SET status = 'released', released_at = now() WHERE id = $1 AND status = 'releasing'`, [
+    recipientId,
+  ]);
+}
+
+export async function markDeliveryFailed(db: Queryable, recipientId: number, detail: string): Promise<void> {
+  await db.query(`UPDATE message_recipients SET status = 'failed', status_detail = $2 WHERE id = $1 AND status = 'releasing'`, [
+    recipientId,
+    detail,
+  ]);
+}
+
+/**
+ * Moves every copy the sender has held for the user to 'releasing' and queues its delivery, inside the
+ * caller's transaction. Returns the recipient ids released.
+ */
+export async function releaseHeldFromSender(tx: Queryable, userId: number, sender: string): Promise<number[]> {
+  const { rows } = await tx.query<{ id: number }>(
+    `UPDATE message_recipients SET status = 'releasing'
+      WHERE user_id = $1 AND sender = $2 AND status = 'held' RETURNING id`,
+    [userId, sender],
+  );
+  for (const row of rows) await enqueueOutbox(tx, 'message.deliver', jobIds.deliver(row.id), { recipientId: row.id });
+  return rows.map((r) => r.id);
+}
+
+export interface ExpiryResult {
+  expiredCopies: number;
+  expiredChallenges: number;
+  purgedBodies: number;
+}
+
+/**
+ * Deletes held and discarded copies past their retention (the row stays as history, the body goes once
+ * no copy needs it) and expires challenges past their validity.
+ */
+export async function expireOld(db: Db, now: Date): Promise<ExpiryResult> {
+  return withTransaction(db, async (tx) => {
+    const copies = await tx.query(
+      `UPDATE message_recipients SET status = 'expired'
+        WHERE status IN ('held', 'discarded') AND expires_at <= $1 `,
+      [now],
+    );
+    const challenges = await tx.query(
+      `UPDATE challenges SET status = 'expired' WHERE status IN ('queued', 'sent') AND expires_at <= $1`,
+      [now],
+    );
+    const purged = await tx.query(
+      `UPDATE messages m SET raw = NULL
+        WHERE m.raw IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM message_recipients r
+                           WHERE r.message_id = m.id AND r.status IN ('held', 'discarded', 'releasing', 'failed'))`,
+    );
+    return { expiredCopies: copies.rowCount ?? 0, expiredChallenges: challenges.rowCount ?? 0, purgedBodies: purged.rowCount ?? 0 };
+  });
+}

@@ -1,0 +1,70 @@
+/**
+ * The sender's side of a challenge. GET only shows the page: link scanners and prefetchers follow every
+ * GET, so only the POST from the page confirms, releases and whitelists.
+ */
+import { Router, type Request, type Response } from 'express';
+import { isWellFormedToken, type Logger } from '@crgate/core';
+import { challengeUnavailable, confirmChallenge, findChallengeByToken, setSenderOptOut, type Db } from '@crgate/store';
+import type { Render } from './templates.js';
+
+export interface ChallengeRouteDeps {
+  db: Db;
+  render: Render;
+  logger: Logger;
+  now: () => Date;
+}
+
+function sendUnavailable(res: Response, render: Render, why: 'unknown' | 'spent' | 'expired'): void {
+  if (why === 'unknown') {
+    res.status(404).send(render('error', { title: 'Link not found', heading: 'Link not found', message: 'This confirmation link is not valid.' }));
+    return;
+  }
+  const message =
+    why === 'spent' ? 'This confirmation link was already used: your messages were delivered.' : 'This confirmation link has expired.';
+  res.status(410).send(render('error', { title: 'Link no longer valid', heading: 'Link no longer valid', message }));
+}
+
+export function challengeRoutes(deps: ChallengeRouteDeps): Router {
+  const router = Router();
+  const log = deps.logger.child({ component: 'web.challenge' });
+
+  router.get('/c/:token', async (req: Request<{ token: string }>, res) => {
+    const { token } = req.params;
+    const challenge = isWellFormedToken(token) ? await findChallengeByToken(deps.db, token) : undefined;
+    const why = challengeUnavailable(challenge, deps.now());
+    if (why || !challenge) return sendUnavailable(res, deps.render, why ?? 'unknown');
+    res.send(
+      deps.render('confirm', {
+        title: 'Confirm your message',
+        token,
+        recipient: challenge.recipient,
+        sender: challenge.sender,
+        subject: challenge.originalSubject,
+        date: (challenge.originalDate ?? challenge.createdAt).toUTCString(),
+        held: challenge.heldCount,
+      }),
+    );
+  });
+
+  router.post('/c/:token', async (req: Request<{ token: string }>, res) => {
+    const result = await confirmChallenge(deps.db, req.params.token, deps.now());
+    if (!result.ok) return sendUnavailable(res, deps.render, result.why);
+    log.info(
+      { event: 'challenge.confirmed', challengeId: result.challenge.id, released: result.released.length },
+      'challenge confirmed',
+    );
+    res.send(deps.render('confirmed', { title: 'Thank you', recipient: result.challenge.recipient, released: result.released.length }));
+  });
+
+  router.post('/c/:token/no-challenge', async (req: Request<{ token: string }>, res) => {
+    const { token } = req.params;
+    const challenge = isWellFormedToken(token) ? await findChallengeByToken(deps.db, token) : undefined;
+    const why = challengeUnavailable(challenge, deps.now());
+    if (why || !challenge) return sendUnavailable(res, deps.render, why ?? 'unknown');
+    await setSenderOptOut(deps.db, challenge.sender, true);
+    log.info({ event: 'sender.opted_out', challengeId: challenge.id }, 'sender asked not to be challenged');
+    res.send(deps.render('opted-out', { title: 'You will not be asked again', sender: challenge.sender }));
+  });
+
+  return router;
+}

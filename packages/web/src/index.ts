@@ -1,0 +1,3 @@
+export * from './web-server.js';
+export * from './challenge-routes.js';
+export * from './templates.js';

@@ -1,0 +1,111 @@
+/**
+ * Sends one challenge. Idempotent: a challenge that is no longer 'queued' is left alone, the rate-limit
+ * slot is keyed by challenge id, and a retry rebuilds the same token, Message-ID and link.
+ */
+import MailComposer from 'nodemailer/lib/mail-composer';
+import { UnrecoverableError } from 'bullmq';
+import type { Redis } from 'ioredis';
+import {
+  ChallengeTemplateError,
+  composeChallenge,
+  deriveChallengeToken,
+  type ChallengeTemplate,
+  type Config,
+  type Logger,
+  type Reason,
+} from '@crgate/core';
+import { getChallenge, markChallengeSent, suppressChallenge, takeChallengeSlot, type Db, type RedisKeys } from '@crgate/store';
+import { deliver } from '@crgate/ingest';
+
+export interface ChallengeJobDeps {
+  config: Config;
+  db: Db;
+  redis: Redis;
+  keys: RedisKeys;
+  secret: string;
+  template: ChallengeTemplate;
+  logger: Logger;
+  now: () => Date;
+}
+
+export type ChallengeJobResult = 'sent' | 'skipped' | 'suppressed';
+
+function buildMessage(mail: ConstructorParameters<typeof MailComposer>[0]): Promise<Buffer> {
+  return new Promise((resolve, reject) => new MailComposer(mail).compile().build((err, buf) => (err ? reject(err) : resolve(buf))));
+}
+
+export async function sendChallenge(challengeId: string, deps: ChallengeJobDeps): Promise<ChallengeJobResult> {
+  const { config, db } = deps;
+  const challenge = await getChallenge(db, challengeId);
+  if (!challenge || challenge.status !== 'queued') return 'skipped';
+  const log = deps.logger.child({ challengeId, sender: challenge.sender, recipient: challenge.recipient });
+
+  const slot = await takeChallengeSlot(deps.redis, deps.keys, {
+    challengeId,
+    sender: challenge.sender,
+    now: deps.now(),
+    perSenderPerHour: config.challenge.perSenderPerHour,
+    globalPerHour: config.challenge.globalPerHour,
+  });
+  if (slot !== 'allowed') {
+    const reason: Reason =
+      slot === 'sender-limit'
+        ? { symbol: 'RATE_LIMIT_SENDER', weight: 0, detail: `this sender already got ${config.challenge.perSenderPerHour} challenges this hour` }
+        : { symbol: 'RATE_LIMIT_GLOBAL', weight: 0, detail: `the hourly cap of ${config.challenge.globalPerHour} challenges was reached` };
+    await suppressChallenge(db, challengeId, reason);
+    log.info({ event: 'challenge.suppressed', reason: reason.symbol }, 'challenge not sent: rate limit');
+    return 'suppressed';
+  }
+
+  const token = deriveChallengeToken(deps.secret, challenge.id, challenge.nonce);
+  let composed: ReturnType<typeof composeChallenge>;
+  try {
+    composed = composeChallenge(
+    {
+      from: config.challenge.from,
+      to: challenge.sender,
+      recipient: challenge.recipient,
+      originalSubject: challenge.originalSubject ?? undefined,
+      originalMessageId: challenge.originalMessageId ?? undefined,
+      link: `${config.publicUrl}/c/${token}`,
+      messageId: challenge.ourMessageId,
+    },
+      deps.template,
+    );
+  } catch (err) {
+    if (!(err instanceof ChallengeTemplateError)) throw err;
+    // Only an extreme address can push a checked template over the limit: hold, do not send a bad challenge.
+    await suppressChallenge(db, challengeId, { symbol: 'CHALLENGE_TOO_LONG', weight: 0, detail: err.message });
+    throw new UnrecoverableError(err.message);
+  }
+  const raw = await buildMessage({
+    from: composed.from,
+    to: composed.to,
+    subject: composed.subject,
+    messageId: composed.messageId,
+    inReplyTo: composed.inReplyTo,
+    references: composed.references,
+    headers: composed.headers,
+    text: composed.text,
+    date: deps.now(),
+  });
+  const [result] = await deliver(
+    { kind: 'smtp', ...config.smtpRelay },
+    { mailFrom: '', recipients: [composed.to], message: raw, notify: ['NEVER'] },
+    config.lmtp.hostname,
+  );
+  if (!result!.ok) {
+    if (result!.code >= 500) {
+      await suppressChallenge(db, challengeId, {
+        symbol: 'CHALLENGE_REJECTED',
+        weight: 0,
+        detail: `the relay refused the challenge: ${result!.code} ${result!.message}`,
+      });
+      throw new UnrecoverableError(`relay refused the challenge: ${result!.code} ${result!.message}`);
+    }
+    throw new Error(`relay unavailable: ${result!.code} ${result!.message}`);
+  }
+  await markChallengeSent(db, challengeId, deps.now());
+  log.info({ event: 'challenge.sent' }, 'challenge sent');
+  return 'sent';
+}

@@ -1,0 +1,44 @@
+/**
+ * Delivers one released copy downstream. Idempotent: only a copy in 'releasing' is delivered, and it
+ * becomes 'released' once downstream accepted it. A 5xx is final (the copy is marked failed and stays
+ * visible); anything else is retried with backoff.
+ */
+import { UnrecoverableError } from 'bullmq';
+import type { Config, Logger } from '@crgate/core';
+import { getRecipientCopy, markDeliveryFailed, markReleased, type Db } from '@crgate/store';
+import { decisionHeader, deliver, prependHeaders } from '@crgate/ingest';
+
+export interface DeliveryJobDeps {
+  config: Config;
+  db: Db;
+  logger: Logger;
+}
+
+export async function deliverReleased(recipientId: number, deps: DeliveryJobDeps): Promise<'delivered' | 'skipped'> {
+  const { config, db } = deps;
+  const copy = await getRecipientCopy(db, recipientId);
+  if (!copy || copy.status !== 'releasing') return 'skipped';
+  const log = deps.logger.child({ recipientId, messageId: copy.messageId });
+  if (!copy.raw) {
+    await markDeliveryFailed(db, recipientId, 'message body no longer stored');
+    throw new UnrecoverableError('message body no longer stored');
+  }
+  const rcpt = config.deliverTo.kind === 'maildir' ? copy.userAddress : copy.rcptTo;
+  const symbols = Array.isArray(copy.reasons) ? (copy.reasons as Array<{ symbol: string }>).map((r) => r.symbol) : [];
+  const [result] = await deliver(
+    config.deliverTo,
+    { mailFrom: copy.sender, recipients: [rcpt], message: prependHeaders(copy.raw, [decisionHeader('released', symbols)]) },
+    config.lmtp.hostname,
+  );
+  if (result!.ok) {
+    await markReleased(db, recipientId);
+    log.info({ event: 'release.delivered' }, 'released copy delivered');
+    return 'delivered';
+  }
+  if (result!.code >= 500) {
+    await markDeliveryFailed(db, recipientId, `${result!.code} ${result!.message}`);
+    log.error({ event: 'release.failed', code: result!.code, reply: result!.message }, 'downstream refused the released copy');
+    throw new UnrecoverableError(`downstream refused: ${result!.code} ${result!.message}`);
+  }
+  throw new Error(`downstream unavailable: ${result!.code} ${result!.message}`);
+}

@@ -1,0 +1,5 @@
+export * from './worker.js';
+export * from './outbox-relay.js';
+export * from './challenge-job.js';
+export * from './delivery-job.js';
+export * from './challenge-template.js';

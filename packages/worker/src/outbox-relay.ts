@@ -1,0 +1,107 @@
+/**
+ * Moves jobs from the PostgreSQL outbox into BullMQ. Woken by NOTIFY on every outbox insert and by a
+ * slow poll as a safety net (a lost notification, or Redis coming back after an outage). Rows are
+ * deleted only after BullMQ took them; a crash in between re-adds them under the same job id, which
+ * BullMQ ignores while the job exists and the job handlers ignore once its work is done.
+ */
+import pg from 'pg';
+import type { Queue } from 'bullmq';
+import type { Logger } from '@crgate/core';
+import { drainOutbox, type Db, type OutboxJob, type QueueName } from '@crgate/store';
+
+export interface OutboxRelayOptions {
+  databaseUrl: string;
+  pollMs?: number;
+  batchSize?: number;
+}
+
+export class OutboxRelay {
+  private timer: NodeJS.Timeout | undefined;
+  private listener: pg.Client | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+  private lastErrorAt = 0;
+
+  constructor(
+    private readonly db: Db,
+    private readonly queues: Map<QueueName, Queue>,
+    private readonly logger: Logger,
+    private readonly options: OutboxRelayOptions,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.listen();
+    this.timer = setInterval(() => {
+      if (!this.listener) void this.listen();
+      this.kick();
+    }, this.options.pollMs ?? 1000);
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+    await this.listener?.end().catch(() => undefined);
+  }
+
+  /** Drains now (or right after the drain in progress). */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.drainAll().finally(() => {
+      this.running = undefined;
+      if (this.again) {
+        this.again = false;
+        this.kick();
+      }
+    });
+  }
+
+  private async listen(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.options.databaseUrl, connectionTimeoutMillis: 5000 });
+    client.on('error', () => {
+      this.listener = undefined;
+      client.end().catch(() => undefined);
+    });
+    client.on('notification', () => this.kick());
+    try {
+      await client.connect();
+      await client.query('LISTEN crgate_outbox');
+      this.listener = client;
+    } catch (err) {
+      this.logger.warn({ event: 'outbox.listen_failed', err: (err as Error).message }, 'cannot LISTEN for outbox rows; polling');
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  private async publish(jobs: OutboxJob[]): Promise<void> {
+    const byQueue = new Map<QueueName, OutboxJob[]>();
+    for (const job of jobs) byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), job]);
+    for (const [name, list] of byQueue) {
+      const queue = this.queues.get(name);
+      if (!queue) throw new Error(`outbox names unknown queue ${name}`);
+      await queue.addBulk(list.map((j) => ({ name: j.jobName, data: j.payload, opts: { jobId: j.jobId } })));
+    }
+  }
+
+  private async drainAll(): Promise<void> {
+    try {
+      let moved: number;
+      do {
+        moved = await drainOutbox(this.db, this.options.batchSize ?? 200, (jobs) => this.publish(jobs));
+        if (moved) this.logger.debug({ event: 'outbox.relayed', jobs: moved }, `relayed ${moved} jobs`);
+      } while (moved > 0 && !this.stopped);
+    } catch (err) {
+      // PostgreSQL or Redis is away: the rows stay and the next poll retries. Log once a minute, not per poll.
+      if (Date.now() - this.lastErrorAt > 60_000) {
+        this.lastErrorAt = Date.now();
+        this.logger.warn({ event: 'outbox.relay_failed', err: (err as Error).message }, 'outbox relay failed; will retry');
+      }
+    }
+  }
+}

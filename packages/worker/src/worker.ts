@@ -1,0 +1,121 @@
+/**
+ * The worker role: relays the outbox into BullMQ and runs the jobs — challenges, deliveries of released
+ * mail, and the expiry sweep. Jobs are retried with exponential backoff; a crash leaves them in Redis
+ * (or still in the outbox) for the next run.
+ */
+import { Queue, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Config, Logger } from '@crgate/core';
+import { expireOld, QUEUES, redisKeys, type Db, type JobPayloads, type QueueName } from '@crgate/store';
+import { OutboxRelay } from './outbox-relay.js';
+import { sendChallenge } from './challenge-job.js';
+import { deliverReleased } from './delivery-job.js';
+import { loadChallengeTemplate } from './challenge-template.js';
+
+export interface WorkerDeps {
+  db: Db;
+  logger: Logger;
+  secret: string;
+  now?: () => Date;
+}
+
+export interface WorkerRole {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  queues: Map<QueueName, Queue>;
+}
+
+const ATTEMPTS = { challenges: 12, deliveries: 25, maintenance: 3 } as const;
+const EXPIRY_EVERY_MS = 3_600_000;
+
+export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
+  const log = deps.logger.child({ component: 'worker' });
+  const now = deps.now ?? (() => new Date());
+  const keys = redisKeys(config.redisPrefix);
+  const backoff = { type: 'exponential', delay: config.worker.retryDelayMs } as const;
+  // Producers fail fast while Redis is away (the outbox keeps the job); workers wait for it to return.
+  const producerRedis = new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  const workerRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  const counterRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
+  for (const r of [producerRedis, workerRedis, counterRedis]) r.on('error', () => undefined);
+
+  const queues = new Map<QueueName, Queue>();
+  for (const name of Object.values(QUEUES)) {
+    queues.set(
+      name,
+      new Queue(name, {
+        connection: producerRedis,
+        prefix: keys.bullPrefix,
+        defaultJobOptions: {
+          attempts: ATTEMPTS[name],
+          backoff,
+          removeOnComplete: { age: 7 * 86_400, count: 10_000 },
+          removeOnFail: { age: 30 * 86_400 },
+        },
+      }),
+    );
+  }
+  const relay = new OutboxRelay(deps.db, queues, log.child({ component: 'outbox' }), {
+    databaseUrl: config.databaseUrl,
+    pollMs: config.worker.outboxPollMs,
+  });
+  const workers: Worker[] = [];
+
+  async function process(job: Job): Promise<unknown> {
+    const jobLog = log.child({ job: job.id, jobName: job.name, attempt: job.attemptsMade + 1 });
+    switch (job.name as keyof JobPayloads) {
+      case 'challenge.send':
+        return sendChallenge((job.data as JobPayloads['challenge.send']).challengeId, {
+          config,
+          db: deps.db,
+          redis: counterRedis,
+          keys,
+          secret: deps.secret,
+          template: await templateReady,
+          logger: jobLog,
+          now,
+        });
+      case 'message.deliver':
+        return deliverReleased((job.data as JobPayloads['message.deliver']).recipientId, { config, db: deps.db, logger: jobLog });
+      case 'expiry.sweep': {
+        const result = await expireOld(deps.db, now());
+        jobLog.info({ event: 'expiry.swept', ...result }, 'expiry sweep done');
+        return result;
+      }
+      default:
+        throw new Error(`unknown job ${job.name}`);
+    }
+  }
+
+  let templateReady: Promise<Awaited<ReturnType<typeof loadChallengeTemplate>>>;
+
+  return {
+    queues,
+    async start() {
+      templateReady = loadChallengeTemplate(config);
+      await templateReady;
+      for (const name of Object.values(QUEUES)) {
+        const worker = new Worker(name, process, {
+          connection: workerRedis,
+          prefix: keys.bullPrefix,
+          concurrency: name === QUEUES.maintenance ? 1 : config.worker.concurrency,
+        });
+        worker.on('failed', (job, err) =>
+          log.warn({ event: 'job.failed', queue: name, job: job?.id, attempts: job?.attemptsMade, err: err.message }, `job failed: ${err.message}`),
+        );
+        worker.on('error', (err) => log.warn({ event: 'worker.error', queue: name, err: err.message }, 'worker error'));
+        workers.push(worker);
+      }
+      await queues.get(QUEUES.maintenance)!.upsertJobScheduler('expiry', { every: EXPIRY_EVERY_MS }, { name: 'expiry.sweep', data: {} });
+      await relay.start();
+      log.info({ event: 'worker.started', queues: Object.values(QUEUES) }, 'worker started');
+    },
+    async stop() {
+      await relay.stop();
+      await Promise.all(workers.map((w) => w.close()));
+      await Promise.all([...queues.values()].map((q) => q.close()));
+      for (const r of [producerRedis, workerRedis, counterRedis]) r.disconnect();
+      log.info({ event: 'worker.stopped' }, 'worker stopped');
+    },
+  };
+}

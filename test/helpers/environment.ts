@@ -1,0 +1,76 @@
+/**
+ * An isolated crgate installation for one test file: its own PostgreSQL database and Redis prefix,
+ * free ports, and the environment variables that point the engine at them.
+ */
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { createServer, type AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+
+export const PG_ADMIN_URL = process.env.CRGATE_TEST_PG_ADMIN ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const REDIS_URL = process.env.CRGATE_TEST_REDIS ?? 'redis://127.0.0.1:6379';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface TestEnvironment {
+  name: string;
+  databaseUrl: string;
+  redisPrefix: string;
+  lmtpPort: number;
+  webPort: number;
+  publicUrl: string;
+  env: Record<string, string>;
+  db: pg.Pool;
+  cleanup(): Promise<void>;
+}
+
+export async function createTestEnvironment(extra: Record<string, string> = {}): Promise<TestEnvironment> {
+  const name = `crgate_t_${randomBytes(5).toString('hex')}`;
+  const databaseUrl = PG_ADMIN_URL.replace(/\/[^/]*$/, `/${name}`);
+  const [lmtpPort, webPort] = [await freePort(), await freePort()];
+  const publicUrl = `http://localhost:${webPort}`;
+  const env: Record<string, string> = {
+    DATABASE_URL: databaseUrl,
+    REDIS_URL,
+    CRGATE_REDIS_PREFIX: name,
+    CRGATE_LMTP_LISTEN: `127.0.0.1:${lmtpPort}`,
+    CRGATE_WEB_LISTEN: `127.0.0.1:${webPort}`,
+    CRGATE_PUBLIC_URL: publicUrl,
+    CRGATE_WORKER_RETRY_DELAY_MS: '200',
+    CRGATE_WORKER_OUTBOX_POLL_MS: '200',
+    CRGATE_LOG_LEVEL: 'info',
+    ...extra,
+  };
+  const db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  db.on('error', () => undefined);
+  return {
+    name,
+    databaseUrl,
+    redisPrefix: name,
+    lmtpPort,
+    webPort,
+    publicUrl,
+    env,
+    db,
+    async cleanup() {
+      await db.end();
+      const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+      await admin.connect();
+      await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await admin.end();
+      const redis = new Redis(REDIS_URL);
+      const keys = await redis.keys(`${name}:*`);
+      if (keys.length) await redis.del(...keys);
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * LMTP clients for tests. `lmtpSend` uses Nodemailer's SMTPConnection in LMTP mode and reports the
+ * reply for each recipient; `pythonLmtpSend` runs Python's smtplib.LMTP, an independent
+ * implementation, and returns its replies as JSON.
+ */
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import { spawn } from 'node:child_process';
+
+export interface RcptReply {
+  rcpt: string;
+  code: number;
+  message: string;
+}
+
+export async function lmtpSend(port: number, from: string, to: string[], raw: Buffer | string): Promise<RcptReply[]> {
+  const conn = new SMTPConnection({ host: '127.0.0.1', port, lmtp: true, ignoreTLS: true, logger: false, name: 'mta.test' });
+  await new Promise<void>((resolve, reject) => {
+    conn.once('error', reject);
+    conn.connect(() => resolve());
+  });
+  try {
+    return await new Promise<RcptReply[]>((resolve) => {
+      conn.send({ from, to }, Buffer.isBuffer(raw) ? raw : Buffer.from(raw), (err, info) => {
+        const rejected = new Map<string, { responseCode?: number; response?: string }>();
+        const errors = ((err as { rejectedErrors?: unknown[] } | null)?.rejectedErrors ?? (info as { rejectedErrors?: unknown[] } | undefined)?.rejectedErrors ?? []) as Array<{
+          recipient: string;
+          responseCode?: number;
+          response?: string;
+        }>;
+        for (const e of errors) rejected.set(e.recipient, e);
+        resolve(
+          to.map((rcpt) => {
+            const e = rejected.get(rcpt);
+            if (e) return { rcpt, code: e.responseCode ?? 0, message: e.response ?? '' };
+            if (err) return { rcpt, code: (err as { responseCode?: number }).responseCode ?? 0, message: (err as Error).message };
+            return { rcpt, code: 250, message: 'ok' };
+          }),
+        );
+      });
+    });
+  } finally {
+    conn.quit();
+  }
+}
+
+const PY_LMTP = `
+import json, smtplib, sys
+req = json.load(sys.stdin)
+out = {"rcpt": [], "data": None, "error": None}
+try:
+    c = smtplib.LMTP(req["host"], req["port"], local_hostname="mta.test", timeout=30)
+    c.ehlo_or_helo_if_needed()
+    code, msg = c.mail(req["from"])
+    out["mail"] = [code, msg.decode("utf8", "replace")]
+    ok = []
+    for r in req["to"]:
+        code, msg = c.rcpt(r)
+        out["rcpt"].append([r, code, msg.decode("utf8", "replace")])
+        if code == 250:
+            ok.append(r)
+    if ok:
+        # smtplib.LMTP reads one reply after DATA; read one per accepted recipient ourselves.
+        code, msg = c.putcmd("data") or c.getreply()
+        if code == 354:
+            q = smtplib.quotedata(req["raw"]).encode("utf8")
+            if q[-2:] != b"\\r\\n":
+                q += b"\\r\\n"
+            c.send(q + b".\\r\\n")
+            replies = []
+            for r in ok:
+                rc, rm = c.getreply()
+                replies.append([r, rc, rm.decode("utf8", "replace")])
+            out["data"] = replies
+        else:
+            out["data"] = [[r, code, msg.decode("utf8", "replace")] for r in ok]
+    c.quit()
+except Exception as e:
+    out["error"] = repr(e)
+print(json.dumps(out))
+`;
+
+export interface PythonLmtpResult {
+  mail?: [number, string];
+  rcpt: Array<[string, number, string]>;
+  data: Array<[string, number, string]> | null;
+  error: string | null;
+}
+
+export function pythonLmtpSend(port: number, from: string, to: string[], raw: string): Promise<PythonLmtpResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('python3', ['-c', PY_LMTP], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`python3 exited ${code}: ${stderr}`));
+      resolve(JSON.parse(stdout) as PythonLmtpResult);
+    });
+    child.stdin.end(JSON.stringify({ host: '127.0.0.1', port, from, to, raw }));
+  });
+}

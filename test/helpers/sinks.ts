@@ -1,0 +1,78 @@
+/**
+ * Capture sinks for tests: a real smtp-server listening on loopback, in LMTP mode (standing in for
+ * Dovecot) or SMTP mode (standing in for the relay that carries challenges). Each received message is
+ * kept with its envelope and raw bytes; `reply` decides the answer per recipient.
+ */
+import { SMTPServer } from 'smtp-server';
+import type { AddressInfo } from 'node:net';
+
+export interface Captured {
+  mailFrom: string;
+  rcptTo: string[];
+  /** MAIL FROM and RCPT TO parameters as the client sent them (e.g. NOTIFY=NEVER). */
+  mailArgs: Record<string, unknown>;
+  rcptArgs: Array<Record<string, unknown>>;
+  raw: Buffer;
+}
+
+export interface Sink {
+  port: number;
+  messages: Captured[];
+  /** Answer for each recipient: true = 250, or an Error with responseCode. */
+  reply: (rcpt: string) => true | Error;
+  close(): Promise<void>;
+}
+
+export async function startSink(mode: 'lmtp' | 'smtp', options: { dsn?: boolean } = {}): Promise<Sink> {
+  const sink: Sink = {
+    port: 0,
+    messages: [],
+    reply: () => true,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+  const server = new SMTPServer({
+    lmtp: mode === 'lmtp',
+    authOptional: true,
+    disabledCommands: ['AUTH', 'STARTTLS'],
+    disableReverseLookup: true,
+    hideDSN: !options.dsn,
+    logger: false,
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        const rcpts = session.envelope.rcptTo.map((r) => r.address);
+        const answers = rcpts.map((r) => sink.reply(r));
+        const accepted = rcpts.filter((_r, i) => answers[i] === true);
+        if (accepted.length) {
+          sink.messages.push({
+            mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+            rcptTo: accepted,
+            mailArgs: (session.envelope.mailFrom ? (session.envelope.mailFrom as { args?: Record<string, unknown> }).args : {}) ?? {},
+            rcptArgs: session.envelope.rcptTo.map((r) => (r as { args?: Record<string, unknown> }).args ?? {}),
+            raw: Buffer.concat(chunks),
+          });
+        }
+        if (mode === 'lmtp') callback(null, answers as never);
+        else callback(answers[0] === true ? null : (answers[0] as Error));
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  sink.port = (server.server.address() as AddressInfo).port;
+  return sink;
+}
+
+/** Polls until `check` returns true or the time runs out; then fails with `what`. */
+export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
