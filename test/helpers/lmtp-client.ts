@@ -100,3 +100,54 @@ export function pythonLmtpSend(port: number, from: string, to: string[], raw: st
     child.stdin.end(JSON.stringify({ host: '127.0.0.1', port, from, to, raw }));
   });
 }
+
+/**
+ * A bare LMTP conversation, one command at a time, for tests that must act between two commands
+ * (for example take the database away after RCPT and before DATA).
+ */
+export interface RawLmtp {
+  /** Sends a line (or the message data when `data` is true) and resolves with the next `replies` replies. */
+  command(line: string, replies?: number): Promise<string[]>;
+  data(raw: string, replies: number): Promise<string[]>;
+  close(): void;
+}
+
+export async function rawLmtp(port: number): Promise<RawLmtp> {
+  const net = await import('node:net');
+  const socket = net.connect(port, '127.0.0.1');
+  let buffer = '';
+  const pending: Array<{ count: number; got: string[]; resolve: (r: string[]) => void }> = [];
+  socket.on('data', (d) => {
+    buffer += d.toString('utf8');
+    let idx: number;
+    while ((idx = buffer.indexOf('\r\n')) >= 0) {
+      const line = buffer.slice(0, idx);
+      buffer = buffer.slice(idx + 2);
+      const head = pending[0];
+      if (!head) continue;
+      if (/^\d{3} /.test(line)) head.got.push(line);
+      if (head.got.length === head.count) {
+        pending.shift();
+        head.resolve(head.got);
+      }
+    }
+  });
+  const expectReplies = (count: number) => new Promise<string[]>((resolve) => pending.push({ count, got: [], resolve }));
+  await expectReplies(1); // greeting
+  return {
+    command(line, replies = 1) {
+      const p = expectReplies(replies);
+      socket.write(`${line}\r\n`);
+      return p;
+    },
+    data(raw, replies) {
+      const p = expectReplies(replies);
+      const body = raw.replace(/\r?\n/g, '\r\n').replace(/^\./gm, '..');
+      socket.write(`${body}${body.endsWith('\r\n') ? '' : '\r\n'}.\r\n`);
+      return p;
+    },
+    close() {
+      socket.end('QUIT\r\n');
+    },
+  };
+}
