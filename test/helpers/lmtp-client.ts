@@ -116,7 +116,7 @@ export async function rawLmtp(port: number): Promise<RawLmtp> {
   const net = await import('node:net');
   const socket = net.connect(port, '127.0.0.1');
   let buffer = '';
-  const pending: Array<{ count: number; got: string[]; resolve: (r: string[]) => void }> = [];
+  const pending: Array<{ count: number; got: string[]; partial: string[]; resolve: (r: string[]) => void }> = [];
   socket.on('data', (d) => {
     buffer += d.toString('utf8');
     let idx: number;
@@ -125,14 +125,19 @@ export async function rawLmtp(port: number): Promise<RawLmtp> {
       buffer = buffer.slice(idx + 2);
       const head = pending[0];
       if (!head) continue;
-      if (/^\d{3} /.test(line)) head.got.push(line);
+      // A multi-line reply (250-SIZE ...) counts once, with all its lines.
+      head.partial.push(line);
+      if (/^\d{3} /.test(line)) {
+        head.got.push(head.partial.join('\n'));
+        head.partial = [];
+      }
       if (head.got.length === head.count) {
         pending.shift();
         head.resolve(head.got);
       }
     }
   });
-  const expectReplies = (count: number) => new Promise<string[]>((resolve) => pending.push({ count, got: [], resolve }));
+  const expectReplies = (count: number) => new Promise<string[]>((resolve) => pending.push({ count, got: [], partial: [], resolve }));
   await expectReplies(1); // greeting
   return {
     command(line, replies = 1) {

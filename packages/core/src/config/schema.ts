@@ -87,7 +87,7 @@ export const configSchema = z
     /** Prefix of every Redis key crgate writes (queues and counters), so several installs can share one Redis. */
     redisPrefix: z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits and _.:- only').default('crgate'),
     lmtp: z
-      .object({
+      .strictObject({
         /** host:port of the LMTP ingest. */
         listen: listenSchema.default({ host: '127.0.0.1', port: 2424 }),
         /** Largest message accepted, in bytes (announced with SIZE, enforced on DATA). */
@@ -99,7 +99,7 @@ export const configSchema = z
       })
       .prefault({}),
     web: z
-      .object({
+      .strictObject({
         /** host:port of the web site. */
         listen: listenSchema.default({ host: '127.0.0.1', port: 8080 }),
         /** A folder of .hbs files that replace the built-in pages of the same name. */
@@ -115,7 +115,7 @@ export const configSchema = z
     /** Where challenges and notices are sent: smtp://host:port. */
     smtpRelay: smtpRelaySchema.default({ host: '127.0.0.1', port: 25 }),
     challenge: z
-      .object({
+      .strictObject({
         /** From: of challenges; defaults to crgate@<public URL host>. Its domain must be the public URL's host or a parent of it. */
         from: z.string().optional(),
         /** A handlebars file replacing the challenge text ({{recipient}}, {{link}}, {{subject}}); checked at start. */
@@ -131,7 +131,7 @@ export const configSchema = z
       })
       .prefault({}),
     worker: z
-      .object({
+      .strictObject({
         /** First retry delay of a failed job, in milliseconds; it doubles with each attempt. */
         retryDelayMs: positiveInt.default(15_000),
         /** How often the outbox is polled besides the NOTIFY wake-up, in milliseconds. */
@@ -141,7 +141,7 @@ export const configSchema = z
       })
       .prefault({}),
     retention: z
-      .object({
+      .strictObject({
         /** Days held (challenged or quarantined) mail is kept before it is deleted. */
         heldDays: positiveInt.default(30),
         /** Days discarded mail is kept (for the recipient to look at) before it is deleted. */

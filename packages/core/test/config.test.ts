@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/index.js';
+
+function problems(env: Record<string, string>, file?: unknown): string[] {
+  try {
+    loadConfig(env, file);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe('configuration', () => {
+  it('has the documented defaults', () => {
+    const c = loadConfig({});
+    expect(c.databaseUrl).toBe('postgres://postgres@127.0.0.1:5432/crgate');
+    expect(c.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(c.lmtp.listen).toEqual({ host: '127.0.0.1', port: 2424 });
+    expect(c.web.listen).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(c.publicUrl).toBe('http://localhost:8080');
+    expect(c.deliverTo).toEqual({ kind: 'maildir', dir: './data/mail' });
+    expect(c.smtpRelay).toEqual({ host: '127.0.0.1', port: 25 });
+    expect(c.challenge.from).toBe('crgate@localhost');
+    expect(c.lmtp.maxSize).toBe(25 * 1024 * 1024);
+    expect(c.challenge).toMatchObject({ tokenTtlDays: 14, perPairDays: 7, perSenderPerHour: 5, globalPerHour: 1000 });
+    expect(c.retention).toEqual({ heldDays: 30, discardedDays: 7 });
+    expect(c.secret).toBeUndefined();
+  });
+
+  it('reads every documented variable', () => {
+    const c = loadConfig({
+      DATABASE_URL: 'postgres://u@db:5433/mail',
+      REDIS_URL: 'redis://cache:6380',
+      CRGATE_LMTP_LISTEN: '0.0.0.0:24',
+      CRGATE_WEB_LISTEN: '[::1]:8443',
+      CRGATE_PUBLIC_URL: 'https://cr.example.org/',
+      CRGATE_DELIVER_TO: 'lmtp://127.0.0.1:2425',
+      CRGATE_SMTP_RELAY: 'smtp://127.0.0.1:2526',
+      CRGATE_CHALLENGE_FROM: 'confirm@example.org',
+      CRGATE_SECRET: 'x'.repeat(40),
+    });
+    expect(c.databaseUrl).toBe('postgres://u@db:5433/mail');
+    expect(c.redisUrl).toBe('redis://cache:6380');
+    expect(c.lmtp.listen).toEqual({ host: '0.0.0.0', port: 24 });
+    expect(c.web.listen).toEqual({ host: '::1', port: 8443 });
+    expect(c.publicUrl).toBe('https://cr.example.org');
+    expect(c.deliverTo).toEqual({ kind: 'lmtp', host: '127.0.0.1', port: 2425 });
+    expect(c.smtpRelay).toEqual({ host: '127.0.0.1', port: 2526 });
+    expect(c.challenge.from).toBe('confirm@example.org');
+    expect(c.secret).toBe('x'.repeat(40));
+  });
+
+  it('accepts smtp:// and maildir: delivery targets', () => {
+    expect(loadConfig({ CRGATE_DELIVER_TO: 'smtp://mta.local:10026' }).deliverTo).toEqual({ kind: 'smtp', host: 'mta.local', port: 10026 });
+    expect(loadConfig({ CRGATE_DELIVER_TO: 'maildir:/var/mail/cr' }).deliverTo).toEqual({ kind: 'maildir', dir: '/var/mail/cr' });
+  });
+
+  it('names the variable and the reason for a bad value', () => {
+    expect(problems({ CRGATE_LMTP_LISTEN: 'localhost' })).toEqual([
+      'CRGATE_LMTP_LISTEN (lmtp.listen): expected host:port (e.g. 127.0.0.1:2424), got "localhost"',
+    ]);
+    expect(problems({ CRGATE_DELIVER_TO: 'imap://x:1' })[0]).toMatch(/^CRGATE_DELIVER_TO \(deliverTo\): expected lmtp:\/\/host:port/);
+    expect(problems({ CRGATE_CHALLENGE_TTL_DAYS: 'soon' })[0]).toMatch(/^CRGATE_CHALLENGE_TTL_DAYS \(challenge\.tokenTtlDays\): /);
+    expect(problems({ CRGATE_SECRET: 'short' })).toEqual(['CRGATE_SECRET (secret): must be at least 32 characters']);
+  });
+
+  it('reports every bad key at once', () => {
+    expect(problems({ CRGATE_WEB_LISTEN: 'x', CRGATE_SMTP_RELAY: 'lmtp://a:1' })).toHaveLength(2);
+  });
+
+  it('refuses a challenge address outside the public URL domain', () => {
+    const p = problems({ CRGATE_PUBLIC_URL: 'https://cr.example.org', CRGATE_CHALLENGE_FROM: 'crgate@other.example' });
+    expect(p).toHaveLength(1);
+    expect(p[0]).toMatch(/^CRGATE_CHALLENGE_FROM \(challenge\.from\): domain "other\.example" must be the public URL's host "cr\.example\.org" or a parent domain/);
+  });
+
+  it('accepts a challenge address at a parent domain of the public host', () => {
+    expect(loadConfig({ CRGATE_PUBLIC_URL: 'https://cr.example.org', CRGATE_CHALLENGE_FROM: 'cr@example.org' }).challenge.from).toBe('cr@example.org');
+  });
+
+  it('takes the file as a base and lets the environment win', () => {
+    const c = loadConfig({ CRGATE_LMTP_LISTEN: '127.0.0.1:3000' }, { lmtp: { listen: '127.0.0.1:2000', maxSize: 1000 }, logLevel: 'debug' });
+    expect(c.lmtp.listen.port).toBe(3000);
+    expect(c.lmtp.maxSize).toBe(1000);
+    expect(c.logLevel).toBe('debug');
+  });
+
+  it('names unknown keys in the file', () => {
+    expect(problems({}, { lmtp: { lisen: 'x' } })).toEqual(['CRGATE_CONFIG: unknown key(s) "lmtp.lisen"']);
+  });
+
+  it('reads booleans as words, not as JavaScript truthiness', () => {
+    expect(loadConfig({ CRGATE_WEB_TRUST_PROXY: 'false' }).web.trustProxy).toBe(false);
+    expect(loadConfig({ CRGATE_WEB_TRUST_PROXY: 'yes' }).web.trustProxy).toBe(true);
+  });
+});

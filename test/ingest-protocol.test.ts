@@ -1,0 +1,138 @@
+/**
+ * The LMTP side of the ingest: per-recipient replies, what becomes of downstream answers, size limits,
+ * aliases and sub-addresses, XFORWARD, and Maildir delivery.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { addAlias, addListEntry, addUser, findUserByAddress } from '@crgate/store';
+import { createTestEnvironment, freePort, type TestEnvironment } from './helpers/environment.js';
+import { startInProcess } from './helpers/in-process.js';
+import { lmtpSend, rawLmtp } from './helpers/lmtp-client.js';
+import { startSink, type Sink } from './helpers/sinks.js';
+
+const FIXTURE = readFileSync(new URL('./fixtures/bob-to-alice.eml', import.meta.url), 'utf8');
+
+describe('LMTP ingest', () => {
+  let t: TestEnvironment;
+  let sink: Sink;
+  let engine: Awaited<ReturnType<typeof startInProcess>>;
+
+  beforeAll(async () => {
+    sink = await startSink('lmtp');
+    t = await createTestEnvironment({
+      CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${sink.port}`,
+      CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${await freePort()}`,
+      CRGATE_LMTP_MAX_SIZE: '20000',
+    });
+    engine = await startInProcess(t.env, ['ingest']);
+    for (const a of ['alice@example.test', 'carol@example.test', 'dave@example.test']) await addUser(engine.db, a);
+    await addAlias(engine.db, 'alice@example.test', 'a.smith@example.test');
+    for (const u of ['alice@example.test', 'dave@example.test']) {
+      const user = await findUserByAddress(engine.db, u);
+      await addListEntry(engine.db, { userId: user!.id, list: 'white', kind: 'domain', value: 'remote.test', source: 'manual' });
+    }
+  });
+
+  afterAll(async () => {
+    await engine?.stop();
+    await sink?.close();
+    await t?.cleanup();
+  });
+
+  it('answers each recipient separately after DATA', async () => {
+    sink.reply = () => true;
+    const replies = await lmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test', 'carol@example.test'], FIXTURE);
+    expect(replies.map((r) => r.code)).toEqual([250, 250]);
+    const { rows } = await t.db.query(
+      `SELECT rcpt_to, decision, status FROM message_recipients WHERE sender = 'bob@remote.test' ORDER BY rcpt_to`,
+    );
+    expect(rows).toEqual([
+      { rcpt_to: 'alice@example.test', decision: 'deliver', status: 'delivered' },
+      { rcpt_to: 'carol@example.test', decision: 'challenge', status: 'held' },
+    ]);
+  });
+
+  it('passes a downstream 5xx through for that recipient only', async () => {
+    sink.reply = (rcpt) => (rcpt === 'dave@example.test' ? Object.assign(new Error('Mailbox full'), { responseCode: 552 }) : true);
+    const replies = await lmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test', 'dave@example.test'], FIXTURE);
+    expect(replies.map((r) => r.code)).toEqual([250, 552]);
+    expect(replies[1]!.message).toContain('Mailbox full');
+  });
+
+  it('turns a downstream 4xx into a 4xx', async () => {
+    sink.reply = () => Object.assign(new Error('Try later'), { responseCode: 452 });
+    const replies = await lmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test'], FIXTURE);
+    expect(replies[0]!.code).toBeGreaterThanOrEqual(400);
+    expect(replies[0]!.code).toBeLessThan(500);
+    sink.reply = () => true;
+  });
+
+  it('answers 4xx, never 5xx, when downstream is unreachable', async () => {
+    const port = await freePort();
+    const other = await startInProcess({ ...t.env, CRGATE_LMTP_LISTEN: `127.0.0.1:${await freePort()}`, CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${port}` }, ['ingest']);
+    try {
+      const replies = await lmtpSend(other.config.lmtp.listen.port, 'bob@remote.test', ['alice@example.test'], FIXTURE);
+      expect(replies[0]!.code).toBe(451);
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it('announces SIZE and refuses a larger message with 552', async () => {
+    const lmtp = await rawLmtp(t.lmtpPort);
+    const [lhlo] = await lmtp.command('LHLO mta.test');
+    lmtp.close();
+    expect(lhlo).toMatch(/^250-SIZE 20000$/m);
+    const replies = await lmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test'], FIXTURE + 'x'.repeat(30_000) + '\r\n');
+    expect(replies[0]!.code).toBe(552);
+  });
+
+  it('accepts aliases, +tags and any case in the domain', async () => {
+    const before = sink.messages.length;
+    const replies = await lmtpSend(t.lmtpPort, 'bob@remote.test', ['A.Smith@EXAMPLE.test', 'alice+news@Example.Test'], FIXTURE);
+    expect(replies.map((r) => r.code)).toEqual([250, 250]);
+    // Both name one user: one copy.
+    expect(sink.messages.length).toBe(before + 1);
+  });
+
+  it('records the client address and HELO the MTA forwards with XFORWARD', async () => {
+    const lmtp = await rawLmtp(t.lmtpPort);
+    await lmtp.command('LHLO mta.test');
+    expect(await lmtp.command('XFORWARD ADDR=203.0.113.7 HELO=mail.remote.test')).toEqual([expect.stringMatching(/^250 /)]);
+    await lmtp.command('MAIL FROM:<eve@elsewhere.test>');
+    await lmtp.command('RCPT TO:<carol@example.test>');
+    await lmtp.command('DATA');
+    const reply = await lmtp.data(FIXTURE.replace('<lunch-1@remote.test>', '<xf@elsewhere.test>'), 1);
+    lmtp.close();
+    expect(reply[0]).toMatch(/^250 /);
+    const { rows } = await t.db.query(`SELECT client_address, client_helo FROM messages WHERE message_id_header = '<xf@elsewhere.test>'`);
+    expect(rows).toEqual([{ client_address: '203.0.113.7', client_helo: 'mail.remote.test' }]);
+  });
+});
+
+describe('Maildir delivery', () => {
+  it('writes DIR/<domain>/<user>/Maildir/new', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'crgate-maildir-'));
+    const t = await createTestEnvironment({ CRGATE_DELIVER_TO: `maildir:${dir}`, CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${await freePort()}` });
+    const engine = await startInProcess(t.env, ['ingest']);
+    try {
+      await addUser(engine.db, 'alice@example.test');
+      const user = await findUserByAddress(engine.db, 'alice@example.test');
+      await addListEntry(engine.db, { userId: user!.id, list: 'white', kind: 'address', value: 'bob@remote.test', source: 'manual' });
+      const replies = await lmtpSend(t.lmtpPort, 'bob@remote.test', ['alice+x@example.test'], FIXTURE);
+      expect(replies[0]!.code).toBe(250);
+      const box = join(dir, 'example.test', 'alice', 'Maildir');
+      const files = readdirSync(join(box, 'new'));
+      expect(files).toHaveLength(1);
+      expect(readdirSync(join(box, 'tmp'))).toHaveLength(0);
+      expect(readFileSync(join(box, 'new', files[0]!), 'utf8').endsWith(FIXTURE)).toBe(true);
+    } finally {
+      await engine.stop();
+      await t.cleanup();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
