@@ -1,0 +1,92 @@
+/**
+ * The sender's pages: escaping of what the sender wrote, "do not challenge me", and the security
+ * headers a page carrying a secret link needs.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { addUser } from '@crgate/store';
+import { createTestEnvironment, type TestEnvironment } from './helpers/environment.js';
+import { startInProcess } from './helpers/in-process.js';
+import { lmtpSend } from './helpers/lmtp-client.js';
+import { startSink, waitFor, type Sink } from './helpers/sinks.js';
+
+const FIXTURE = readFileSync(new URL('./fixtures/bob-to-alice.eml', import.meta.url), 'utf8');
+
+describe('confirmation site', () => {
+  let t: TestEnvironment;
+  let lmtpSink: Sink;
+  let smtpSink: Sink;
+  let engine: Awaited<ReturnType<typeof startInProcess>>;
+
+  async function challengeLinkFor(sender: string, subject: string): Promise<string> {
+    const before = smtpSink.messages.length;
+    const raw = FIXTURE.replace('Subject: Lunch on Thursday?', `Subject: ${subject}`);
+    expect((await lmtpSend(t.lmtpPort, sender, ['alice@example.test'], raw))[0]!.code).toBe(250);
+    await waitFor(() => smtpSink.messages.length > before, 'a challenge');
+    const text = smtpSink.messages.at(-1)!.raw.toString('utf8');
+    return /https?:\/\/\S+\/c\/[A-Za-z0-9_-]{43}/.exec(text)![0];
+  }
+
+  beforeAll(async () => {
+    lmtpSink = await startSink('lmtp');
+    smtpSink = await startSink('smtp');
+    t = await createTestEnvironment({
+      CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${lmtpSink.port}`,
+      CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${smtpSink.port}`,
+    });
+    engine = await startInProcess(t.env);
+    await addUser(engine.db, 'alice@example.test');
+  });
+
+  afterAll(async () => {
+    await engine?.stop();
+    await lmtpSink?.close();
+    await smtpSink?.close();
+    await t?.cleanup();
+  });
+
+  it('escapes the original subject on the page', async () => {
+    const link = await challengeLinkFor('mallory@remote.test', '<script>alert(1)</script> & "friends"');
+    const html = await (await fetch(link)).text();
+    expect(html).not.toContain('<script>alert(1)</script>');
+    expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;friends&quot;');
+  });
+
+  it('sends headers that keep the token out of referrers and caches and forbid scripts', async () => {
+    const link = await challengeLinkFor('hdr@remote.test', 'Headers');
+    const res = await fetch(link);
+    expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
+  it('records "do not challenge me" and holds that sender\'s next message quietly', async () => {
+    const link = await challengeLinkFor('optout@remote.test', 'First');
+    const res = await fetch(`${link}/no-challenge`, { method: 'POST' });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('will not be asked again');
+    const before = smtpSink.messages.length;
+    // A fresh message after the first challenge is gone: quarantined, not challenged.
+    await t.db.query(`UPDATE challenges SET status = 'expired', created_at = now() - interval '30 days' WHERE sender = 'optout@remote.test'`);
+    expect((await lmtpSend(t.lmtpPort, 'optout@remote.test', ['alice@example.test'], FIXTURE))[0]!.code).toBe(250);
+    const { rows } = await t.db.query(`SELECT decision, reasons FROM message_recipients WHERE sender = 'optout@remote.test' ORDER BY id DESC LIMIT 1`);
+    expect(rows[0].decision).toBe('quarantine');
+    expect(rows[0].reasons.map((r: { symbol: string }) => r.symbol)).toContain('SENDER_OPTED_OUT');
+    expect(smtpSink.messages.length).toBe(before);
+  });
+
+  it('answers an expired link with 410 and releases nothing', async () => {
+    const link = await challengeLinkFor('late@remote.test', 'Late');
+    await t.db.query(`UPDATE challenges SET expires_at = now() - interval '1 second' WHERE sender = 'late@remote.test'`);
+    expect((await fetch(link)).status).toBe(410);
+    expect((await fetch(link, { method: 'POST' })).status).toBe(410);
+    const { rows } = await t.db.query(`SELECT status FROM message_recipients WHERE sender = 'late@remote.test'`);
+    expect(rows).toEqual([{ status: 'held' }]);
+  });
+
+  it('serves a health check', async () => {
+    const res = await fetch(`${t.publicUrl}/healthz`);
+    expect(await res.json()).toEqual({ status: 'ok' });
+  });
+});
