@@ -7,6 +7,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // End-to-end files start whole engines; two at a time suits a 2-core machine.
     maxWorkers: 2,
-    reporters: ['default'],
+    reporters: ['default', './test/summary-reporter.ts'],
   },
 });

@@ -85,6 +85,16 @@ describe('confirmation site', () => {
     expect(rows).toEqual([{ status: 'held' }]);
   });
 
+  it('encodes a non-ASCII original subject in the challenge with RFC 2047', async () => {
+    await challengeLinkFor('utf8@remote.test', 'Caf\u00e9 \u2615 r\u00e9union');
+    const raw = smtpSink.messages.at(-1)!.raw.toString('utf8');
+    const subjectLine = /^Subject: (.*(?:\r\n[ \t].*)*)/m.exec(raw)![1]!;
+    expect(subjectLine).toMatch(/=\?UTF-8\?[BQ]\?/i);
+    expect(/[^\x00-\x7f]/.test(subjectLine)).toBe(false);
+    const { simpleParser } = await import('mailparser');
+    expect((await simpleParser(raw)).subject).toBe('C/R: please confirm your message: Caf\u00e9 \u2615 r\u00e9union');
+  });
+
   it('serves a health check', async () => {
     const res = await fetch(`${t.publicUrl}/healthz`);
     expect(await res.json()).toEqual({ status: 'ok' });
