@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const CLI = fileURLToPath(new URL('../../packages/cli/dist/main.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../packages/cli/bin/crgate.js', import.meta.url));
 
 export interface EngineProcess {
   child: ChildProcess;

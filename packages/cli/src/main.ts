@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * The `crgate` command. Every subcommand validates the configuration first and exits non-zero with
  * the offending key when it is wrong.
