@@ -11,6 +11,12 @@ import { lmtpSend } from './helpers/lmtp-client.js';
 import { sleep, startSink, waitFor, type Sink } from './helpers/sinks.js';
 
 const FIXTURE = readFileSync(new URL('./fixtures/bob-to-alice.eml', import.meta.url), 'utf8');
+/**
+ * The fixture as `sender` writing to `user` in its headers too: mail not addressed to the user, or whose
+ * From: is not aligned with the envelope sender, is never challenged.
+ */
+const mail = (sender: string, user: string) =>
+  FIXTURE.replace('To: Alice <alice@example.test>', `To: ${user}`).replace('From: Bob Remote <bob@remote.test>', `From: ${sender}`);
 
 describe('challenge limits and quiet holds', () => {
   let t: TestEnvironment;
@@ -41,6 +47,8 @@ describe('challenge limits and quiet holds', () => {
       CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${smtpSink.port}`,
       CRGATE_CHALLENGE_PER_SENDER_PER_HOUR: '2',
       CRGATE_CHALLENGE_GLOBAL_PER_HOUR: '4',
+      // These tests are about limits; the evidence rule (SPF/DKIM before a challenge) has its own tests.
+      CRGATE_POLICY_CHALLENGE_REQUIRES_AUTH: 'false',
     });
     engine = await startInProcess(t.env);
     for (const u of users) await addUser(engine.db, u);
@@ -54,7 +62,7 @@ describe('challenge limits and quiet holds', () => {
   });
 
   it('stops challenges to one sender past the hourly limit and says so on the held copies', async () => {
-    for (const u of users.slice(0, 3)) expect((await lmtpSend(t.lmtpPort, 'many@spammy.test', [u], FIXTURE))[0]!.code).toBe(250);
+    for (const u of users.slice(0, 3)) expect((await lmtpSend(t.lmtpPort, 'many@spammy.test', [u], mail('many@spammy.test', u)))[0]!.code).toBe(250);
     await settle();
     const held = await copies('many@spammy.test');
     expect(held.filter((c) => c.challenge === 'sent')).toHaveLength(2);
@@ -69,7 +77,7 @@ describe('challenge limits and quiet holds', () => {
   it('stops challenges past the global hourly cap', async () => {
     // Two were sent above; the cap is four.
     for (const [i, sender] of ['s1@a.test', 's2@b.test', 's3@c.test'].entries()) {
-      expect((await lmtpSend(t.lmtpPort, sender, [users[i]!], FIXTURE))[0]!.code).toBe(250);
+      expect((await lmtpSend(t.lmtpPort, sender, [users[i]!], mail(sender, users[i]!)))[0]!.code).toBe(250);
     }
     await settle();
     const all = [...(await copies('s1@a.test')), ...(await copies('s2@b.test')), ...(await copies('s3@c.test'))];
@@ -83,14 +91,14 @@ describe('challenge limits and quiet holds', () => {
   it('holds without a new challenge when the pair was challenged within the period', async () => {
     // s1 was challenged for u1 above; that challenge ends (expired), and s1 writes again.
     await t.db.query(`UPDATE challenges SET status = 'expired' WHERE sender = 's1@a.test'`);
-    expect((await lmtpSend(t.lmtpPort, 's1@a.test', [users[0]!], FIXTURE))[0]!.code).toBe(250);
+    expect((await lmtpSend(t.lmtpPort, 's1@a.test', [users[0]!], mail('s1@a.test', users[0]!)))[0]!.code).toBe(250);
     const latest = (await copies('s1@a.test')).at(-1)!;
     expect(latest.decision).toBe('quarantine');
     expect(latest.reasons.map((r) => r.symbol)).toEqual(['UNKNOWN_SENDER', 'RATE_LIMIT_PAIR']);
   });
 
   it('does not challenge the null sender', async () => {
-    expect((await lmtpSend(t.lmtpPort, '', [users[5]!], FIXTURE))[0]!.code).toBe(250);
+    expect((await lmtpSend(t.lmtpPort, '', [users[5]!], mail('', users[5]!)))[0]!.code).toBe(250);
     const held = await copies('');
     expect(held).toHaveLength(1);
     expect(held[0]).toMatchObject({ decision: 'quarantine', status: 'held', challenge: null });
@@ -98,7 +106,7 @@ describe('challenge limits and quiet holds', () => {
 
   it('does not challenge a sender who asked not to be', async () => {
     await setSenderOptOut(engine.db, 'quiet@else.test', true);
-    expect((await lmtpSend(t.lmtpPort, 'quiet@else.test', [users[5]!], FIXTURE))[0]!.code).toBe(250);
+    expect((await lmtpSend(t.lmtpPort, 'quiet@else.test', [users[5]!], mail('quiet@else.test', users[5]!)))[0]!.code).toBe(250);
     const held = await copies('quiet@else.test');
     expect(held[0]).toMatchObject({ decision: 'quarantine', status: 'held', challenge: null });
     expect(held[0]!.reasons.map((r) => r.symbol)).toEqual(['SENDER_OPTED_OUT', 'UNKNOWN_SENDER']);
@@ -108,7 +116,7 @@ describe('challenge limits and quiet holds', () => {
     const user = await findUserByAddress(engine.db, users[5]!);
     await addListEntry(engine.db, { userId: user!.id, list: 'black', kind: 'domain', value: 'junk.test', source: 'manual' });
     const sent = smtpSink.messages.length;
-    expect((await lmtpSend(t.lmtpPort, 'x@mail.junk.test', [users[5]!], FIXTURE))[0]!.code).toBe(250);
+    expect((await lmtpSend(t.lmtpPort, 'x@mail.junk.test', [users[5]!], mail('x@mail.junk.test', users[5]!)))[0]!.code).toBe(250);
     const held = await copies('x@mail.junk.test');
     expect(held[0]).toMatchObject({ decision: 'discard', status: 'discarded', challenge: null });
     expect(held[0]!.reasons.map((r) => r.symbol)).toEqual(['BLACKLIST_DOMAIN']);
@@ -131,8 +139,8 @@ describe('challenge limits and quiet holds', () => {
   });
 
   it('keeps discarded copies for the shorter period only', async () => {
-    expect((await lmtpSend(t.lmtpPort, 'y@junk.test', [users[5]!], FIXTURE))[0]!.code).toBe(250);
-    expect((await lmtpSend(t.lmtpPort, '', [users[5]!], FIXTURE))[0]!.code).toBe(250);
+    expect((await lmtpSend(t.lmtpPort, 'y@junk.test', [users[5]!], mail('y@junk.test', users[5]!)))[0]!.code).toBe(250);
+    expect((await lmtpSend(t.lmtpPort, '', [users[5]!], mail('', users[5]!)))[0]!.code).toBe(250);
     await expireOld(engine.db, new Date(Date.now() + 8 * 86_400_000));
     const { rows } = await t.db.query(
       `SELECT decision, status FROM message_recipients WHERE sender IN ('y@junk.test', '') AND created_at > now() - interval '1 minute' ORDER BY id`,

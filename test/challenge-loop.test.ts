@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { simpleParser } from 'mailparser';
-import { createTestEnvironment, type TestEnvironment } from './helpers/environment.js';
+import { createTestEnvironment, REMOTE_CLIENT, type TestEnvironment } from './helpers/environment.js';
 import { runCli, startEngineReady, type EngineProcess } from './helpers/engine-process.js';
 import { pythonLmtpSend } from './helpers/lmtp-client.js';
 import { sleep, startSink, waitFor, type Sink } from './helpers/sinks.js';
@@ -40,7 +40,7 @@ describe('challenge/response loop', () => {
   });
 
   it('holds mail from an unknown sender and sends exactly one standardised challenge', async () => {
-    const result = await pythonLmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test'], message(1));
+    const result = await pythonLmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test'], message(1), { xforward: REMOTE_CLIENT });
     expect(result.error).toBeNull();
     expect(result.data).toEqual([['alice@example.test', 250, expect.stringContaining('held')]]);
 
@@ -81,7 +81,7 @@ describe('challenge/response loop', () => {
 
   it('sends no second challenge when the same sender writes again', async () => {
     for (const n of [2, 3]) {
-      const result = await pythonLmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test'], message(n));
+      const result = await pythonLmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test'], message(n), { xforward: REMOTE_CLIENT });
       expect(result.data?.[0]?.[1]).toBe(250);
     }
     // Give the outbox relay and the worker ample time to (wrongly) send another.
@@ -99,6 +99,7 @@ describe('challenge/response loop', () => {
     expect(html).toContain('alice@example.test');
     expect(html).toContain('Lunch on Thursday? (1)');
     expect(html).toMatch(/<form method="post" action="\/c\/[A-Za-z0-9_-]{43}">/);
+    expect(html).toMatch(/<form method="post" action="\/c\/[A-Za-z0-9_-]{43}\/no-challenge">/);
     expect(res.headers.get('referrer-policy')).toBe('no-referrer');
     await sleep(500);
     expect(lmtpSink.messages).toHaveLength(0);
@@ -116,7 +117,10 @@ describe('challenge/response loop', () => {
       expect(delivered, `message ${n}`).toBeDefined();
       // crgate prepends its decision header; every original byte follows unchanged.
       expect(delivered!.endsWith(original)).toBe(true);
-      expect(delivered!.slice(0, delivered!.length - original.length)).toMatch(/^X-Crgate-Decision: released; reasons=UNKNOWN_SENDER[^\r\n]*\r\n$/);
+      // crgate's own header lines come first: its decision, then the authentication results.
+      const added = delivered!.slice(0, delivered!.length - original.length);
+      expect(added).toMatch(/^X-Crgate-Decision: released; reasons=[^\r\n]*UNKNOWN_SENDER[^\r\n]*\r\n(?:[A-Za-z-]+:[^\r\n]*\r\n(?:[ \t][^\r\n]*\r\n)*)+$/);
+      expect(added).toMatch(/^Authentication-Results: crgate\.localdomain;[\s\S]*spf=pass/m);
     }
     for (const m of lmtpSink.messages) {
       expect(m.rcptTo).toEqual(['alice@example.test']);
@@ -136,12 +140,13 @@ describe('challenge/response loop', () => {
   });
 
   it('delivers a whitelisted sender at once, without a challenge', async () => {
-    const result = await pythonLmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test'], message(4));
+    const result = await pythonLmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test'], message(4), { xforward: REMOTE_CLIENT });
     expect(result.data?.[0]?.[1]).toBe(250);
     // Delivery happens before the 250: the sink already has it.
     expect(lmtpSink.messages).toHaveLength(4);
     const fourth = lmtpSink.messages[3]!.raw.toString('utf8');
-    expect(fourth.startsWith('X-Crgate-Decision: deliver; reasons=WHITELIST_ADDRESS\r\n')).toBe(true);
+    expect(fourth).toMatch(/^X-Crgate-Decision: deliver; reasons=WHITELIST_ADDRESS[,\r]/);
+    expect(fourth).toMatch(/^Authentication-Results: crgate\.localdomain;[\s\S]*spf=pass/m);
     expect(fourth.endsWith(message(4))).toBe(true);
     await sleep(500);
     expect(smtpSink.messages).toHaveLength(1);

@@ -83,7 +83,7 @@ describe('crgate command', () => {
     const dir = mkdtempSync(join(tmpdir(), 'crgate-tpl-'));
     writeFileSync(join(dir, 'challenge.hbs'), 'Click {{link}} or http://elsewhere.example/');
     const r = await runCli(['start', '--role', 'worker'], { ...t.env, CRGATE_CHALLENGE_TEMPLATE: join(dir, 'challenge.hbs') });
-    expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/challenge template .*challenge\.hbs \(CRGATE_CHALLENGE_TEMPLATE\) is unusable: challenge body must contain exactly one URL/);
+    expect(r.code).toBe(78);
+    expect(r.stderr).toMatch(/CRGATE_CHALLENGE_TEMPLATE \(challenge\.templateFile\): the template .*challenge\.hbs is unusable: challenge body must contain exactly one URL/);
   });
 });

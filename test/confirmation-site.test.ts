@@ -33,6 +33,8 @@ describe('confirmation site', () => {
     t = await createTestEnvironment({
       CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${lmtpSink.port}`,
       CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${smtpSink.port}`,
+      // The pages are under test here; the evidence rule (SPF/DKIM before a challenge) has its own tests.
+      CRGATE_POLICY_CHALLENGE_REQUIRES_AUTH: 'false',
     });
     engine = await startInProcess(t.env);
     await addUser(engine.db, 'alice@example.test');

@@ -13,7 +13,10 @@ import { startInProcess } from './helpers/in-process.js';
 import { lmtpSend, rawLmtp } from './helpers/lmtp-client.js';
 import { startSink, type Sink } from './helpers/sinks.js';
 
-const FIXTURE = readFileSync(new URL('./fixtures/bob-to-alice.eml', import.meta.url), 'utf8');
+const FIXTURE = readFileSync(new URL('./fixtures/bob-to-alice.eml', import.meta.url), 'utf8').replace(
+  'To: Alice <alice@example.test>',
+  'To: Alice <alice@example.test>, carol@example.test, dave@example.test',
+);
 
 describe('LMTP ingest', () => {
   let t: TestEnvironment;
@@ -26,6 +29,7 @@ describe('LMTP ingest', () => {
       CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${sink.port}`,
       CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${await freePort()}`,
       CRGATE_LMTP_MAX_SIZE: '20000',
+      CRGATE_POLICY_CHALLENGE_REQUIRES_AUTH: 'false',
     });
     engine = await startInProcess(t.env, ['ingest']);
     for (const a of ['alice@example.test', 'carol@example.test', 'dave@example.test']) await addUser(engine.db, a);

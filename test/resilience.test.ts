@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { createTestEnvironment, freePort, type TestEnvironment } from './helpers/environment.js';
+import { createTestEnvironment, freePort, REMOTE_CLIENT, type TestEnvironment } from './helpers/environment.js';
 import { runCli, startEngineReady, type EngineProcess } from './helpers/engine-process.js';
 import { lmtpSend, pythonLmtpSend, rawLmtp } from './helpers/lmtp-client.js';
 import { sleep, startSink, waitFor, type Sink } from './helpers/sinks.js';
@@ -44,7 +44,7 @@ describe('crash and outage', () => {
     const deadRelay = `smtp://127.0.0.1:${await freePort()}`;
     // The retry delay is fixed when an attempt fails, so it also applies after the restart.
     const first = track(await startEngineReady({ ...t.env, CRGATE_SMTP_RELAY: deadRelay, CRGATE_WORKER_RETRY_DELAY_MS: '3000' }));
-    const result = await pythonLmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test'], FIXTURE);
+    const result = await pythonLmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test'], FIXTURE, { xforward: REMOTE_CLIENT });
     expect(result.data?.[0]?.[1]).toBe(250);
     await first.waitForLog((l) => l.event === 'job.failed', 'the first failed challenge attempt');
     await first.kill('SIGKILL');
@@ -63,7 +63,7 @@ describe('crash and outage', () => {
     const { t, smtpSink } = await setup();
     // Only the ingest runs: the challenge exists solely as an outbox row when the process dies.
     const ingestOnly = track(await startEngineReady(t.env, ['--role', 'ingest']));
-    const result = await pythonLmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test'], FIXTURE);
+    const result = await pythonLmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test'], FIXTURE, { xforward: REMOTE_CLIENT });
     expect(result.data?.[0]?.[1]).toBe(250);
     await ingestOnly.kill('SIGKILL');
     const { rows: outbox } = await t.db.query(`SELECT job_name FROM outbox`);

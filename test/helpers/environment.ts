@@ -6,6 +6,21 @@ import pg from 'pg';
 import { Redis } from 'ioredis';
 import { createServer, type AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { startDnsServer, type DnsRecords, type TestDnsServer } from './dns-server.js';
+
+/** The client address the tests' "MTA" forwards with XFORWARD for remote.test mail; SPF allows it. */
+export const REMOTE_CLIENT = { addr: '203.0.113.7', helo: 'mx.remote.test' };
+
+/**
+ * What the test DNS knows by default: every *.test domain can receive mail (an MX), and remote.test
+ * publishes SPF allowing REMOTE_CLIENT. A test adds records for the cases it is about.
+ */
+export function defaultDnsRecords(): DnsRecords {
+  return {
+    '*.test': { MX: [{ exchange: 'mx.example.net', priority: 10 }] },
+    'remote.test': { MX: [{ exchange: 'mx.remote.test', priority: 10 }], TXT: [`v=spf1 ip4:${REMOTE_CLIENT.addr} -all`] },
+  };
+}
 
 export const PG_ADMIN_URL = process.env.CRGATE_TEST_PG_ADMIN ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL = process.env.CRGATE_TEST_REDIS ?? 'redis://127.0.0.1:6379';
@@ -30,6 +45,8 @@ export interface TestEnvironment {
   publicUrl: string;
   env: Record<string, string>;
   db: pg.Pool;
+  /** The DNS server the engine asks (CRGATE_DNS_SERVERS); its records may be changed by the test. */
+  dns: TestDnsServer;
   cleanup(): Promise<void>;
 }
 
@@ -38,6 +55,7 @@ export async function createTestEnvironment(extra: Record<string, string> = {}):
   const databaseUrl = PG_ADMIN_URL.replace(/\/[^/]*$/, `/${name}`);
   const [lmtpPort, webPort] = [await freePort(), await freePort()];
   const publicUrl = `http://localhost:${webPort}`;
+  const dns = await startDnsServer(defaultDnsRecords());
   const env: Record<string, string> = {
     DATABASE_URL: databaseUrl,
     REDIS_URL,
@@ -48,6 +66,8 @@ export async function createTestEnvironment(extra: Record<string, string> = {}):
     CRGATE_WORKER_RETRY_DELAY_MS: '200',
     CRGATE_WORKER_OUTBOX_POLL_MS: '200',
     CRGATE_LOG_LEVEL: 'info',
+    CRGATE_DNS_SERVERS: dns.address,
+    CRGATE_DNS_TIMEOUT_MS: '500',
     ...extra,
   };
   const db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
@@ -61,8 +81,10 @@ export async function createTestEnvironment(extra: Record<string, string> = {}):
     publicUrl,
     env,
     db,
+    dns,
     async cleanup() {
       await db.end();
+      await dns.close();
       const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
       await admin.connect();
       await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);

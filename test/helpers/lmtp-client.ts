@@ -50,6 +50,9 @@ out = {"rcpt": [], "data": None, "error": None}
 try:
     c = smtplib.LMTP(req["host"], req["port"], local_hostname="mta.test", timeout=30)
     c.ehlo_or_helo_if_needed()
+    if req.get("xforward"):
+        # What Postfix sends with lmtp_send_xforward_command = yes.
+        c.docmd("XFORWARD", "ADDR=%s HELO=%s" % (req["xforward"]["addr"], req["xforward"]["helo"]))
     code, msg = c.mail(req["from"])
     out["mail"] = [code, msg.decode("utf8", "replace")]
     ok = []
@@ -86,7 +89,13 @@ export interface PythonLmtpResult {
   error: string | null;
 }
 
-export function pythonLmtpSend(port: number, from: string, to: string[], raw: string): Promise<PythonLmtpResult> {
+export function pythonLmtpSend(
+  port: number,
+  from: string,
+  to: string[],
+  raw: string,
+  options: { xforward?: { addr: string; helo: string } } = {},
+): Promise<PythonLmtpResult> {
   return new Promise((resolve, reject) => {
     const child = spawn('python3', ['-c', PY_LMTP], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -97,7 +106,7 @@ export function pythonLmtpSend(port: number, from: string, to: string[], raw: st
       if (code !== 0) return reject(new Error(`python3 exited ${code}: ${stderr}`));
       resolve(JSON.parse(stdout) as PythonLmtpResult);
     });
-    child.stdin.end(JSON.stringify({ host: '127.0.0.1', port, from, to, raw }));
+    child.stdin.end(JSON.stringify({ host: '127.0.0.1', port, from, to, raw, xforward: options.xforward }));
   });
 }
 

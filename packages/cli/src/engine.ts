@@ -28,7 +28,8 @@ export interface Engine {
 
 export async function startEngine(config: Config, roles: Role[], logger: Logger): Promise<Engine> {
   const db = await openDatabase(config.databaseUrl, logger, { max: 20 });
-  const secret = await resolveSecret(db, config.secret, logger);
+  // The web role never builds a link: only the ingest (creates challenges) and the worker (sends them) hold the secret.
+  const secret = roles.includes('ingest') || roles.includes('worker') ? await resolveSecret(db, config.secret, logger) : '';
   const stops: Array<() => Promise<void>> = [];
   try {
     // Start the consumers first, so an ingest that accepts mail always has a worker behind it in 'all' mode.

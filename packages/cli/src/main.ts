@@ -3,9 +3,9 @@
  * the offending key when it is wrong.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { isAddress, normalizeAddress, ENV_VARS } from '@crgate/core';
+import { ConfigError, isAddress, normalizeAddress, ENV_VARS } from '@crgate/core';
 import { addAlias, addUser, listUsers, openDatabase, removeUser, UserError, type Db } from '@crgate/store';
-import { configOrExit } from './load-config.js';
+import { configOrExit, EXIT_CONFIG } from './load-config.js';
 import { createLogger } from './logger.js';
 import { parseRoles, startEngine } from './engine.js';
 
@@ -30,6 +30,12 @@ function fail(message: string, code = 1): never {
   process.exit(code);
 }
 
+// `crgate users list | head` closes the pipe early: that is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 const program = new Command();
 program
   .name('crgate')
@@ -53,6 +59,7 @@ program
     try {
       engine = await startEngine(config, roles, logger);
     } catch (err) {
+      if (err instanceof ConfigError) fail(err.message, EXIT_CONFIG);
       logger.error({ event: 'engine.start_failed', err }, `cannot start: ${(err as Error).message}`);
       process.exit(1);
     }

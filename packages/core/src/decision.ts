@@ -2,7 +2,7 @@
  * The decision for one recipient of one message: a closed set of actions (Postfix's lesson) and the
  * named reasons behind it (rspamd's lesson), so an operator and the recipient can see why.
  */
-import type { MessageFacts, RecipientFacts } from './facts.js';
+import { DEFAULT_POLICY, type MessageFacts, type PolicySettings, type RecipientFacts } from './facts.js';
 import { RULES } from './rules/registry.js';
 
 export type DecisionAction = 'deliver' | 'challenge' | 'quarantine' | 'discard';
@@ -25,6 +25,7 @@ export interface Decision {
 export interface RuleContext {
   message: MessageFacts;
   recipient: RecipientFacts;
+  policy: PolicySettings;
 }
 
 /** What a rule says when it fires: a reason, and optionally the action it demands. */
@@ -35,21 +36,29 @@ export interface RuleResult extends Reason {
 export interface Rule {
   id: string;
   description: string;
-  evaluate(ctx: RuleContext): RuleResult | null;
+  /** A rule may name several reasons at once (the authentication rule names one per check). */
+  evaluate(ctx: RuleContext): RuleResult | RuleResult[] | null;
 }
 
 /**
  * Runs every rule in registry order. All fired rules are kept as reasons; the action is that of the
  * first rule (in order) that demands one. Rules are ordered by precedence in rules/registry.ts.
  */
-export function decide(message: MessageFacts, recipient: RecipientFacts, rules: readonly Rule[] = RULES): Decision {
+export function decide(
+  message: MessageFacts,
+  recipient: RecipientFacts,
+  policy: PolicySettings = DEFAULT_POLICY,
+  rules: readonly Rule[] = RULES,
+): Decision {
   const reasons: Reason[] = [];
   let action: DecisionAction | undefined;
   for (const rule of rules) {
-    const result = rule.evaluate({ message, recipient });
-    if (!result) continue;
-    reasons.push({ symbol: result.symbol, weight: result.weight, detail: result.detail });
-    if (!action && result.action) action = result.action;
+    const fired = rule.evaluate({ message, recipient, policy });
+    if (!fired) continue;
+    for (const result of Array.isArray(fired) ? fired : [fired]) {
+      reasons.push({ symbol: result.symbol, weight: result.weight, detail: result.detail });
+      if (!action && result.action) action = result.action;
+    }
   }
   // A sender on no list is the catch-all case; a registry without a deciding rule is a programming error.
   if (!action) throw new Error('no rule decided: the rule registry must decide every case');

@@ -7,6 +7,8 @@
 export interface MessageFacts {
   /** Envelope sender, normalised; '' for the null sender `<>`. */
   mailFrom: string;
+  /** Envelope sender lower-cased but with its +tag kept (VERP and list-bounce addresses live there). */
+  mailFromOriginal?: string;
   /** Client that handed the message to the MTA (XFORWARD ADDR), when known. */
   clientAddress?: string;
   /** Its HELO name (XFORWARD HELO), when known. */
@@ -18,6 +20,35 @@ export interface MessageFacts {
   date?: Date;
   /** Every header field by lower-cased name, values unfolded, in order of appearance. */
   headers: ReadonlyMap<string, readonly string[]>;
+  /** Addresses in To, Cc, Resent-To and Resent-Cc, normalised. */
+  headerRecipients?: readonly string[];
+  /**
+   * Content types of the body parts found (lower case, parameters dropped, e.g. `multipart/report`,
+   * `message/delivery-status`), from a bounded scan of the body; the top-level type comes first.
+   */
+  contentTypes?: readonly string[];
+  /** SPF, DKIM, DMARC and ARC results, when they were checked. */
+  auth?: AuthFacts;
+  /** Whether the envelope sender's domain can receive mail (MX, or A/AAAA); undefined when DNS could not tell. */
+  senderDomainRoutable?: boolean;
+}
+
+/**
+ * The outcome of an authentication check. `temperror` (DNS trouble) and `unknown` (not checked) are
+ * never treated as failures: only a published policy that the message violates is.
+ */
+export type AuthResult = 'pass' | 'fail' | 'softfail' | 'neutral' | 'none' | 'temperror' | 'permerror' | 'policy' | 'unknown';
+
+export interface AuthFacts {
+  /** SPF for the envelope sender (or the HELO name for the null sender). */
+  spf: { result: AuthResult; domain?: string };
+  /** One entry per DKIM signature. */
+  dkim: ReadonlyArray<{ domain: string; result: AuthResult }>;
+  /** DMARC for the From: domain, with the policy it publishes. */
+  dmarc: { result: AuthResult; domain?: string; policy?: string };
+  arc: { result: AuthResult };
+  /** Whether the client address was known (XFORWARD or the MTA's Received header). */
+  clientKnown: boolean;
 }
 
 /** A list entry that matched the sender. */
@@ -32,8 +63,22 @@ export interface RecipientFacts {
   userId: number;
   /** The user's primary address (normalised). */
   address: string;
+  /** The primary address and every alias, normalised. */
+  addresses: readonly string[];
+  /** The user lets crgate send challenges (off: uncertain mail is only quarantined). */
+  challengesEnabled: boolean;
   blacklisted?: ListMatch;
   whitelisted?: ListMatch;
   /** The sender asked, on a challenge page, never to be challenged again. */
   senderOptedOut: boolean;
 }
+
+/** Installation-wide policy settings the rules consult. */
+export interface PolicySettings {
+  /** A challenge needs positive evidence that the envelope sender is real (SPF pass or aligned DKIM). */
+  challengeRequiresAuth: boolean;
+  /** Every domain crgate protects (the domains of all user addresses), lower case. */
+  localDomains: ReadonlySet<string>;
+}
+
+export const DEFAULT_POLICY: PolicySettings = { challengeRequiresAuth: true, localDomains: new Set() };

@@ -4,6 +4,7 @@ export * from './logger.js';
 export * from './facts.js';
 export * from './decision.js';
 export * from './rules/registry.js';
+export * from './signals.js';
 export * from './challenge/limits.js';
 export * from './challenge/tokens.js';
 export * from './challenge/compose.js';

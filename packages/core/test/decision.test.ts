@@ -1,32 +1,54 @@
 import { describe, expect, it } from 'vitest';
-import { decide, planChallenge, type MessageFacts, type RecipientFacts } from '../src/index.js';
+import { decide, planChallenge, type AuthFacts, type MessageFacts, type PolicySettings, type RecipientFacts } from '../src/index.js';
 
-const message = (over: Partial<MessageFacts> = {}): MessageFacts => ({ mailFrom: 'bob@remote.test', headers: new Map(), ...over });
+const spfPass: AuthFacts = {
+  spf: { result: 'pass', domain: 'remote.test' },
+  dkim: [],
+  dmarc: { result: 'none' },
+  arc: { result: 'none' },
+  clientKnown: true,
+};
+
+/** A plain person-to-person message from bob@remote.test to alice, SPF-authenticated. */
+const message = (over: Partial<MessageFacts> = {}): MessageFacts => ({
+  mailFrom: 'bob@remote.test',
+  mailFromOriginal: 'bob@remote.test',
+  fromAddress: 'bob@remote.test',
+  subject: 'Lunch?',
+  headers: new Map(),
+  headerRecipients: ['alice@example.test'],
+  contentTypes: ['text/plain'],
+  auth: spfPass,
+  senderDomainRoutable: true,
+  ...over,
+});
+const headers = (h: Record<string, string>) => new Map(Object.entries(h).map(([k, v]) => [k.toLowerCase(), [v]]));
 const recipient = (over: Partial<RecipientFacts> = {}): RecipientFacts => ({
   userId: 1,
   address: 'alice@example.test',
+  addresses: ['alice@example.test', 'a.smith@example.test'],
+  challengesEnabled: true,
   senderOptedOut: false,
   ...over,
 });
+const policy: PolicySettings = { challengeRequiresAuth: true, localDomains: new Set(['example.test']) };
+const symbols = (m: Partial<MessageFacts>, r: Partial<RecipientFacts> = {}, p = policy) => decide(message(m), recipient(r), p).reasons.map((x) => x.symbol);
+const action = (m: Partial<MessageFacts>, r: Partial<RecipientFacts> = {}, p = policy) => decide(message(m), recipient(r), p).action;
 
-describe('decision', () => {
-  it('challenges a sender on no list', () => {
-    expect(decide(message(), recipient())).toEqual({
-      action: 'challenge',
-      reasons: [{ symbol: 'UNKNOWN_SENDER', weight: 0, detail: 'sender not on any list' }],
-    });
+describe('lists', () => {
+  it('challenges an authenticated sender on no list', () => {
+    expect(action({})).toBe('challenge');
+    expect(symbols({})).toEqual(['SPF_PASS', 'UNKNOWN_SENDER']);
   });
 
   it('delivers a whitelisted address', () => {
-    const d = decide(message(), recipient({ whitelisted: { kind: 'address', value: 'bob@remote.test', source: 'confirmed' } }));
+    const d = decide(message(), recipient({ whitelisted: { kind: 'address', value: 'bob@remote.test', source: 'confirmed' } }), policy);
     expect(d.action).toBe('deliver');
-    expect(d.reasons.map((r) => r.symbol)).toEqual(['WHITELIST_ADDRESS']);
+    expect(d.reasons[0]!.symbol).toBe('WHITELIST_ADDRESS');
   });
 
   it('delivers a whitelisted domain', () => {
-    const d = decide(message(), recipient({ whitelisted: { kind: 'domain', value: 'remote.test', source: 'manual' } }));
-    expect(d.action).toBe('deliver');
-    expect(d.reasons.map((r) => r.symbol)).toEqual(['WHITELIST_DOMAIN']);
+    expect(action({}, { whitelisted: { kind: 'domain', value: 'remote.test', source: 'manual' } })).toBe('deliver');
   });
 
   it('discards a blacklisted sender even when it is also whitelisted', () => {
@@ -36,21 +58,138 @@ describe('decision', () => {
         blacklisted: { kind: 'domain', value: 'remote.test', source: 'manual' },
         whitelisted: { kind: 'address', value: 'bob@remote.test', source: 'confirmed' },
       }),
+      policy,
     );
     expect(d.action).toBe('discard');
-    expect(d.reasons.map((r) => r.symbol)).toEqual(['BLACKLIST_DOMAIN', 'WHITELIST_ADDRESS']);
+    expect(d.reasons.slice(0, 2).map((r) => r.symbol)).toEqual(['BLACKLIST_DOMAIN', 'WHITELIST_ADDRESS']);
   });
 
-  it('does not challenge the null sender', () => {
-    const d = decide(message({ mailFrom: '' }), recipient());
+  it('does not let a forged whitelisted address through, and does not challenge it', () => {
+    const forged = { ...spfPass, spf: { result: 'fail' as const, domain: 'remote.test' } };
+    expect(action({ auth: forged }, { whitelisted: { kind: 'address', value: 'bob@remote.test', source: 'confirmed' } })).toBe('quarantine');
+    expect(symbols({ auth: forged }, { whitelisted: { kind: 'address', value: 'bob@remote.test', source: 'confirmed' } })).toContain('WHITELIST_FORGED');
+  });
+});
+
+describe('never challenge what can be recognised', () => {
+  const cases: Array<[string, Partial<MessageFacts>, string]> = [
+    ['the null sender', { mailFrom: '', mailFromOriginal: '' }, 'NULL_SENDER'],
+    ['MAILER-DAEMON', { mailFrom: 'mailer-daemon@mx.remote.test', mailFromOriginal: 'mailer-daemon@mx.remote.test' }, 'MAILER_DAEMON_SENDER'],
+    ['postmaster', { mailFrom: 'postmaster@remote.test', mailFromOriginal: 'postmaster@remote.test' }, 'MAILER_DAEMON_SENDER'],
+    ["Postfix's double-bounce sender #@[]", { mailFrom: '#@[]', mailFromOriginal: '#@[]' }, 'MAILER_DAEMON_SENDER'],
+    ['an owner- list address', { mailFrom: 'owner-users@remote.test', mailFromOriginal: 'owner-users@remote.test' }, 'LIST_SOFTWARE_SENDER'],
+    ['a -request list address', { mailFrom: 'users-request@remote.test', mailFromOriginal: 'users-request@remote.test' }, 'LIST_SOFTWARE_SENDER'],
+    ['a list bounce address with a +tag', { mailFrom: 'users@remote.test', mailFromOriginal: 'users+bounces-123-alice=example.test@remote.test' }, 'LIST_SOFTWARE_SENDER'],
+    ['LISTSERV', { mailFrom: 'listserv@remote.test', mailFromOriginal: 'listserv@remote.test' }, 'LIST_SOFTWARE_SENDER'],
+    ['majordomo', { mailFrom: 'majordomo@remote.test', mailFromOriginal: 'majordomo@remote.test' }, 'LIST_SOFTWARE_SENDER'],
+    ['a no-reply sender', { mailFrom: 'no-reply@remote.test', mailFromOriginal: 'no-reply@remote.test' }, 'NOREPLY_SENDER'],
+    ['a noreply From:', { fromAddress: 'noreply@remote.test' }, 'NOREPLY_SENDER'],
+    ['a do-not-reply sender', { mailFrom: 'do-not-reply@remote.test', mailFromOriginal: 'do-not-reply@remote.test' }, 'NOREPLY_SENDER'],
+    ['a bounce sender', { mailFrom: 'bounces@remote.test', mailFromOriginal: 'bounces-42@remote.test' }, 'NOREPLY_SENDER'],
+    ['a multipart/report', { contentTypes: ['multipart/report', 'message/delivery-status'] }, 'DELIVERY_REPORT'],
+    ['a nested feedback report', { contentTypes: ['multipart/mixed', 'message/feedback-report'] }, 'DELIVERY_REPORT'],
+    ['a read receipt', { contentTypes: ['multipart/report', 'message/disposition-notification'] }, 'DELIVERY_REPORT'],
+    ['Auto-Submitted: auto-replied', { headers: headers({ 'Auto-Submitted': 'auto-replied' }) }, 'AUTO_SUBMITTED'],
+    ['Auto-Submitted: auto-generated', { headers: headers({ 'Auto-Submitted': 'auto-generated' }) }, 'AUTO_SUBMITTED'],
+    ['X-Autoreply', { headers: headers({ 'X-Autoreply': 'yes' }) }, 'AUTO_REPLY'],
+    ['X-Autorespond', { headers: headers({ 'X-Autorespond': 'x' }) }, 'AUTO_REPLY'],
+    ['an out-of-office subject', { subject: 'Out of Office: Lunch?' }, 'AUTO_REPLY'],
+    ['an Automatic reply subject', { subject: 'Automatic reply: Lunch?' }, 'AUTO_REPLY'],
+    ['a Lotus Notes AUTO: subject', { subject: 'AUTO: Bob is out of the office.' }, 'AUTO_REPLY'],
+    ['a German Abwesenheitsnotiz', { subject: 'Abwesenheitsnotiz: Lunch?' }, 'AUTO_REPLY'],
+    ['a trailing (Automatic Response)', { subject: 'Re: Lunch? (Automatic Response)' }, 'AUTO_REPLY'],
+    ['X-Auto-Response-Suppress: All', { headers: headers({ 'X-Auto-Response-Suppress': 'All' }) }, 'AUTO_RESPONSE_SUPPRESSED'],
+    ['X-Auto-Response-Suppress: DR, OOF', { headers: headers({ 'X-Auto-Response-Suppress': 'DR, OOF' }) }, 'AUTO_RESPONSE_SUPPRESSED'],
+    ['List-Id', { headers: headers({ 'List-Id': '<users.lists.remote.test>' }) }, 'MAILING_LIST'],
+    ['List-Unsubscribe', { headers: headers({ 'List-Unsubscribe': '<mailto:u@remote.test>' }) }, 'MAILING_LIST'],
+    ['X-Mailing-List', { headers: headers({ 'X-Mailing-List': 'users@remote.test' }) }, 'MAILING_LIST'],
+    ['X-ML-Name', { headers: headers({ 'X-ML-Name': 'users' }) }, 'MAILING_LIST'],
+    ['Precedence: bulk', { headers: headers({ Precedence: 'bulk' }) }, 'BULK_PRECEDENCE'],
+    ['Precedence: junk', { headers: headers({ Precedence: 'junk' }) }, 'BULK_PRECEDENCE'],
+    ["another system's challenge", { headers: headers({ 'Auto-Submitted': 'auto-replied (challenge)' }) }, 'CR_CHALLENGE'],
+    ['a C/R: subject', { subject: 'C/R: please confirm your message: Lunch?' }, 'CR_CHALLENGE'],
+    ['a BoxTrapper challenge', { headers: headers({ 'X-Boxtrapper': 'abc' }) }, 'CR_CHALLENGE'],
+    ['a Boxbe notice', { mailFrom: 'noreply@boxbe.com', mailFromOriginal: 'noreply@boxbe.com', fromAddress: 'noreply@boxbe.com' }, 'CR_CHALLENGE'],
+    ['mail not addressed to the recipient', { headerRecipients: ['list@remote.test'] }, 'NOT_ADDRESSED_TO_RECIPIENT'],
+    ['an SPF fail', { auth: { ...spfPass, spf: { result: 'fail', domain: 'remote.test' } } }, 'SPF_FAIL'],
+    ['a DMARC fail', { auth: { ...spfPass, dmarc: { result: 'fail', domain: 'remote.test', policy: 'reject' } } }, 'DMARC_FAIL'],
+    ['a sender with no way to receive mail', { senderDomainRoutable: false }, 'SENDER_DOMAIN_UNROUTABLE'],
+    ['an unauthenticated sender', { auth: { ...spfPass, spf: { result: 'none', domain: 'remote.test' } } }, 'SENDER_UNVERIFIED'],
+    ['a From: domain not aligned with the envelope', { fromAddress: 'ceo@bank.test' }, 'FROM_NOT_ALIGNED'],
+  ];
+  for (const [what, facts, symbol] of cases) {
+    it(`does not challenge ${what} (${symbol})`, () => {
+      const d = decide(message(facts), recipient(), policy);
+      expect(d.action).toBe('quarantine');
+      expect(d.reasons.map((r) => r.symbol)).toContain(symbol);
+    });
+  }
+
+  it('accepts its own recipient by alias in To', () => {
+    expect(action({ headerRecipients: ['a.smith@example.test'] })).toBe('challenge');
+  });
+
+  it('takes Auto-Submitted: no as a person', () => {
+    expect(action({ headers: headers({ 'Auto-Submitted': 'no' }) })).toBe('challenge');
+  });
+
+  it('does not take an ordinary subject for an auto-reply', () => {
+    expect(action({ subject: 'Our vacation photos' })).toBe('challenge');
+  });
+
+  it('does not challenge mail that forges the recipient\'s own address', () => {
+    const d = decide(message({ mailFrom: 'alice@example.test', mailFromOriginal: 'alice@example.test', fromAddress: 'alice@example.test', auth: { ...spfPass, spf: { result: 'none', domain: 'example.test' } } }), recipient(), policy);
     expect(d.action).toBe('quarantine');
-    expect(d.reasons[0]!.symbol).toBe('NULL_SENDER');
+    expect(d.reasons.map((r) => r.symbol)).toContain('FORGED_LOCAL_SENDER');
+  });
+
+  it('does not challenge mail from one of our domains that does not authenticate', () => {
+    expect(symbols({ mailFrom: 'ceo@example.test', mailFromOriginal: 'ceo@example.test', fromAddress: 'ceo@example.test', auth: undefined })).toContain('FORGED_LOCAL_SENDER');
   });
 
   it('does not challenge a sender who asked not to be', () => {
-    const d = decide(message(), recipient({ senderOptedOut: true }));
-    expect(d.action).toBe('quarantine');
-    expect(d.reasons[0]!.symbol).toBe('SENDER_OPTED_OUT');
+    expect(action({}, { senderOptedOut: true })).toBe('quarantine');
+    expect(symbols({}, { senderOptedOut: true })).toContain('SENDER_OPTED_OUT');
+  });
+
+  it('does not challenge for a recipient who turned challenges off', () => {
+    expect(action({}, { challengesEnabled: false })).toBe('quarantine');
+    expect(symbols({}, { challengesEnabled: false })).toContain('CHALLENGES_DISABLED');
+  });
+
+  it('treats DNS trouble as unknown, never as a failure', () => {
+    const trouble: AuthFacts = { ...spfPass, spf: { result: 'temperror', domain: 'remote.test' }, dmarc: { result: 'temperror' } };
+    const s = symbols({ auth: trouble, senderDomainRoutable: undefined });
+    expect(s).not.toContain('SPF_FAIL');
+    expect(s).not.toContain('DMARC_FAIL');
+    expect(s).not.toContain('SENDER_DOMAIN_UNROUTABLE');
+    expect(s).toContain('SPF_TEMPERROR');
+  });
+});
+
+describe('positive evidence before a challenge', () => {
+  it('accepts a DKIM signature aligned with the envelope sender instead of SPF', () => {
+    const auth: AuthFacts = { ...spfPass, spf: { result: 'none', domain: 'remote.test' }, dkim: [{ domain: 'mail.remote.test', result: 'pass' }] };
+    expect(action({ auth })).toBe('challenge');
+  });
+
+  it('does not accept a DKIM signature of another domain', () => {
+    const auth: AuthFacts = { ...spfPass, spf: { result: 'none', domain: 'remote.test' }, dkim: [{ domain: 'esp.example', result: 'pass' }] };
+    expect(action({ auth })).toBe('quarantine');
+  });
+
+  it('does not accept a failing DKIM signature', () => {
+    const auth: AuthFacts = { ...spfPass, spf: { result: 'none', domain: 'remote.test' }, dkim: [{ domain: 'remote.test', result: 'fail' }] };
+    expect(action({ auth })).toBe('quarantine');
+  });
+
+  it('quarantines when authentication was not checked', () => {
+    expect(action({ auth: undefined })).toBe('quarantine');
+    expect(symbols({ auth: undefined })).toContain('SENDER_UNVERIFIED');
+  });
+
+  it('can be turned off by the operator', () => {
+    expect(action({ auth: undefined }, {}, { ...policy, challengeRequiresAuth: false })).toBe('challenge');
   });
 });
 

@@ -46,6 +46,13 @@ export function parseHeaders(raw: Buffer): ParsedHeaders {
     const nl = raw.indexOf(0x0a);
     start = nl < 0 ? raw.length : nl + 1;
   }
+  // Some archived messages start with blank (or all-space) lines before the header; skip them.
+  while (start < raw.length) {
+    let i = start;
+    while (i < raw.length && (raw[i] === 0x20 || raw[i] === 0x09 || raw[i] === 0x0d)) i++;
+    if (raw[i] !== 0x0a) break;
+    start = i + 1;
+  }
   const found = findHeaderEnd(raw.subarray(start), MAX_HEADER_BYTES);
   const headerEnd = found ? start + found.end : Math.min(raw.length, start + MAX_HEADER_BYTES);
   const bodyOffset = found ? start + found.bodyOffset : raw.length;
@@ -84,6 +91,39 @@ function firstAddress(value: string | undefined): string | undefined {
   return undefined;
 }
 
+/** How much of the body is scanned for nested part types (reports hide inside multipart/mixed). */
+export const MAX_STRUCTURE_SCAN_BYTES = 256 * 1024;
+
+function mediaType(value: string | undefined): string | undefined {
+  const m = value ? /^\s*([A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+)/.exec(value) : null;
+  return m ? m[1]!.toLowerCase() : undefined;
+}
+
+/** The top-level media type, then those of the part headers found in the first bytes of the body. */
+export function scanContentTypes(raw: Buffer, headers: Map<string, string[]>, bodyOffset: number): string[] {
+  const types: string[] = [];
+  const top = mediaType(headers.get('content-type')?.[0]);
+  types.push(top ?? 'text/plain');
+  if (!top?.startsWith('multipart/') && top !== 'message/rfc822') return types;
+  const body = raw.subarray(bodyOffset, bodyOffset + MAX_STRUCTURE_SCAN_BYTES).toString('latin1');
+  for (const m of body.matchAll(/^content-type:[ \t]*([A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+)/gim)) {
+    const t = m[1]!.toLowerCase();
+    if (!types.includes(t)) types.push(t);
+    if (types.length >= 64) break;
+  }
+  return types;
+}
+
+function allAddresses(values: readonly string[] | undefined): string[] {
+  const out: string[] = [];
+  for (const value of values ?? []) {
+    for (const entry of addressparser(value, { flatten: true })) {
+      if ('address' in entry && entry.address && entry.address.includes('@')) out.push(normalizeAddress(entry.address));
+    }
+  }
+  return out;
+}
+
 export interface ParsedMessage {
   facts: MessageFacts;
   bodyOffset: number;
@@ -98,10 +138,14 @@ export function parseMessage(
   const dateText = one('date');
   const date = dateText ? new Date(dateText) : undefined;
   const messageId = one('message-id')?.match(/<[^<>\s]+>/)?.[0];
+  const recipientHeaders = ['to', 'cc', 'resent-to', 'resent-cc'].flatMap((h) => headers.get(h) ?? []);
   return {
     bodyOffset,
     facts: {
       mailFrom: envelope.mailFrom ? normalizeAddress(envelope.mailFrom) : '',
+      mailFromOriginal: envelope.mailFrom ? envelope.mailFrom.trim().toLowerCase() : '',
+      headerRecipients: allAddresses(recipientHeaders),
+      contentTypes: scanContentTypes(raw, headers, bodyOffset),
       clientAddress: envelope.clientAddress,
       clientHelo: envelope.clientHelo,
       fromAddress: firstAddress(one('from')),

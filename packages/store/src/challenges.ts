@@ -11,7 +11,10 @@ export interface Challenge {
   id: string;
   userId: number;
   recipient: string;
+  /** Normalised sender (matching and whitelisting). */
   sender: string;
+  /** The envelope sender exactly as it came: the challenge goes here. */
+  envelopeSender: string;
   nonce: string;
   status: ChallengeStatus;
   createdAt: Date;
@@ -36,6 +39,7 @@ function toChallenge(row: Record<string, any>): Challenge {
     userId: row.user_id,
     recipient: row.recipient,
     sender: row.sender,
+    envelopeSender: row.envelope_sender ?? row.sender,
     nonce: row.nonce,
     status: row.status,
     createdAt: row.created_at,

@@ -11,7 +11,10 @@ import { enqueueOutbox } from './outbox.js';
 import { jobIds } from './queues.js';
 
 export interface MessageMeta {
+  /** Envelope sender, normalised (matching, lists). */
   mailFrom: string;
+  /** Envelope sender exactly as given in MAIL FROM: challenges and releases use it. */
+  mailFromOriginal: string;
   clientAddress?: string;
   clientHelo?: string;
   messageIdHeader?: string;
@@ -20,6 +23,10 @@ export interface MessageMeta {
   date?: Date;
   size: number;
   sha256: string;
+  /** Authentication facts as the policy saw them. */
+  auth?: unknown;
+  /** Authentication-Results header lines to add when the message is delivered or released. */
+  authHeaders?: string;
 }
 
 export type RecipientStatus = 'delivered' | 'held' | 'discarded' | 'releasing' | 'released' | 'expired' | 'failed';
@@ -89,8 +96,8 @@ async function challengeFor(
   const token = deriveChallengeToken(opts.secret, id, nonce);
   const inserted = await tx.query<{ id: string }>(
     `INSERT INTO challenges (id, user_id, sender, nonce, token_hash, status, created_at, expires_at, our_message_id,
-                             original_subject, original_date, original_message_id)
-     VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9, $10, $11)
+                             original_subject, original_date, original_message_id, envelope_sender)
+     VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9, $10, $11, $12)
      ON CONFLICT (user_id, sender) WHERE status IN ('queued', 'sent') DO NOTHING RETURNING id`,
     [
       id,
@@ -104,6 +111,7 @@ async function challengeFor(
       meta.subject ?? null,
       meta.date ?? null,
       meta.messageIdHeader ?? null,
+      meta.mailFromOriginal,
     ],
   );
   if (inserted.rowCount) {
@@ -131,11 +139,11 @@ export async function recordMessage(
   return withTransaction(db, async (tx) => {
     const msg = await tx.query<{ id: number }>(
       `INSERT INTO messages (received_at, mail_from, client_address, client_helo, message_id_header, subject, from_header,
-                             date_header, size, sha256, raw)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+                             date_header, size, sha256, raw, auth, auth_headers)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
       [
         opts.now,
-        meta.mailFrom,
+        meta.mailFromOriginal,
         meta.clientAddress ?? null,
         meta.clientHelo ?? null,
         meta.messageIdHeader ?? null,
@@ -145,6 +153,8 @@ export async function recordMessage(
         meta.size,
         meta.sha256,
         keepRaw ? raw : null,
+        meta.auth === undefined ? null : JSON.stringify(meta.auth),
+        meta.authHeaders ?? null,
       ],
     );
     const messageId = msg.rows[0]!.id;
@@ -192,11 +202,14 @@ export interface HeldCopy {
   decision: DecisionAction;
   reasons: unknown;
   raw: Buffer | null;
+  authHeaders: string | null;
+  /** The envelope sender as it came (the release is sent with it). */
+  envelopeSender: string;
 }
 
 export async function getRecipientCopy(db: Queryable, recipientId: number): Promise<HeldCopy | undefined> {
   const { rows } = await db.query(
-    `SELECT r.id, r.message_id, r.user_id, u.address AS user_address, r.rcpt_to, r.sender, r.status, r.decision, r.reasons, m.raw
+    `SELECT r.id, r.message_id, r.user_id, u.address AS user_address, r.rcpt_to, r.sender, r.status, r.decision, r.reasons, m.raw, m.auth_headers, m.mail_from
        FROM message_recipients r JOIN messages m ON m.id = r.message_id JOIN users u ON u.id = r.user_id WHERE r.id = $1`,
     [recipientId],
   );
@@ -213,6 +226,8 @@ export async function getRecipientCopy(db: Queryable, recipientId: number): Prom
     decision: row.decision,
     reasons: row.reasons,
     raw: row.raw,
+    authHeaders: row.auth_headers,
+    envelopeSender: row.mail_from,
   };
 }
 

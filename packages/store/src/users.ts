@@ -95,3 +95,9 @@ export async function findUserById(db: Queryable, id: number): Promise<User | un
   const { rows } = await db.query<UserRow>(`${USER_SELECT} WHERE u.id = $1 GROUP BY u.id`, [id]);
   return rows[0] ? toUser(rows[0]) : undefined;
 }
+
+/** Every domain crgate protects: the domains of all user addresses and aliases. */
+export async function listLocalDomains(db: Queryable): Promise<string[]> {
+  const { rows } = await db.query<{ domain: string }>(`SELECT DISTINCT split_part(address, '@', 2) AS domain FROM user_addresses`);
+  return rows.map((r) => r.domain);
+}

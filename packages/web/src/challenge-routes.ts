@@ -9,6 +9,8 @@ import type { Render } from './templates.js';
 
 export interface ChallengeRouteDeps {
   db: Db;
+  /** Path of CRGATE_PUBLIC_URL ('' at the root), for links and form actions. */
+  basePath: string;
   render: Render;
   logger: Logger;
   now: () => Date;
@@ -36,6 +38,7 @@ export function challengeRoutes(deps: ChallengeRouteDeps): Router {
     res.send(
       deps.render('confirm', {
         title: 'Confirm your message',
+        base: deps.basePath,
         token,
         recipient: challenge.recipient,
         sender: challenge.sender,

@@ -41,7 +41,9 @@ export function createWeb(config: Config, deps: WebDeps): WebRole {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.use(challengeRoutes({ db: deps.db, render, logger: log, now: deps.now ?? (() => new Date()) }));
+  // A public URL with a path (https://example.org/crgate) is served under that path.
+  const basePath = new URL(config.publicUrl).pathname.replace(/\/+$/, '');
+  app.use(basePath || '/', challengeRoutes({ db: deps.db, basePath, render, logger: log, now: deps.now ?? (() => new Date()) }));
   app.use((_req, res) => {
     res.status(404).send(render('error', { title: 'Not found', heading: 'Not found', message: 'There is no page here.' }));
   });

@@ -63,7 +63,7 @@ export async function sendChallenge(challengeId: string, deps: ChallengeJobDeps)
     composed = composeChallenge(
     {
       from: config.challenge.from,
-      to: challenge.sender,
+      to: challenge.envelopeSender,
       recipient: challenge.recipient,
       originalSubject: challenge.originalSubject ?? undefined,
       originalMessageId: challenge.originalMessageId ?? undefined,

@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import {
+  ConfigError,
   compileChallengeTemplate,
   composeChallenge,
   DEFAULT_CHALLENGE_TEMPLATE,
@@ -14,7 +15,14 @@ import {
 
 export async function loadChallengeTemplate(config: Config): Promise<ChallengeTemplate> {
   const file = config.challenge.templateFile;
-  const source = file ? await readFile(file, 'utf8') : DEFAULT_CHALLENGE_TEMPLATE;
+  let source = DEFAULT_CHALLENGE_TEMPLATE;
+  if (file) {
+    try {
+      source = await readFile(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError([`CRGATE_CHALLENGE_TEMPLATE (challenge.templateFile): cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
+    }
+  }
   const template = compileChallengeTemplate(source);
   const longLocal = 'a'.repeat(40);
   try {
@@ -30,9 +38,7 @@ export async function loadChallengeTemplate(config: Config): Promise<ChallengeTe
       template,
     );
   } catch (err) {
-    throw new Error(`challenge template${file ? ` ${file}` : ''} (CRGATE_CHALLENGE_TEMPLATE) is unusable: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new ConfigError([`CRGATE_CHALLENGE_TEMPLATE (challenge.templateFile): the template${file ? ` ${file}` : ''} is unusable: ${(err as Error).message}`]);
   }
   return template;
 }

@@ -27,7 +27,7 @@ export async function deliverReleased(recipientId: number, deps: DeliveryJobDeps
   const symbols = Array.isArray(copy.reasons) ? (copy.reasons as Array<{ symbol: string }>).map((r) => r.symbol) : [];
   const [result] = await deliver(
     config.deliverTo,
-    { mailFrom: copy.sender, recipients: [rcpt], message: prependHeaders(copy.raw, [decisionHeader('released', symbols)]) },
+    { mailFrom: copy.envelopeSender, recipients: [rcpt], message: prependHeaders(copy.raw, [decisionHeader('released', symbols), copy.authHeaders ?? '']) },
     config.lmtp.hostname,
   );
   if (result!.ok) {

@@ -6,7 +6,7 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Config, Logger } from '@crgate/core';
-import { expireOld, QUEUES, redisKeys, type Db, type JobPayloads, type QueueName } from '@crgate/store';
+import { expireOld, markDeliveryFailed, QUEUES, redisKeys, suppressChallenge, type Db, type JobPayloads, type QueueName } from '@crgate/store';
 import { OutboxRelay } from './outbox-relay.js';
 import { sendChallenge } from './challenge-job.js';
 import { deliverReleased } from './delivery-job.js';
@@ -87,6 +87,27 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
     }
   }
 
+  /**
+   * A job out of retries must not leave its work in limbo: a challenge that never went out would
+   * otherwise keep covering the sender's later mail, and a release would look pending forever.
+   */
+  async function giveUp(job: Job, err: Error): Promise<void> {
+    try {
+      if (job.name === 'challenge.send') {
+        await suppressChallenge(deps.db, (job.data as JobPayloads['challenge.send']).challengeId, {
+          symbol: 'CHALLENGE_UNDELIVERABLE',
+          weight: 0,
+          detail: `the challenge could not be sent: ${err.message}`,
+        });
+      } else if (job.name === 'message.deliver') {
+        await markDeliveryFailed(deps.db, (job.data as JobPayloads['message.deliver']).recipientId, `gave up: ${err.message}`);
+      }
+      log.error({ event: 'job.gave_up', job: job.id, jobName: job.name, err: err.message }, 'job out of retries');
+    } catch (e) {
+      log.error({ event: 'job.give_up_failed', job: job.id, err: (e as Error).message }, 'could not record a job that ran out of retries');
+    }
+  }
+
   let templateReady: Promise<Awaited<ReturnType<typeof loadChallengeTemplate>>>;
 
   return {
@@ -100,9 +121,10 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
           prefix: keys.bullPrefix,
           concurrency: name === QUEUES.maintenance ? 1 : config.worker.concurrency,
         });
-        worker.on('failed', (job, err) =>
-          log.warn({ event: 'job.failed', queue: name, job: job?.id, attempts: job?.attemptsMade, err: err.message }, `job failed: ${err.message}`),
-        );
+        worker.on('failed', (job, err) => {
+          log.warn({ event: 'job.failed', queue: name, job: job?.id, attempts: job?.attemptsMade, err: err.message }, `job failed: ${err.message}`);
+          if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) void giveUp(job, err);
+        });
         worker.on('error', (err) => log.warn({ event: 'worker.error', queue: name, err: err.message }, 'worker error'));
         workers.push(worker);
       }

@@ -1,7 +1,9 @@
 /**
  * Challenge tokens. A token is HMAC-SHA256(secret, challenge id ‖ 128-bit random nonce): the database
- * keeps only the nonce and the token's SHA-256, so a database reader cannot build a link, while the
- * worker can rebuild the same token on a retry (a retried send carries the same link).
+ * keeps only the nonce and the token's SHA-256, so a database reader without the secret cannot build a link, while the
+ * worker can rebuild the same token on a retry (a retried send carries the same link). That holds when
+ * CRGATE_SECRET is set; when it is not, the generated secret lives in the database too, so set it in
+ * production.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 

@@ -27,7 +27,8 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
 }
 
 function describeKey(path: string, fromEnv: Set<string>): string {
-  const env = ENV_VARS.find((v) => v.path === path);
+  // An issue inside a list (dns.servers.0) belongs to the variable of the list.
+  const env = ENV_VARS.find((v) => v.path === path) ?? ENV_VARS.find((v) => path.startsWith(`${v.path}.`));
   if (env && fromEnv.has(env.name)) return `${env.name} (${path})`;
   return env ? `${path} (env ${env.name})` : path;
 }

@@ -130,6 +130,25 @@ export const configSchema = z
         globalPerHour: nonNegativeInt.default(1000),
       })
       .prefault({}),
+    policy: z
+      .strictObject({
+        /** Send a challenge only when SPF or an aligned DKIM signature shows the envelope sender is real. */
+        challengeRequiresAuth: booleanish.default(true),
+      })
+      .prefault({}),
+    dns: z
+      .strictObject({
+        /** DNS servers for SPF, DKIM, DMARC and MX look-ups (host or host:port); empty = the system's. */
+        servers: z
+          .union([z.array(z.string()), z.string().transform((v) => v.split(',').map((x) => x.trim()).filter(Boolean))])
+          .pipe(z.array(z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[0-9a-fA-F:.]+|[A-Za-z0-9.-]+)(:\d{1,5})?$/, 'expected host or host:port')))
+          .default([]),
+        /** Time allowed for one DNS query, in milliseconds. */
+        timeoutMs: positiveInt.default(2000),
+        /** How long answers are cached, in seconds (0 = no cache). */
+        cacheSeconds: nonNegativeInt.default(300),
+      })
+      .prefault({}),
     worker: z
       .strictObject({
         /** First retry delay of a failed job, in milliseconds; it doubles with each attempt. */

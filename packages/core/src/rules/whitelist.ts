@@ -1,12 +1,25 @@
-/** The recipient whitelisted the sender's address or domain: deliver. */
+/**
+ * The recipient whitelisted the sender's address or domain: deliver — unless the message is shown to
+ * be forged (SPF fail for the envelope sender, or DMARC fail for the From: domain). A forged
+ * whitelisted address gets no free pass and, being forged, no challenge either.
+ */
 import type { Rule } from '../decision.js';
 
 export const whitelistRule: Rule = {
   id: 'whitelist',
-  description: "The sender's address or domain is on the recipient's whitelist",
-  evaluate({ recipient }) {
+  description: "The sender's address or domain is on the recipient's whitelist and the message is not shown forged",
+  evaluate({ message, recipient }) {
     const m = recipient.whitelisted;
     if (!m) return null;
+    const auth = message.auth;
+    if (auth && (auth.spf.result === 'fail' || auth.dmarc.result === 'fail')) {
+      return {
+        symbol: 'WHITELIST_FORGED',
+        weight: 3,
+        detail: `${m.kind} ${m.value} is whitelisted, but the message fails ${auth.dmarc.result === 'fail' ? 'DMARC' : 'SPF'}`,
+        action: 'quarantine',
+      };
+    }
     return {
       symbol: m.kind === 'address' ? 'WHITELIST_ADDRESS' : 'WHITELIST_DOMAIN',
       weight: -10,

@@ -1,0 +1,59 @@
+/**
+ * Delivery status notifications, feedback (ARF) reports and read receipts (RFC 3462/6522
+ * multipart/report, also nested inside another multipart): reports about mail, never from a person.
+ */
+import type { Rule } from '../decision.js';
+
+const REPORT_PARTS = new Set([
+  'multipart/report',
+  'message/delivery-status',
+  'message/global-delivery-status',
+  'message/feedback-report',
+  'message/disposition-notification',
+  'message/global-disposition-notification',
+]);
+
+// Subjects of non-standard bounces and complaint reports (many MTAs and ISPs never used multipart/report).
+const REPORT_SUBJECT = new RegExp(
+  '^(?:' +
+    [
+      'undeliver(?:ed|able)(?: mail| message)?',
+      'undelivered mail returned to sender',
+      'returned mail',
+      'return(?:ed)? to sender',
+      'delivery (?:status notification|failure|failed|has failed|problem|report|notification)',
+      'mail delivery (?:failed|failure|subsystem|system)',
+      'failure notice',
+      'non[- ]?deliver(?:y|able)',
+      'nondeliverable',
+      'mail system error',
+      'message (?:not delivered|delivery failed|status - undeliverable)',
+      'could not send (?:your )?message',
+      'delivery notification: delivery has failed',
+      'warning: could not send message',
+      'complaint about message from',
+      'abuse report',
+    ].join('|') +
+    ')',
+  'i',
+);
+
+export const reportSubjectRule: Rule = {
+  id: 'report-subject',
+  description: 'The subject is that of a bounce or an abuse complaint (for the MTAs that send no multipart/report)',
+  evaluate({ message }) {
+    const subject = message.subject ?? '';
+    if (!REPORT_SUBJECT.test(subject.trim())) return null;
+    return { symbol: 'BOUNCE_SUBJECT', weight: 0, detail: `subject "${subject.slice(0, 60)}" is a bounce or report`, action: 'quarantine' };
+  },
+};
+
+export const deliveryReportRule: Rule = {
+  id: 'delivery-report',
+  description: 'The message is a delivery report, feedback report or read receipt (multipart/report, also nested)',
+  evaluate({ message }) {
+    const found = (message.contentTypes ?? []).find((t) => REPORT_PARTS.has(t));
+    if (!found) return null;
+    return { symbol: 'DELIVERY_REPORT', weight: 0, detail: `contains ${found}`, action: 'quarantine' };
+  },
+};

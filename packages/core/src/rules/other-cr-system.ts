@@ -1,0 +1,31 @@
+/**
+ * Challenges sent by other challenge/response systems. Answering a challenge with a challenge makes
+ * a loop between two robots; the user decides, from the quarantine, whether to answer it.
+ */
+import type { Rule } from '../decision.js';
+import { firstHeader, headerValues, localPartOf } from '../signals.js';
+import { domainOf } from '../address.js';
+
+const CR_HEADERS = ['x-boxtrapper', 'x-boxbe-challenge', 'x-bluebottle-challenge', 'x-spamarrest', 'x-cr-challenge', 'x-challenge'];
+const CR_SENDER_DOMAINS = new Set(['boxbe.com', 'bluebottle.com', 'spamarrest.com', 'mailblocks.com', 'sendio.com']);
+const CR_SUBJECT = /^(?:re:\s*)*(?:c\/r:|your email requires verification|please confirm your (?:e-?mail|message)|verify your email to|\[boxbe\])/i;
+
+export const otherChallengeRule: Rule = {
+  id: 'other-cr-system',
+  description: 'A challenge from another C/R system (Auto-Submitted: auto-replied (challenge), "C/R:" subjects, Boxbe, BoxTrapper, Bluebottle markers)',
+  evaluate({ message }) {
+    const auto = firstHeader(message, 'auto-submitted')?.toLowerCase() ?? '';
+    if (auto.includes('(challenge)')) return { symbol: 'CR_CHALLENGE', weight: 0, detail: `Auto-Submitted: ${auto}`, action: 'quarantine' };
+    const marker = CR_HEADERS.find((h) => headerValues(message, h).length > 0);
+    if (marker) return { symbol: 'CR_CHALLENGE', weight: 0, detail: `has ${marker}`, action: 'quarantine' };
+    const senders = [message.mailFrom, message.fromAddress ?? ''].filter(Boolean);
+    const crDomain = senders.map(domainOf).find((d) => CR_SENDER_DOMAINS.has(d));
+    if (crDomain && senders.some((s) => /^(no-?reply|challenge|verify|notifications?)/.test(localPartOf(s)))) {
+      return { symbol: 'CR_CHALLENGE', weight: 0, detail: `sent by the C/R service ${crDomain}`, action: 'quarantine' };
+    }
+    if (CR_SUBJECT.test(message.subject ?? '')) {
+      return { symbol: 'CR_CHALLENGE', weight: 0, detail: `subject "${(message.subject ?? '').slice(0, 60)}" is a C/R challenge`, action: 'quarantine' };
+    }
+    return null;
+  },
+};
