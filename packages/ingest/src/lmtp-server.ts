@@ -7,32 +7,10 @@
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import {
-  CrgateError,
-  decide,
-  domainOf,
-  reasonSymbols,
-  toReplyError,
-  type Config,
-  type Decision,
-  type Logger,
-  type MessageFacts,
-  type PolicySettings,
-  type RecipientFacts,
-} from '@crgate/core';
-import {
-  findSenderMatches,
-  findUserByAddress,
-  isSenderOptedOut,
-  listLocalDomains,
-  recordMessage,
-  type Db,
-  type RecipientOutcome,
-  type User,
-} from '@crgate/store';
-import { parseMessage } from './parse-message.js';
-import { checkAuthentication, type AuthOutcome } from './authenticate.js';
-import { createResolver, isDomainRoutable, type ResolveFn } from './dns-resolver.js';
+import { CrgateError, reasonSymbols, toReplyError, type Config, type Decision, type Logger } from '@crgate/core';
+import { findUserByAddress, recordMessage, type Db, type RecipientOutcome, type User } from '@crgate/store';
+import { createDecisionPipeline } from './decision-pipeline.js';
+import type { ResolveFn } from './dns-resolver.js';
 import { decisionHeader, deliver, prependHeaders, type DeliveryResult } from './downstream.js';
 
 export interface IngestDeps {
@@ -43,8 +21,6 @@ export interface IngestDeps {
   /** DNS for authentication and sender checks; built from config.dns when not given. */
   resolver?: ResolveFn;
 }
-
-const LOCAL_DOMAINS_TTL_MS = 30_000;
 
 export interface Ingest {
   start(): Promise<AddressInfo>;
@@ -68,39 +44,8 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
   const log = deps.logger.child({ component: 'ingest' });
   const now = deps.now ?? (() => new Date());
   const publicHost = new URL(config.publicUrl).hostname;
-  const resolver = deps.resolver ?? createResolver(config.dns);
+  const pipeline = createDecisionPipeline(config, { db: deps.db, resolver: deps.resolver });
   let stopping = false;
-  let localDomains: { until: number; value: Promise<Set<string>> } | undefined;
-
-  /** Our own domains change only with `crgate users`: read them at most every 30 seconds. */
-  function ownDomains(): Promise<Set<string>> {
-    if (!localDomains || localDomains.until < Date.now()) {
-      const value = listLocalDomains(deps.db).then((d) => new Set(d));
-      value.catch(() => (localDomains = undefined));
-      localDomains = { until: Date.now() + LOCAL_DOMAINS_TTL_MS, value };
-    }
-    return localDomains.value;
-  }
-
-  /** Authentication and the sender-domain check; DNS trouble leaves facts unknown, never failed. */
-  async function gatherSenderFacts(raw: Buffer, facts: MessageFacts, log: Logger): Promise<AuthOutcome | undefined> {
-    const [auth, routable] = await Promise.all([
-      checkAuthentication(raw, {
-        mailFrom: facts.mailFrom,
-        clientAddress: facts.clientAddress,
-        clientHelo: facts.clientHelo,
-        hostname: config.lmtp.hostname,
-        resolver,
-      }).catch((err: unknown) => {
-        log.warn({ event: 'ingest.auth_failed', err: (err as Error).message }, 'authentication checks failed; treating results as unknown');
-        return undefined;
-      }),
-      facts.mailFrom ? isDomainRoutable(resolver, domainOf(facts.mailFrom)) : Promise.resolve(undefined),
-    ]);
-    facts.auth = auth?.facts;
-    facts.senderDomainRoutable = routable;
-    return auth;
-  }
 
   async function onRcptTo(address: SMTPServerAddress, _session: SMTPServerSession): Promise<void> {
     if (stopping) throw smtpError(421, 'Shutting down, try again later');
@@ -131,38 +76,21 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
     const rcpts = session.envelope.rcptTo as RcptAddress[];
     const mailFromRaw = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
     const forwarded = session.xForward?.has('ADDR');
-    const { facts } = parseMessage(raw, {
-      mailFrom: mailFromRaw,
-      clientAddress: forwarded ? session.remoteAddress : undefined,
-      clientHelo: forwarded ? session.hostNameAppearsAs : undefined,
-    });
-    const msgLog = log.child({ session: session.id, messageId: facts.messageId, mailFrom: facts.mailFrom });
-    const auth = await gatherSenderFacts(raw, facts, msgLog);
-
     // One decision per user: an alias and its primary address in one envelope get one copy.
     const users = new Map<number, User>();
     for (const r of rcpts) if (r.crgateUser) users.set(r.crgateUser.id, r.crgateUser);
-    const userIds = [...users.keys()];
-    const [matches, optedOut, domains] = await Promise.all([
-      findSenderMatches(deps.db, userIds, facts.mailFrom),
-      isSenderOptedOut(deps.db, facts.mailFrom),
-      ownDomains(),
-    ]);
-    const policy: PolicySettings = { challengeRequiresAuth: config.policy.challengeRequiresAuth, localDomains: domains };
-    const decisions = new Map<number, Decision>();
-    for (const user of users.values()) {
-      const m = matches.get(user.id) ?? {};
-      const recipient: RecipientFacts = {
-        userId: user.id,
-        address: user.address,
-        addresses: [user.address, ...user.aliases],
-        challengesEnabled: user.challengesEnabled,
-        whitelisted: m.white,
-        blacklisted: m.black,
-        senderOptedOut: optedOut,
-      };
-      decisions.set(user.id, decide(facts, recipient, policy));
-    }
+    const sessionLog = log.child({ session: session.id });
+    const { facts, auth, decisions } = await pipeline.decideFor(
+      raw,
+      {
+        mailFrom: mailFromRaw,
+        clientAddress: forwarded ? session.remoteAddress : undefined,
+        clientHelo: forwarded ? session.hostNameAppearsAs : undefined,
+      },
+      [...users.values()],
+      sessionLog,
+    );
+    const msgLog = sessionLog.child({ messageId: facts.messageId, mailFrom: facts.mailFrom });
 
     // Deliver what is to be delivered first: its reply depends on the downstream server alone.
     const deliveries = new Map<number, DeliveryResult>();

@@ -16,12 +16,18 @@ function envelopeLocal(message: { mailFrom: string; mailFromOriginal?: string })
 
 export const mailerDaemonRule: Rule = {
   id: 'mailer-daemon-sender',
-  description: 'The envelope sender is a mail system (MAILER-DAEMON, postmaster, #@[])',
+  description: 'The envelope sender or the From: address is a mail system (MAILER-DAEMON, postmaster, #@[])',
   evaluate({ message }) {
     const sender = (message.mailFromOriginal ?? message.mailFrom).toLowerCase();
-    if (!sender) return null;
-    if (sender !== '#@[]' && !MAILER_DAEMON.test(envelopeLocal(message))) return null;
-    return { symbol: 'MAILER_DAEMON_SENDER', weight: 0, detail: `envelope sender ${sender} is a mail system`, action: 'quarantine' };
+    if (sender === '#@[]' || (sender && MAILER_DAEMON.test(envelopeLocal(message)))) {
+      return { symbol: 'MAILER_DAEMON_SENDER', weight: 0, detail: `envelope sender ${sender} is a mail system`, action: 'quarantine' };
+    }
+    // Some bounces come with a person's envelope sender but From: MAILER-DAEMON.
+    const from = message.fromAddress;
+    if (from && MAILER_DAEMON.test(localPartOf(from).replace(/\\$/, ''))) {
+      return { symbol: 'MAILER_DAEMON_SENDER', weight: 0, detail: `From: ${from} is a mail system`, action: 'quarantine' };
+    }
+    return null;
   },
 };
 

@@ -1,0 +1,50 @@
+/**
+ * `crgate replay`: the dry run. Each message goes through the same decision pipeline as the LMTP
+ * ingest — parsing, authentication, the recipient's lists, the policy — and nothing is stored, sent,
+ * learned or counted. The envelope sender is taken from Return-Path, else From.
+ */
+import type { Config, Decision, Logger } from '@crgate/core';
+import { findUserByAddress, type Db, type User } from '@crgate/store';
+import { createDecisionPipeline, envelopeSenderOf, parseHeaders, readMailSources } from '@crgate/ingest';
+import { normalizeAddress } from '@crgate/core';
+
+export interface ReplayLine {
+  file: string;
+  decision: Decision['action'];
+  reasons: string[];
+  /** Spam likelihood 0..1. Until the classifier exists: the rule weights through a logistic curve. */
+  score: number;
+}
+
+export interface ReplayOptions {
+  as: string;
+  offline: boolean;
+  concurrency?: number;
+}
+
+function ruleScore(decision: Decision): number {
+  const sum = decision.reasons.reduce((s, r) => s + r.weight, 0);
+  return Math.round((1 / (1 + Math.exp(-sum / 3))) * 1000) / 1000;
+}
+
+export async function* replay(config: Config, db: Db, paths: string[], options: ReplayOptions, logger: Logger): AsyncGenerator<ReplayLine> {
+  const address = normalizeAddress(options.as);
+  const found = await findUserByAddress(db, address);
+  // An address that is not a user is replayed as a user with no lists and no aliases.
+  const user: User = found ?? { id: -1, address, aliases: [], challengesEnabled: true, language: 'en', createdAt: new Date() };
+  const pipeline = createDecisionPipeline(config, { db, offline: options.offline });
+  const window: Array<Promise<ReplayLine>> = [];
+  const concurrency = options.concurrency ?? 8;
+  for await (const { file, raw } of readMailSources(paths)) {
+    window.push(
+      (async () => {
+        const { headers } = parseHeaders(raw);
+        const { decisions } = await pipeline.decideFor(raw, { mailFrom: envelopeSenderOf(headers) }, [user], logger);
+        const d = decisions.get(user.id)!;
+        return { file, decision: d.action, reasons: d.reasons.map((r) => r.symbol), score: ruleScore(d) };
+      })(),
+    );
+    if (window.length >= concurrency) yield await window.shift()!;
+  }
+  while (window.length) yield await window.shift()!;
+}

@@ -1,0 +1,103 @@
+/**
+ * Everything between "a message arrived for these users" and "this is the decision for each": parse
+ * once, authenticate, check the sender's domain, read the users' lists and the sender's wishes, and
+ * run the pure policy in core. The LMTP ingest and `crgate replay` both use it, so a replay decides
+ * exactly as the ingest would; only what happens afterwards (store, deliver, challenge) differs.
+ */
+import { decide, domainOf, type Config, type Decision, type Logger, type MessageFacts, type PolicySettings, type RecipientFacts } from '@crgate/core';
+import { findSenderMatches, isSenderOptedOut, listLocalDomains, type Db, type User } from '@crgate/store';
+import { parseMessage } from './parse-message.js';
+import { checkAuthentication, type AuthOutcome } from './authenticate.js';
+import { createResolver, isDomainRoutable, type ResolveFn } from './dns-resolver.js';
+
+const LOCAL_DOMAINS_TTL_MS = 30_000;
+
+export interface Envelope {
+  /** MAIL FROM exactly as given ('' for <>). */
+  mailFrom: string;
+  clientAddress?: string;
+  clientHelo?: string;
+}
+
+export interface PipelineResult {
+  facts: MessageFacts;
+  auth?: AuthOutcome;
+  decisions: Map<number, Decision>;
+}
+
+export interface DecisionPipeline {
+  decideFor(raw: Buffer, envelope: Envelope, users: User[], log: Logger): Promise<PipelineResult>;
+}
+
+export interface PipelineOptions {
+  db: Db;
+  /** DNS for authentication and the sender-domain check; built from config.dns when not given. */
+  resolver?: ResolveFn;
+  /** Skip every DNS-based check (authentication and the sender-domain check): their facts stay unknown. */
+  offline?: boolean;
+}
+
+export function createDecisionPipeline(config: Config, options: PipelineOptions): DecisionPipeline {
+  const resolver = options.resolver ?? createResolver(config.dns);
+  let localDomains: { until: number; value: Promise<Set<string>> } | undefined;
+
+  /** Our own domains change only with `crgate users`: read them at most every 30 seconds. */
+  function ownDomains(): Promise<Set<string>> {
+    if (!localDomains || localDomains.until < Date.now()) {
+      const value = listLocalDomains(options.db).then((d) => new Set(d));
+      value.catch(() => (localDomains = undefined));
+      localDomains = { until: Date.now() + LOCAL_DOMAINS_TTL_MS, value };
+    }
+    return localDomains.value;
+  }
+
+  /** Authentication and the sender-domain check; DNS trouble leaves facts unknown, never failed. */
+  async function senderFacts(raw: Buffer, facts: MessageFacts, log: Logger): Promise<AuthOutcome | undefined> {
+    if (options.offline) return undefined;
+    const [auth, routable] = await Promise.all([
+      checkAuthentication(raw, {
+        mailFrom: facts.mailFrom,
+        clientAddress: facts.clientAddress,
+        clientHelo: facts.clientHelo,
+        hostname: config.lmtp.hostname,
+        resolver,
+      }).catch((err: unknown) => {
+        log.warn({ event: 'ingest.auth_failed', err: (err as Error).message }, 'authentication checks failed; treating results as unknown');
+        return undefined;
+      }),
+      facts.mailFrom ? isDomainRoutable(resolver, domainOf(facts.mailFrom)) : Promise.resolve(undefined),
+    ]);
+    facts.auth = auth?.facts;
+    facts.senderDomainRoutable = routable;
+    return auth;
+  }
+
+  return {
+    async decideFor(raw, envelope, users, log) {
+      const { facts } = parseMessage(raw, envelope);
+      const auth = await senderFacts(raw, facts, log);
+      const userIds = users.map((u) => u.id);
+      const [matches, optedOut, domains] = await Promise.all([
+        findSenderMatches(options.db, userIds, facts.mailFrom),
+        isSenderOptedOut(options.db, facts.mailFrom),
+        ownDomains(),
+      ]);
+      const policy: PolicySettings = { challengeRequiresAuth: config.policy.challengeRequiresAuth, localDomains: domains };
+      const decisions = new Map<number, Decision>();
+      for (const user of users) {
+        const m = matches.get(user.id) ?? {};
+        const recipient: RecipientFacts = {
+          userId: user.id,
+          address: user.address,
+          addresses: [user.address, ...user.aliases],
+          challengesEnabled: user.challengesEnabled,
+          whitelisted: m.white,
+          blacklisted: m.black,
+          senderOptedOut: optedOut,
+        };
+        decisions.set(user.id, decide(facts, recipient, policy));
+      }
+      return { facts, auth, decisions };
+    },
+  };
+}

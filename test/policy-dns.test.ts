@@ -1,0 +1,134 @@
+/**
+ * The policy against a real DNS server on loopback: SPF and DMARC decide whether a sender may be
+ * challenged, DNS trouble never counts as a failure, and an unroutable sender domain is not challenged.
+ * Messages arrive over LMTP with XFORWARD, as Postfix sends them.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { addListEntry, addUser, findUserByAddress } from '@crgate/store';
+import { createTestEnvironment, type TestEnvironment } from './helpers/environment.js';
+import { startInProcess } from './helpers/in-process.js';
+import { pythonLmtpSend } from './helpers/lmtp-client.js';
+import { sleep, startSink, waitFor, type Sink } from './helpers/sinks.js';
+
+const FIXTURE = readFileSync(new URL('./fixtures/bob-to-alice.eml', import.meta.url), 'utf8');
+const from = (sender: string, id: string) =>
+  FIXTURE.replace('From: Bob Remote <bob@remote.test>', `From: ${sender}`).replace('<lunch-1@remote.test>', `<${id}@test>`);
+
+describe('policy with DNS', () => {
+  let t: TestEnvironment;
+  let lmtpSink: Sink;
+  let smtpSink: Sink;
+  let engine: Awaited<ReturnType<typeof startInProcess>>;
+
+  async function decisionOf(messageId: string) {
+    const { rows } = await t.db.query(
+      `SELECT r.decision, r.reasons FROM message_recipients r JOIN messages m ON m.id = r.message_id WHERE m.message_id_header = $1`,
+      [`<${messageId}@test>`],
+    );
+    return { decision: rows[0].decision as string, symbols: (rows[0].reasons as Array<{ symbol: string }>).map((r) => r.symbol) };
+  }
+
+  beforeAll(async () => {
+    lmtpSink = await startSink('lmtp');
+    smtpSink = await startSink('smtp');
+    t = await createTestEnvironment();
+    Object.assign(t.env, { CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${lmtpSink.port}`, CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${smtpSink.port}` });
+    Object.assign(t.dns.records, {
+      'strict.test': { MX: [{ exchange: 'mx.strict.test', priority: 10 }], TXT: ['v=spf1 ip4:198.51.100.10 -all'] },
+      '_dmarc.strict.test': { TXT: ['v=DMARC1; p=reject'] },
+      'slow.test': { TIMEOUT: true },
+      '_dmarc.slow.test': { TIMEOUT: true },
+      'broken.test': { SERVFAIL: true },
+    });
+    engine = await startInProcess(t.env);
+    await addUser(engine.db, 'alice@example.test');
+  });
+
+  afterAll(async () => {
+    await engine?.stop();
+    await lmtpSink?.close();
+    await smtpSink?.close();
+    await t?.cleanup();
+  });
+
+  it('never challenges a sender whose SPF (-all) and DMARC (p=reject) the client fails', async () => {
+    const r = await pythonLmtpSend(t.lmtpPort, 'ceo@strict.test', ['alice@example.test'], from('ceo@strict.test', 'forged'), {
+      xforward: { addr: '192.0.2.99', helo: 'bad.example' },
+    });
+    expect(r.data?.[0]?.[1]).toBe(250);
+    const d = await decisionOf('forged');
+    expect(d.decision).toBe('quarantine');
+    expect(d.symbols).toEqual(expect.arrayContaining(['SPF_FAIL', 'DMARC_FAIL']));
+    await sleep(1000);
+    expect(smtpSink.messages).toHaveLength(0);
+  });
+
+  it('challenges the same content from an address its SPF allows', async () => {
+    const r = await pythonLmtpSend(t.lmtpPort, 'ceo@strict.test', ['alice@example.test'], from('ceo@strict.test', 'genuine'), {
+      xforward: { addr: '198.51.100.10', helo: 'mx.strict.test' },
+    });
+    expect(r.data?.[0]?.[1]).toBe(250);
+    const d = await decisionOf('genuine');
+    expect(d.decision).toBe('challenge');
+    expect(d.symbols).toEqual(expect.arrayContaining(['SPF_PASS', 'DMARC_PASS', 'UNKNOWN_SENDER']));
+    await waitFor(() => smtpSink.messages.length === 1, 'the challenge');
+    expect(smtpSink.messages[0]!.rcptTo).toEqual(['ceo@strict.test']);
+  });
+
+  it('treats a DNS timeout as unknown, not as a failure, and does not challenge without evidence', async () => {
+    const r = await pythonLmtpSend(t.lmtpPort, 'someone@slow.test', ['alice@example.test'], from('someone@slow.test', 'slow'), {
+      xforward: { addr: '192.0.2.50', helo: 'mx.slow.test' },
+    });
+    expect(r.data?.[0]?.[1]).toBe(250);
+    const d = await decisionOf('slow');
+    expect(d.decision).toBe('quarantine');
+    expect(d.symbols).toContain('SPF_TEMPERROR');
+    expect(d.symbols).not.toContain('SPF_FAIL');
+    expect(d.symbols).not.toContain('DMARC_FAIL');
+    expect(d.symbols).not.toContain('SENDER_DOMAIN_UNROUTABLE');
+    expect(d.symbols).toContain('SENDER_UNVERIFIED');
+  });
+
+  it('treats SERVFAIL as unknown, not as a failure', async () => {
+    await pythonLmtpSend(t.lmtpPort, 'x@broken.test', ['alice@example.test'], from('x@broken.test', 'servfail'), {
+      xforward: { addr: '192.0.2.51', helo: 'mx.broken.test' },
+    });
+    const d = await decisionOf('servfail');
+    expect(d.symbols).not.toContain('SPF_FAIL');
+    expect(d.symbols).not.toContain('SENDER_DOMAIN_UNROUTABLE');
+  });
+
+  it('does not challenge a sender whose domain has no MX and no address', async () => {
+    await pythonLmtpSend(t.lmtpPort, 'ghost@nowhere.invalid', ['alice@example.test'], from('ghost@nowhere.invalid', 'ghost'), {
+      xforward: { addr: '192.0.2.52', helo: 'x' },
+    });
+    const d = await decisionOf('ghost');
+    expect(d.decision).toBe('quarantine');
+    expect(d.symbols).toContain('SENDER_DOMAIN_UNROUTABLE');
+  });
+
+  it('adds Authentication-Results to delivered mail', async () => {
+    const user = await findUserByAddress(engine.db, 'alice@example.test');
+    await addListEntry(engine.db, { userId: user!.id, list: 'white', kind: 'domain', value: 'strict.test', source: 'manual' });
+    const r = await pythonLmtpSend(t.lmtpPort, 'ceo@strict.test', ['alice@example.test'], from('ceo@strict.test', 'delivered'), {
+      xforward: { addr: '198.51.100.10', helo: 'mx.strict.test' },
+    });
+    expect(r.data?.[0]?.[1]).toBe(250);
+    const raw = lmtpSink.messages.at(-1)!.raw.toString('utf8');
+    expect(raw).toMatch(/^Authentication-Results: crgate\.localdomain;/m);
+    expect(raw).toMatch(/spf=pass/);
+    expect(raw).toMatch(/dmarc=pass/);
+  });
+
+  it('does not deliver a whitelisted domain when the message is forged', async () => {
+    const before = lmtpSink.messages.length;
+    await pythonLmtpSend(t.lmtpPort, 'ceo@strict.test', ['alice@example.test'], from('ceo@strict.test', 'forged-white'), {
+      xforward: { addr: '192.0.2.99', helo: 'bad.example' },
+    });
+    const d = await decisionOf('forged-white');
+    expect(d.decision).toBe('quarantine');
+    expect(d.symbols).toContain('WHITELIST_FORGED');
+    expect(lmtpSink.messages).toHaveLength(before);
+  });
+});
