@@ -36,6 +36,8 @@ export interface RuleResult extends Reason {
 export interface Rule {
   id: string;
   description: string;
+  /** Every symbol the rule can name (`SPF_*` for a family); docs/policy.md lists the same. */
+  symbols: readonly string[];
   /** A rule may name several reasons at once (the authentication rule names one per check). */
   evaluate(ctx: RuleContext): RuleResult | RuleResult[] | null;
 }

@@ -9,6 +9,7 @@ import type { Rule, RuleResult } from '../decision.js';
 export const authenticationRule: Rule = {
   id: 'authentication',
   description: 'SPF, DKIM, DMARC and ARC results; SPF fail and DMARC fail forbid a challenge',
+  symbols: ['SPF_*', 'DKIM_*', 'DMARC_*', 'ARC_*'],
   evaluate({ message }) {
     const auth = message.auth;
     if (!auth) return null;

@@ -9,6 +9,7 @@ import { firstHeader, headerValues } from '../signals.js';
 export const autoSubmittedRule: Rule = {
   id: 'auto-submitted',
   description: 'Auto-Submitted is present and not "no" (RFC 3834)',
+  symbols: ['AUTO_SUBMITTED'],
   evaluate({ message }) {
     const value = firstHeader(message, 'auto-submitted');
     if (!value) return null;
@@ -64,6 +65,7 @@ const AUTO_REPLY_SUBJECT = new RegExp(
 export const autoReplyRule: Rule = {
   id: 'auto-reply',
   description: 'A vacation or out-of-office reply (X-Autoreply, X-Autorespond, Precedence: auto_reply, the usual subjects)',
+  symbols: ['AUTO_REPLY'],
   evaluate({ message }) {
     const marker = AUTO_REPLY_HEADERS.find((h) => headerValues(message, h).length > 0);
     if (marker) return { symbol: 'AUTO_REPLY', weight: 0, detail: `has ${marker}`, action: 'quarantine' };
@@ -80,6 +82,7 @@ export const autoReplyRule: Rule = {
 export const autoResponseSuppressRule: Rule = {
   id: 'auto-response-suppress',
   description: 'The sender asked for no automatic answers (X-Auto-Response-Suppress: All, AutoReply or OOF)',
+  symbols: ['AUTO_RESPONSE_SUPPRESSED'],
   evaluate({ message }) {
     const value = firstHeader(message, 'x-auto-response-suppress');
     if (!value) return null;

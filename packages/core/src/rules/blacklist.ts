@@ -4,6 +4,7 @@ import type { Rule } from '../decision.js';
 export const blacklistRule: Rule = {
   id: 'blacklist',
   description: "The sender's address or domain is on the recipient's blacklist",
+  symbols: ['BLACKLIST_ADDRESS', 'BLACKLIST_DOMAIN'],
   evaluate({ recipient }) {
     const m = recipient.blacklisted;
     if (!m) return null;

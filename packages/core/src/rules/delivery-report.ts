@@ -44,6 +44,7 @@ const REPORT_SUBJECT = new RegExp(
 export const reportSubjectRule: Rule = {
   id: 'report-subject',
   description: 'The subject is that of a bounce or an abuse complaint (for the MTAs that send no multipart/report)',
+  symbols: ['BOUNCE_SUBJECT'],
   evaluate({ message }) {
     const subject = message.subject ?? '';
     if (!REPORT_SUBJECT.test(subject.trim())) return null;
@@ -54,6 +55,7 @@ export const reportSubjectRule: Rule = {
 export const deliveryReportRule: Rule = {
   id: 'delivery-report',
   description: 'The message is a delivery report, feedback report or read receipt (multipart/report, also nested)',
+  symbols: ['DELIVERY_REPORT'],
   evaluate({ message }) {
     const found = (message.contentTypes ?? []).find((t) => REPORT_PARTS.has(t));
     if (!found) return null;

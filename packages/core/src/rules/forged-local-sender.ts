@@ -9,6 +9,7 @@ import { senderAuthenticated } from '../signals.js';
 export const forgedLocalSenderRule: Rule = {
   id: 'forged-local-sender',
   description: "The sender uses the recipient's own address or one of our domains without authenticating",
+  symbols: ['FORGED_LOCAL_SENDER'],
   evaluate({ message, recipient, policy }) {
     const claims = [message.mailFrom, message.fromAddress ?? ''].filter(Boolean);
     const own = claims.find((a) => recipient.addresses.includes(a) || policy.localDomains.has(domainOf(a)));

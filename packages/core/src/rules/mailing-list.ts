@@ -25,6 +25,7 @@ const LIST_HEADERS = [
 export const mailingListRule: Rule = {
   id: 'mailing-list',
   description: 'Mailing-list mail (List-Id and the other List-* fields, Mailing-List, X-Mailing-List, X-ML-Name, X-List)',
+  symbols: ['MAILING_LIST'],
   evaluate({ message }) {
     const found = LIST_HEADERS.find((h) => headerValues(message, h).length > 0);
     if (!found) return null;
@@ -36,6 +37,7 @@ export const mailingListRule: Rule = {
 export const bulkPrecedenceRule: Rule = {
   id: 'bulk-precedence',
   description: 'Precedence: bulk, list or junk',
+  symbols: ['BULK_PRECEDENCE'],
   evaluate({ message }) {
     const value = firstHeader(message, 'precedence')?.trim().toLowerCase();
     if (value !== 'bulk' && value !== 'list' && value !== 'junk') return null;

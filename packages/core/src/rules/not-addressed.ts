@@ -8,6 +8,7 @@ import type { Rule } from '../decision.js';
 export const notAddressedRule: Rule = {
   id: 'not-addressed-to-recipient',
   description: "The recipient's address (or an alias) is not in To, Cc, Resent-To or Resent-Cc",
+  symbols: ['NOT_ADDRESSED_TO_RECIPIENT'],
   evaluate({ message, recipient }) {
     const listed = message.headerRecipients;
     if (!listed) return null;

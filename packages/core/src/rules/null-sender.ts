@@ -7,6 +7,7 @@ import type { Rule } from '../decision.js';
 export const nullSenderRule: Rule = {
   id: 'null-sender',
   description: 'The envelope sender is empty (<>), as in bounces and other automatic mail',
+  symbols: ['NULL_SENDER'],
   evaluate({ message }) {
     if (message.mailFrom !== '') return null;
     return { symbol: 'NULL_SENDER', weight: 0, detail: 'envelope sender is <>: nobody to challenge', action: 'quarantine' };

@@ -13,6 +13,7 @@ const CR_SUBJECT = /^(?:re:\s*)*(?:c\/r:|your email requires verification|please
 export const otherChallengeRule: Rule = {
   id: 'other-cr-system',
   description: 'A challenge from another C/R system (Auto-Submitted: auto-replied (challenge), "C/R:" subjects, Boxbe, BoxTrapper, Bluebottle markers)',
+  symbols: ['CR_CHALLENGE'],
   evaluate({ message }) {
     const auto = firstHeader(message, 'auto-submitted')?.toLowerCase() ?? '';
     if (auto.includes('(challenge)')) return { symbol: 'CR_CHALLENGE', weight: 0, detail: `Auto-Submitted: ${auto}`, action: 'quarantine' };

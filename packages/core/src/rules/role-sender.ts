@@ -17,6 +17,7 @@ function envelopeLocal(message: { mailFrom: string; mailFromOriginal?: string })
 export const mailerDaemonRule: Rule = {
   id: 'mailer-daemon-sender',
   description: 'The envelope sender or the From: address is a mail system (MAILER-DAEMON, postmaster, #@[])',
+  symbols: ['MAILER_DAEMON_SENDER'],
   evaluate({ message }) {
     const sender = (message.mailFromOriginal ?? message.mailFrom).toLowerCase();
     if (sender === '#@[]' || (sender && MAILER_DAEMON.test(envelopeLocal(message)))) {
@@ -34,6 +35,7 @@ export const mailerDaemonRule: Rule = {
 export const listSoftwareRule: Rule = {
   id: 'list-software-sender',
   description: 'The envelope sender is list software (owner-*, *-request, *-bounces, LISTSERV, majordomo, …)',
+  symbols: ['LIST_SOFTWARE_SENDER'],
   evaluate({ message }) {
     const local = envelopeLocal(message);
     if (!local || !LIST_SOFTWARE.test(local)) return null;
@@ -44,6 +46,7 @@ export const listSoftwareRule: Rule = {
 export const noReplySenderRule: Rule = {
   id: 'noreply-sender',
   description: 'The envelope sender or the From: address is a no-reply or bounce address',
+  symbols: ['NOREPLY_SENDER'],
   evaluate({ message }) {
     const candidates = [envelopeLocal(message)];
     const from = message.fromAddress ?? (firstHeader(message, 'from') ? normalizeAddress(firstHeader(message, 'from')!) : '');

@@ -11,6 +11,7 @@ import { alignedDomains, senderAuthenticated } from '../signals.js';
 export const senderUnverifiedRule: Rule = {
   id: 'sender-unverified',
   description: 'No SPF pass or aligned DKIM signature shows the envelope sender is real (policy.challengeRequiresAuth)',
+  symbols: ['SENDER_UNVERIFIED'],
   evaluate({ message, policy }) {
     if (!policy.challengeRequiresAuth || !message.mailFrom || senderAuthenticated(message)) return null;
     const why = message.auth ? 'neither SPF nor an aligned DKIM signature vouches for it' : 'authentication was not checked';
@@ -26,6 +27,7 @@ export const senderUnverifiedRule: Rule = {
 export const fromNotAlignedRule: Rule = {
   id: 'from-not-aligned',
   description: "The From: domain differs from the envelope sender's and is not aligned with it",
+  symbols: ['FROM_NOT_ALIGNED'],
   evaluate({ message }) {
     if (!message.mailFrom || !message.fromAddress) return null;
     const env = domainOf(message.mailFrom);

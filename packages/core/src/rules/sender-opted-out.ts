@@ -4,6 +4,7 @@ import type { Rule } from '../decision.js';
 export const senderOptedOutRule: Rule = {
   id: 'sender-opted-out',
   description: 'The sender asked not to be challenged again',
+  symbols: ['SENDER_OPTED_OUT'],
   evaluate({ recipient }) {
     if (!recipient.senderOptedOut) return null;
     return {

@@ -5,6 +5,7 @@ import { domainOf } from '../address.js';
 export const unroutableSenderRule: Rule = {
   id: 'unroutable-sender-domain',
   description: "The envelope sender's domain has no MX and no A/AAAA record",
+  symbols: ['SENDER_DOMAIN_UNROUTABLE'],
   evaluate({ message }) {
     if (message.senderDomainRoutable !== false || !message.mailFrom) return null;
     return {

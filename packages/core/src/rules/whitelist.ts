@@ -8,6 +8,7 @@ import type { Rule } from '../decision.js';
 export const whitelistRule: Rule = {
   id: 'whitelist',
   description: "The sender's address or domain is on the recipient's whitelist and the message is not shown forged",
+  symbols: ['WHITELIST_ADDRESS', 'WHITELIST_DOMAIN', 'WHITELIST_FORGED'],
   evaluate({ message, recipient }) {
     const m = recipient.whitelisted;
     if (!m) return null;
