@@ -7,6 +7,7 @@ import { ConfigError, isAddress, normalizeAddress, ENV_VARS } from '@crgate/core
 import { addAlias, addUser, findUserByAddress, listUsers, openDatabase, removeUser, UserError, type Db } from '@crgate/store';
 import { MailSourceError } from '@crgate/ingest';
 import { replay } from './replay.js';
+import { importSent } from './import-sent.js';
 import { configOrExit, EXIT_CONFIG } from './load-config.js';
 import { createLogger } from './logger.js';
 import { parseRoles, startEngine } from './engine.js';
@@ -171,6 +172,29 @@ program
       const total = [...counts.values()].reduce((a, b) => a + b, 0);
       process.stdout.write(`\n${total} messages: ${['deliver', 'challenge', 'quarantine', 'discard'].map((d) => `${d} ${counts.get(d) ?? 0}`).join(', ')}\n`);
     }
+  });
+
+program
+  .command('import-sent')
+  .description("record a user's sent mail (Maildir, mbox or .eml files): whitelists its recipients and logs its Message-IDs")
+  .requiredOption('--as <address>', 'the user who sent the mail', address)
+  .argument('<path...>', 'Sent folder(s)')
+  .action(async (paths: string[], opts: { as: string }) => {
+    await withDb(async (db) => {
+      const user = await findUserByAddress(db, opts.as);
+      if (!user) fail(`no user ${normalizeAddress(opts.as)}`);
+      const tty = process.stderr.isTTY;
+      try {
+        const r = await importSent(db, user, paths, (p) => {
+          if (tty && p.messages % 50 === 0) process.stderr.write(`\r${p.messages} messages…`);
+        });
+        if (tty) process.stderr.write('\r');
+        process.stdout.write(`imported ${r.messages} sent messages for ${user.address}; ${r.whitelisted} new whitelist entries; ${r.skipped} without Message-ID skipped\n`);
+      } catch (err) {
+        if (err instanceof MailSourceError) fail(err.message);
+        throw err;
+      }
+    });
   });
 
 program

@@ -27,6 +27,11 @@ export interface MessageFacts {
    * `message/delivery-status`), from a bounded scan of the body; the top-level type comes first.
    */
   contentTypes?: readonly string[];
+  /**
+   * Message-IDs this message refers to: In-Reply-To, References, and the Message-ID lines of a
+   * returned message inside a bounce or report (the first bytes of the body).
+   */
+  referencedMessageIds?: readonly string[];
   /** SPF, DKIM, DMARC and ARC results, when they were checked. */
   auth?: AuthFacts;
   /** Whether the envelope sender's domain can receive mail (MX, or A/AAAA); undefined when DNS could not tell. */
@@ -71,6 +76,11 @@ export interface RecipientFacts {
   whitelisted?: ListMatch;
   /** The sender asked, on a challenge page, never to be challenged again. */
   senderOptedOut: boolean;
+  /**
+   * The recipient's sent-mail log against this message: which referenced Message-IDs the recipient
+   * really sent, and whether there is a log at all (no log: nothing can be told from it).
+   */
+  sentMail?: { matched: readonly string[]; hasLog: boolean };
 }
 
 /** Installation-wide policy settings the rules consult. */

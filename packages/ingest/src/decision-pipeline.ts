@@ -5,7 +5,7 @@
  * exactly as the ingest would; only what happens afterwards (store, deliver, challenge) differs.
  */
 import { decide, domainOf, type Config, type Decision, type Logger, type MessageFacts, type PolicySettings, type RecipientFacts } from '@crgate/core';
-import { findSenderMatches, isSenderOptedOut, listLocalDomains, type Db, type User } from '@crgate/store';
+import { findSenderMatches, findSentMatches, isSenderOptedOut, listLocalDomains, type Db, type User } from '@crgate/store';
 import { parseMessage } from './parse-message.js';
 import { checkAuthentication, type AuthOutcome } from './authenticate.js';
 import { createResolver, isDomainRoutable, type ResolveFn } from './dns-resolver.js';
@@ -77,10 +77,11 @@ export function createDecisionPipeline(config: Config, options: PipelineOptions)
       const { facts } = parseMessage(raw, envelope);
       const auth = await senderFacts(raw, facts, log);
       const userIds = users.map((u) => u.id);
-      const [matches, optedOut, domains] = await Promise.all([
+      const [matches, optedOut, domains, sent] = await Promise.all([
         findSenderMatches(options.db, userIds, facts.mailFrom),
         isSenderOptedOut(options.db, facts.mailFrom),
         ownDomains(),
+        findSentMatches(options.db, userIds, [...(facts.referencedMessageIds ?? [])]),
       ]);
       const policy: PolicySettings = { challengeRequiresAuth: config.policy.challengeRequiresAuth, localDomains: domains };
       const decisions = new Map<number, Decision>();
@@ -94,6 +95,7 @@ export function createDecisionPipeline(config: Config, options: PipelineOptions)
           whitelisted: m.white,
           blacklisted: m.black,
           senderOptedOut: optedOut,
+          sentMail: sent.get(user.id),
         };
         decisions.set(user.id, decide(facts, recipient, policy));
       }

@@ -5,3 +5,4 @@ export * from './decision-pipeline.js';
 export * from './dns-resolver.js';
 export * from './authenticate.js';
 export * from './mail-sources.js';
+export * from './outgoing-tap.js';

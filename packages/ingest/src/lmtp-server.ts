@@ -7,9 +7,10 @@
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { CrgateError, reasonSymbols, toReplyError, type Config, type Decision, type Logger } from '@crgate/core';
+import { CrgateError, normalizeAddress, reasonSymbols, toReplyError, type Config, type Decision, type Logger } from '@crgate/core';
 import { findUserByAddress, recordMessage, type Db, type RecipientOutcome, type User } from '@crgate/store';
-import { createDecisionPipeline } from './decision-pipeline.js';
+import { createDecisionPipeline, type PipelineResult } from './decision-pipeline.js';
+import { handleTapCopy, isTrustedPeer, type TapOutcome } from './outgoing-tap.js';
 import type { ResolveFn } from './dns-resolver.js';
 import { decisionHeader, deliver, prependHeaders, type DeliveryResult } from './downstream.js';
 
@@ -28,7 +29,7 @@ export interface Ingest {
 }
 
 /** The user found at RCPT time rides along on smtp-server's address object until DATA. */
-type RcptAddress = SMTPServerAddress & { crgateUser?: User };
+type RcptAddress = SMTPServerAddress & { crgateUser?: User; crgateTap?: boolean };
 
 type Reply = true | string | Error;
 
@@ -47,8 +48,17 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
   const pipeline = createDecisionPipeline(config, { db: deps.db, resolver: deps.resolver });
   let stopping = false;
 
-  async function onRcptTo(address: SMTPServerAddress, _session: SMTPServerSession): Promise<void> {
+  const tapAddress = config.tap.address ? normalizeAddress(config.tap.address) : undefined;
+
+  async function onRcptTo(address: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
     if (stopping) throw smtpError(421, 'Shutting down, try again later');
+    if (tapAddress && normalizeAddress(address.address) === tapAddress) {
+      // The peer that connected, not the client it forwards for: only our MTA may feed the tap.
+      const peer = String(session.xForward?.get('ADDR:DEFAULT') ?? session.remoteAddress);
+      if (!isTrustedPeer(peer, config.tap.trustedClients)) throw smtpError(550, 'The outgoing tap does not accept mail from this client');
+      (address as RcptAddress).crgateTap = true;
+      return;
+    }
     let user: User | undefined;
     try {
       user = await findUserByAddress(deps.db, address.address);
@@ -80,16 +90,21 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
     const users = new Map<number, User>();
     for (const r of rcpts) if (r.crgateUser) users.set(r.crgateUser.id, r.crgateUser);
     const sessionLog = log.child({ session: session.id });
-    const { facts, auth, decisions } = await pipeline.decideFor(
-      raw,
-      {
-        mailFrom: mailFromRaw,
-        clientAddress: forwarded ? session.remoteAddress : undefined,
-        clientHelo: forwarded ? session.hostNameAppearsAs : undefined,
-      },
-      [...users.values()],
-      sessionLog,
-    );
+    let tap: TapOutcome | Error | undefined;
+    if (rcpts.some((r) => r.crgateTap)) {
+      tap = await handleTapCopy(deps.db, raw, mailFromRaw, sessionLog).catch((err: unknown) => {
+        sessionLog.error({ event: 'tap.failed', err }, 'could not record the outgoing copy');
+        return replyFor(toReplyError(err));
+      });
+    }
+    const envelope = {
+      mailFrom: mailFromRaw,
+      clientAddress: forwarded ? session.remoteAddress : undefined,
+      clientHelo: forwarded ? session.hostNameAppearsAs : undefined,
+    };
+    const { facts, auth, decisions }: PipelineResult = users.size
+      ? await pipeline.decideFor(raw, envelope, [...users.values()], sessionLog)
+      : { facts: { mailFrom: mailFromRaw, headers: new Map() }, decisions: new Map() };
     const msgLog = sessionLog.child({ messageId: facts.messageId, mailFrom: facts.mailFrom });
 
     // Deliver what is to be delivered first: its reply depends on the downstream server alone.
@@ -167,6 +182,10 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
     }
 
     return rcpts.map((r): Reply => {
+      if (r.crgateTap) {
+        if (tap instanceof Error) return tap;
+        return `OK: outgoing copy ${tap!.recorded ? tap!.detail : `ignored: ${tap!.detail}`}`;
+      }
       const user = r.crgateUser!;
       const delivered = deliveries.get(user.id);
       if (delivered) {

@@ -114,7 +114,26 @@ export function scanContentTypes(raw: Buffer, headers: Map<string, string[]>, bo
   return types;
 }
 
-function allAddresses(values: readonly string[] | undefined): string[] {
+const MESSAGE_ID = /<[^<>\s]+@[^<>\s]+>/g;
+
+/**
+ * In-Reply-To and References, then the Message-ID lines in the first bytes of the body: a bounce or
+ * report carries the returned message's headers there.
+ */
+export function referencedMessageIds(raw: Buffer, headers: Map<string, string[]>, bodyOffset: number): string[] {
+  const ids = new Set<string>();
+  for (const name of ['in-reply-to', 'references']) {
+    for (const value of headers.get(name) ?? []) for (const m of value.matchAll(MESSAGE_ID)) ids.add(m[0]);
+  }
+  const body = raw.subarray(bodyOffset, bodyOffset + MAX_STRUCTURE_SCAN_BYTES).toString('latin1');
+  for (const m of body.matchAll(/^(?:>\s?)?message-id:[ \t]*(<[^<>\s]+@[^<>\s]+>)/gim)) {
+    ids.add(m[1]!);
+    if (ids.size >= 100) break;
+  }
+  return [...ids];
+}
+
+export function allAddresses(values: readonly string[] | undefined): string[] {
   const out: string[] = [];
   for (const value of values ?? []) {
     for (const entry of addressparser(value, { flatten: true })) {
@@ -146,6 +165,7 @@ export function parseMessage(
       mailFromOriginal: envelope.mailFrom ? envelope.mailFrom.trim().toLowerCase() : '',
       headerRecipients: allAddresses(recipientHeaders),
       contentTypes: scanContentTypes(raw, headers, bodyOffset),
+      referencedMessageIds: referencedMessageIds(raw, headers, bodyOffset),
       clientAddress: envelope.clientAddress,
       clientHelo: envelope.clientHelo,
       fromAddress: firstAddress(one('from')),

@@ -8,3 +8,4 @@ export * from './messages.js';
 export * from './challenges.js';
 export * from './redis-keys.js';
 export * from './rate-limits.js';
+export * from './sent-mail.js';

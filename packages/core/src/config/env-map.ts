@@ -30,6 +30,8 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'CRGATE_CHALLENGE_PER_SENDER_PER_HOUR', path: 'challenge.perSenderPerHour', description: 'challenges per sender address per hour' },
   { name: 'CRGATE_CHALLENGE_GLOBAL_PER_HOUR', path: 'challenge.globalPerHour', description: 'challenges per hour in all' },
   { name: 'CRGATE_POLICY_CHALLENGE_REQUIRES_AUTH', path: 'policy.challengeRequiresAuth', description: 'challenge only senders shown real by SPF or aligned DKIM (true/false)' },
+  { name: 'CRGATE_TAP_ADDRESS', path: 'tap.address', description: 'address the MTA copies outgoing mail to (whitelists its recipients)' },
+  { name: 'CRGATE_TAP_TRUSTED_CLIENTS', path: 'tap.trustedClients', description: 'peer addresses allowed to deliver to the tap address' },
   { name: 'CRGATE_DNS_SERVERS', path: 'dns.servers', description: 'DNS servers, host[:port],... (empty: the system resolver)' },
   { name: 'CRGATE_DNS_TIMEOUT_MS', path: 'dns.timeoutMs', description: 'time allowed for one DNS query' },
   { name: 'CRGATE_DNS_CACHE_SECONDS', path: 'dns.cacheSeconds', description: 'how long DNS answers are cached' },

@@ -136,6 +136,19 @@ export const configSchema = z
         challengeRequiresAuth: booleanish.default(true),
       })
       .prefault({}),
+    tap: z
+      .strictObject({
+        /**
+         * Address the MTA copies users' outgoing mail to (Postfix sender_bcc_maps on the submission
+         * service); its recipients are whitelisted for the sender. Unset: no tap.
+         */
+        address: z.string().refine(isAddress, 'not a mail address').optional(),
+        /** Peers (the MTA's own addresses) allowed to hand mail to the tap address. */
+        trustedClients: z
+          .union([z.array(z.string()), z.string().transform((v) => v.split(',').map((x) => x.trim()).filter(Boolean))])
+          .default(['127.0.0.1', '::1']),
+      })
+      .prefault({}),
     dns: z
       .strictObject({
         /** DNS servers for SPF, DKIM, DMARC and MX look-ups (host or host:port); empty = the system's. */

@@ -8,6 +8,7 @@
 import type { Rule } from '../decision.js';
 import { blacklistRule } from './blacklist.js';
 import { whitelistRule } from './whitelist.js';
+import { replyToSentRule, backscatterRule } from './sent-mail.js';
 import { nullSenderRule } from './null-sender.js';
 import { mailerDaemonRule, listSoftwareRule, noReplySenderRule } from './role-sender.js';
 import { deliveryReportRule, reportSubjectRule } from './delivery-report.js';
@@ -26,6 +27,8 @@ import { unknownSenderRule } from './unknown-sender.js';
 export const RULES: readonly Rule[] = [
   blacklistRule,
   whitelistRule,
+  replyToSentRule,
+  backscatterRule,
   nullSenderRule,
   mailerDaemonRule,
   deliveryReportRule,

@@ -1,0 +1,52 @@
+/**
+ * Mail that belongs to a conversation the recipient started. A reply to a message the recipient sent
+ * is delivered; so is a bounce, auto-reply or another system's challenge about such a message (the user
+ * must see it, and may answer the other side's challenge). An automatic message about a message the
+ * recipient never sent is backscatter from a forgery of our user's address: discarded. Both need the
+ * sent-mail log (outgoing tap or `crgate import-sent`); without one nothing is concluded.
+ */
+import type { Rule, RuleContext } from '../decision.js';
+import { nullSenderRule } from './null-sender.js';
+import { mailerDaemonRule } from './role-sender.js';
+import { deliveryReportRule, reportSubjectRule } from './delivery-report.js';
+import { autoSubmittedRule, autoReplyRule } from './auto-reply.js';
+import { otherChallengeRule } from './other-cr-system.js';
+
+/** The rules that recognise automatic answers to some earlier message. */
+const AUTOMATIC_ANSWER = [nullSenderRule, mailerDaemonRule, deliveryReportRule, reportSubjectRule, otherChallengeRule, autoSubmittedRule, autoReplyRule];
+
+function isAutomaticAnswer(ctx: RuleContext): boolean {
+  return AUTOMATIC_ANSWER.some((rule) => rule.evaluate(ctx) !== null);
+}
+
+function forged(ctx: RuleContext): boolean {
+  const auth = ctx.message.auth;
+  return Boolean(auth && (auth.spf.result === 'fail' || auth.dmarc.result === 'fail'));
+}
+
+export const replyToSentRule: Rule = {
+  id: 'reply-to-sent',
+  description: 'The message answers (or reports on) a message the recipient sent',
+  symbols: ['REPLY_TO_SENT'],
+  evaluate(ctx) {
+    const matched = ctx.recipient.sentMail?.matched ?? [];
+    if (matched.length === 0 || forged(ctx)) return null;
+    return { symbol: 'REPLY_TO_SENT', weight: -5, detail: `refers to ${matched[0]}, sent by the recipient`, action: 'deliver' };
+  },
+};
+
+export const backscatterRule: Rule = {
+  id: 'backscatter',
+  description: "A bounce, auto-reply or challenge about a message the recipient never sent (a forgery of the recipient's address)",
+  symbols: ['BACKSCATTER'],
+  evaluate(ctx) {
+    const sent = ctx.recipient.sentMail;
+    if (!sent?.hasLog || sent.matched.length > 0 || !isAutomaticAnswer(ctx)) return null;
+    return {
+      symbol: 'BACKSCATTER',
+      weight: 5,
+      detail: 'an automatic answer to a message the recipient did not send',
+      action: 'discard',
+    };
+  },
+};

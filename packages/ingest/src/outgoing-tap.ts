@@ -1,0 +1,62 @@
+/**
+ * The outgoing-mail tap. The MTA copies each message a user submits (Postfix `sender_bcc_maps` on the
+ * submission service) to the tap address; crgate never delivers the copy, it whitelists the copy's
+ * recipients for the sender and logs the Message-ID, so replies and bounces about it are recognised.
+ *
+ * The tap must not become a way in, so a copy counts only when all of these hold: the peer that handed
+ * it over is one of `tap.trustedClients` (the MTA itself, not the XFORWARD address), the envelope sender
+ * is one of our users, and the newest Received header — the one our MTA wrote — says the client
+ * authenticated (RFC 3848 `ESMTPSA`/`ESMTPA`, or Postfix's "Authenticated sender:").
+ */
+import { normalizeAddress, type Logger } from '@crgate/core';
+import { findUserByAddress, recordSentMessage, type Db } from '@crgate/store';
+import { allAddresses, parseHeaders } from './parse-message.js';
+
+export function isTrustedPeer(peer: string | undefined, trusted: readonly string[]): boolean {
+  if (!peer) return false;
+  const p = peer.replace(/^::ffff:/i, '').toLowerCase();
+  return trusted.some((t) => t.replace(/^::ffff:/i, '').toLowerCase() === p);
+}
+
+/** Whether the newest Received header records an authenticated submission. */
+export function submittedWithAuthentication(headers: ReadonlyMap<string, readonly string[]>): boolean {
+  const newest = headers.get('received')?.[0];
+  if (!newest) return false;
+  return /\bwith\s+(?:UTF8)?(?:E?SMTPS?A|LMTPS?A)\b/i.test(newest) || /\(Authenticated sender:/i.test(newest);
+}
+
+export interface TapOutcome {
+  recorded: boolean;
+  /** Why a copy was ignored, or what was recorded. */
+  detail: string;
+  whitelisted: string[];
+}
+
+export async function handleTapCopy(db: Db, raw: Buffer, mailFrom: string, log: Logger): Promise<TapOutcome> {
+  const { headers } = parseHeaders(raw);
+  const ignore = (detail: string): TapOutcome => {
+    log.warn({ event: 'tap.ignored', mailFrom, reason: detail }, `outgoing copy ignored: ${detail}`);
+    return { recorded: false, detail, whitelisted: [] };
+  };
+  if (!mailFrom) return ignore('null envelope sender');
+  const user = await findUserByAddress(db, mailFrom);
+  if (!user) return ignore(`${normalizeAddress(mailFrom)} is not a user`);
+  if (!submittedWithAuthentication(headers)) return ignore('the newest Received header shows no authenticated submission');
+  const messageId = headers.get('message-id')?.[0]?.match(/<[^<>\s]+>/)?.[0];
+  if (!messageId) return ignore('no Message-ID');
+  const recipients = allAddresses(['to', 'cc', 'bcc', 'resent-to', 'resent-cc'].flatMap((h) => headers.get(h) ?? [])).filter(
+    (r) => r !== user.address && !user.aliases.includes(r),
+  );
+  const date = headers.get('date')?.[0];
+  const sentAt = date ? new Date(date) : undefined;
+  const whitelisted = await recordSentMessage(db, {
+    userId: user.id,
+    messageId,
+    recipients,
+    subject: headers.get('subject')?.[0],
+    sentAt: sentAt && !Number.isNaN(sentAt.getTime()) ? sentAt : undefined,
+    source: 'tap',
+  });
+  log.info({ event: 'tap.recorded', user: user.address, messageId, recipients: recipients.length, whitelisted: whitelisted.length }, 'outgoing mail recorded');
+  return { recorded: true, detail: `recorded, ${recipients.length} recipient(s)`, whitelisted };
+}
