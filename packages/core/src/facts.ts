@@ -61,6 +61,8 @@ export interface ListMatch {
   kind: 'address' | 'domain';
   value: string;
   source: string;
+  /** How the sender authenticated when the entry was made: the DKIM domains that signed then. */
+  auth?: { dkimDomains?: readonly string[] };
 }
 
 /** What we know of one recipient and how the sender relates to them. */

@@ -71,6 +71,23 @@ describe('lists', () => {
   });
 });
 
+describe('whitelist entries bound to authentication', () => {
+  const entry = { kind: 'address' as const, value: 'bob@remote.test', source: 'confirmed', auth: { dkimDomains: ['remote.test'] } };
+
+  it('delivers when the DKIM domain seen before signs again', () => {
+    expect(action({ auth: { ...spfPass, dkim: [{ domain: 'remote.test', result: 'pass' }] } }, { whitelisted: entry })).toBe('deliver');
+  });
+
+  it('holds a message that lacks the DKIM signature seen before', () => {
+    expect(action({}, { whitelisted: entry })).toBe('quarantine');
+    expect(symbols({}, { whitelisted: entry })).toContain('WHITELIST_FORGED');
+  });
+
+  it('does not hold it when DNS trouble kept the signature from being checked', () => {
+    expect(action({ auth: { ...spfPass, dkim: [{ domain: 'remote.test', result: 'temperror' }] } }, { whitelisted: entry })).toBe('deliver');
+  });
+});
+
 describe('never challenge what can be recognised', () => {
   const cases: Array<[string, Partial<MessageFacts>, string]> = [
     ['the null sender', { mailFrom: '', mailFromOriginal: '' }, 'NULL_SENDER'],

@@ -111,7 +111,23 @@ export async function confirmChallenge(db: Db, token: string, now: Date): Promis
     const why = challengeUnavailable(challenge, now);
     if (why || !challenge) return { ok: false, why: why ?? 'unknown' };
     await tx.query(`UPDATE challenges SET status = 'confirmed', confirmed_at = $2 WHERE id = $1`, [challenge.id, now]);
-    await addListEntry(tx, { userId: challenge.userId, list: 'white', kind: 'address', value: challenge.sender, source: 'confirmed' });
+    // Remember how the sender authenticated (the DKIM domains that signed the held mail), so a later
+    // message claiming the address without that signature does not inherit the whitelist entry.
+    const signed = await tx.query<{ domain: string }>(
+      `SELECT DISTINCT sig->>'domain' AS domain
+         FROM message_recipients r JOIN messages m ON m.id = r.message_id,
+              jsonb_array_elements(COALESCE(m.auth->'dkim', '[]'::jsonb)) AS sig
+        WHERE r.user_id = $1 AND r.sender = $2 AND r.status = 'held' AND sig->>'result' = 'pass'`,
+      [challenge.userId, challenge.sender],
+    );
+    await addListEntry(tx, {
+      userId: challenge.userId,
+      list: 'white',
+      kind: 'address',
+      value: challenge.sender,
+      source: 'confirmed',
+      auth: { dkimDomains: signed.rows.map((r) => r.domain).sort() },
+    });
     const released = await releaseHeldFromSender(tx, challenge.userId, normalizeAddress(challenge.sender));
     return { ok: true, challenge, released };
   });

@@ -16,15 +16,20 @@ export interface ListEntry {
   createdAt: Date;
 }
 
+/** How a sender authenticated when an entry was made (see ListMatch.auth). */
+export interface EntryAuth {
+  dkimDomains: string[];
+}
+
 export async function addListEntry(
   db: Queryable,
-  entry: { userId: number; list: ListName; kind: ListKind; value: string; source: ListSource },
+  entry: { userId: number; list: ListName; kind: ListKind; value: string; source: ListSource; auth?: EntryAuth },
 ): Promise<void> {
   const value = entry.kind === 'address' ? normalizeAddress(entry.value) : entry.value.trim().toLowerCase().replace(/^@/, '');
   await db.query(
-    `INSERT INTO list_entries (user_id, list, kind, value, source) VALUES ($1, $2, $3, $4, $5)
+    `INSERT INTO list_entries (user_id, list, kind, value, source, auth) VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (user_id, list, kind, value) DO NOTHING`,
-    [entry.userId, entry.list, entry.kind, value, entry.source],
+    [entry.userId, entry.list, entry.kind, value, entry.source, entry.auth ? JSON.stringify(entry.auth) : null],
   );
 }
 
@@ -52,8 +57,8 @@ export async function findSenderMatches(db: Queryable, userIds: number[], sender
   if (!sender || userIds.length === 0) return result;
   const address = normalizeAddress(sender);
   const domains = domainAndParents(domainOf(address));
-  const { rows } = await db.query<{ user_id: number; list: ListName; kind: ListKind; value: string; source: string }>(
-    `SELECT user_id, list, kind, value, source FROM list_entries
+  const { rows } = await db.query<{ user_id: number; list: ListName; kind: ListKind; value: string; source: string; auth: EntryAuth | null }>(
+    `SELECT user_id, list, kind, value, source, auth FROM list_entries
       WHERE user_id = ANY($1::bigint[])
         AND ((kind = 'address' AND value = $2) OR (kind = 'domain' AND value = ANY($3::text[])))`,
     [userIds, address, domains],
@@ -62,7 +67,7 @@ export async function findSenderMatches(db: Queryable, userIds: number[], sender
     const matches = result.get(row.user_id) ?? {};
     const current = matches[row.list];
     if (!current || (current.kind === 'domain' && row.kind === 'address')) {
-      matches[row.list] = { kind: row.kind, value: row.value, source: row.source };
+      matches[row.list] = { kind: row.kind, value: row.value, source: row.source, ...(row.auth ? { auth: row.auth } : {}) };
     }
     result.set(row.user_id, matches);
   }

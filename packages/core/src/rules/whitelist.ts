@@ -21,6 +21,21 @@ export const whitelistRule: Rule = {
         action: 'quarantine',
       };
     }
+    // The sender signed with DKIM when the entry was made: a message without that signature is not them.
+    const expected = m.auth?.dkimDomains ?? [];
+    if (auth && expected.length) {
+      const sigs = auth.dkim.filter((s) => expected.includes(s.domain));
+      const signed = sigs.some((s) => s.result === 'pass');
+      const dnsTrouble = sigs.some((s) => s.result === 'temperror');
+      if (!signed && !dnsTrouble) {
+        return {
+          symbol: 'WHITELIST_FORGED',
+          weight: 3,
+          detail: `${m.kind} ${m.value} is whitelisted, but the message lacks the DKIM signature of ${expected.join(', ')} seen before`,
+          action: 'quarantine',
+        };
+      }
+    }
     return {
       symbol: m.kind === 'address' ? 'WHITELIST_ADDRESS' : 'WHITELIST_DOMAIN',
       weight: -10,
