@@ -83,6 +83,17 @@ export interface RecipientFacts {
    * really sent, and whether there is a log at all (no log: nothing can be told from it).
    */
   sentMail?: { matched: readonly string[]; hasLog: boolean };
+  /** What the content classifier says of this message for this recipient (global + their own model). */
+  content?: ContentVerdict;
+}
+
+/** The statistical filter's verdict (packages/classifier), as the policy reads it. */
+export interface ContentVerdict {
+  verdict: 'ham' | 'unsure' | 'spam';
+  /** 0 = surely ham … 1 = surely spam. */
+  score: number;
+  spamClues: ReadonlyArray<{ token: string; prob: number }>;
+  hamClues: ReadonlyArray<{ token: string; prob: number }>;
 }
 
 /** Installation-wide policy settings the rules consult. */

@@ -9,3 +9,4 @@ export * from './challenges.js';
 export * from './redis-keys.js';
 export * from './rate-limits.js';
 export * from './sent-mail.js';
+export * from './token-store.js';

@@ -9,6 +9,7 @@ import type { Rule } from '../decision.js';
 import { blacklistRule } from './blacklist.js';
 import { whitelistRule } from './whitelist.js';
 import { replyToSentRule, backscatterRule } from './sent-mail.js';
+import { contentClassifierRule } from './content-classifier.js';
 import { nullSenderRule } from './null-sender.js';
 import { mailerDaemonRule, listSoftwareRule, noReplySenderRule } from './role-sender.js';
 import { deliveryReportRule, reportSubjectRule } from './delivery-report.js';
@@ -29,6 +30,7 @@ export const RULES: readonly Rule[] = [
   whitelistRule,
   replyToSentRule,
   backscatterRule,
+  contentClassifierRule,
   nullSenderRule,
   mailerDaemonRule,
   deliveryReportRule,
