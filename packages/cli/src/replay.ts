@@ -12,7 +12,7 @@ export interface ReplayLine {
   file: string;
   decision: Decision['action'];
   reasons: string[];
-  /** Spam likelihood 0..1. Until the classifier exists: the rule weights through a logistic curve. */
+  /** Spam likelihood 0..1: the classifier's score; without a trained model, the rule weights through a logistic curve. */
   score: number;
 }
 
@@ -32,16 +32,17 @@ export async function* replay(config: Config, db: Db, paths: string[], options: 
   const found = await findUserByAddress(db, address);
   // An address that is not a user is replayed as a user with no lists and no aliases.
   const user: User = found ?? { id: -1, address, aliases: [], challengesEnabled: true, language: 'en', createdAt: new Date() };
-  const pipeline = createDecisionPipeline(config, { db, offline: options.offline });
+  const pipeline = createDecisionPipeline(config, { db, offline: options.offline, logger });
   const window: Array<Promise<ReplayLine>> = [];
   const concurrency = options.concurrency ?? 8;
   for await (const { file, raw } of readMailSources(paths)) {
     window.push(
       (async () => {
         const { headers } = parseHeaders(raw);
-        const { decisions } = await pipeline.decideFor(raw, { mailFrom: envelopeSenderOf(headers) }, [user], logger);
+        const { decisions, content } = await pipeline.decideFor(raw, { mailFrom: envelopeSenderOf(headers) }, [user], logger);
         const d = decisions.get(user.id)!;
-        return { file, decision: d.action, reasons: d.reasons.map((r) => r.symbol), score: ruleScore(d) };
+        const score = content?.verdicts.get(user.id)?.score;
+        return { file, decision: d.action, reasons: d.reasons.map((r) => r.symbol), score: score === undefined ? ruleScore(d) : Math.round(score * 1000) / 1000 };
       })(),
     );
     if (window.length >= concurrency) yield await window.shift()!;

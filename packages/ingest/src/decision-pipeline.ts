@@ -4,8 +4,9 @@
  * run the pure policy in core. The LMTP ingest and `crgate replay` both use it, so a replay decides
  * exactly as the ingest would; only what happens afterwards (store, deliver, challenge) differs.
  */
-import { decide, domainOf, type Config, type Decision, type Logger, type MessageFacts, type PolicySettings, type RecipientFacts } from '@crgate/core';
-import { findSenderMatches, findSentMatches, isSenderOptedOut, listLocalDomains, type Db, type User } from '@crgate/store';
+import { decide, domainOf, silentLogger, type Config, type Decision, type Logger, type MessageFacts, type PolicySettings, type RecipientFacts } from '@crgate/core';
+import { findSenderMatches, findSentMatches, isSenderOptedOut, listLocalDomains, PgTokenStore, type Db, type User } from '@crgate/store';
+import { ContentChecker, type ContentCheck } from './content-check.js';
 import { parseMessage } from './parse-message.js';
 import { checkAuthentication, type AuthOutcome } from './authenticate.js';
 import { createResolver, isDomainRoutable, type ResolveFn } from './dns-resolver.js';
@@ -23,10 +24,13 @@ export interface PipelineResult {
   facts: MessageFacts;
   auth?: AuthOutcome;
   decisions: Map<number, Decision>;
+  /** The classifier's tokens and verdicts, when it ran (the ingest learns from them afterwards). */
+  content?: ContentCheck;
 }
 
 export interface DecisionPipeline {
   decideFor(raw: Buffer, envelope: Envelope, users: User[], log: Logger): Promise<PipelineResult>;
+  content: ContentChecker;
 }
 
 export interface PipelineOptions {
@@ -35,10 +39,14 @@ export interface PipelineOptions {
   resolver?: ResolveFn;
   /** Skip every DNS-based check (authentication and the sender-domain check): their facts stay unknown. */
   offline?: boolean;
+  /** The content classifier; by default one on the PostgreSQL token store. */
+  content?: ContentChecker;
+  logger?: Logger;
 }
 
 export function createDecisionPipeline(config: Config, options: PipelineOptions): DecisionPipeline {
   const resolver = options.resolver ?? createResolver(config.dns);
+  const content = options.content ?? new ContentChecker(config, new PgTokenStore(options.db), options.logger ?? silentLogger);
   let localDomains: { until: number; value: Promise<Set<string>> } | undefined;
 
   /** Our own domains change only with `crgate users`: read them at most every 30 seconds. */
@@ -73,10 +81,17 @@ export function createDecisionPipeline(config: Config, options: PipelineOptions)
   }
 
   return {
+    content,
     async decideFor(raw, envelope, users, log) {
       const { facts } = parseMessage(raw, envelope);
-      const auth = await senderFacts(raw, facts, log);
       const userIds = users.map((u) => u.id);
+      const [auth, checked] = await Promise.all([
+        senderFacts(raw, facts, log),
+        content.check(raw, userIds).catch((err: unknown) => {
+          log.warn({ event: 'classifier.failed', err: (err as Error).message }, 'content classification failed; deciding without it');
+          return undefined;
+        }),
+      ]);
       const [matches, optedOut, domains, sent] = await Promise.all([
         findSenderMatches(options.db, userIds, facts.mailFrom),
         isSenderOptedOut(options.db, facts.mailFrom),
@@ -96,10 +111,11 @@ export function createDecisionPipeline(config: Config, options: PipelineOptions)
           blacklisted: m.black,
           senderOptedOut: optedOut,
           sentMail: sent.get(user.id),
+          content: checked?.verdicts.get(user.id),
         };
         decisions.set(user.id, decide(facts, recipient, policy));
       }
-      return { facts, auth, decisions };
+      return { facts, auth, decisions, content: checked };
     },
   };
 }

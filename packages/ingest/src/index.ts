@@ -6,3 +6,4 @@ export * from './dns-resolver.js';
 export * from './authenticate.js';
 export * from './mail-sources.js';
 export * from './outgoing-tap.js';
+export * from './content-check.js';

@@ -45,7 +45,7 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
   const log = deps.logger.child({ component: 'ingest' });
   const now = deps.now ?? (() => new Date());
   const publicHost = new URL(config.publicUrl).hostname;
-  const pipeline = createDecisionPipeline(config, { db: deps.db, resolver: deps.resolver });
+  const pipeline = createDecisionPipeline(config, { db: deps.db, resolver: deps.resolver, logger: log });
   let stopping = false;
 
   const tapAddress = config.tap.address ? normalizeAddress(config.tap.address) : undefined;
@@ -70,6 +70,28 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
     (address as RcptAddress).crgateUser = user;
   }
 
+  /**
+   * What the ingest itself is sure of trains the recipient's model: mail delivered because the
+   * recipient vouched for the sender (whitelist, a reply to their own mail) is ham; mail discarded as
+   * sure spam is spam, weighted lower so the filter does not just confirm itself.
+   */
+  function learnFromOutcome(
+    tokens: string[],
+    key: string,
+    decisions: Map<number, Decision>,
+    deliveries: Map<number, DeliveryResult>,
+    stored: Map<number, Decision> | undefined,
+  ): void {
+    for (const [userId, decision] of decisions) {
+      const symbols = decision.reasons.map((r) => r.symbol);
+      if (deliveries.get(userId)?.ok && symbols.some((s) => s === 'WHITELIST_ADDRESS' || s === 'WHITELIST_DOMAIN' || s === 'REPLY_TO_SENT')) {
+        pipeline.content.learnLater(userId, key, tokens, 'ham', 1, 'delivered from a vouched-for sender');
+      } else if (stored?.get(userId)?.action === 'discard' && symbols.includes('CONTENT_SPAM')) {
+        pipeline.content.learnLater(userId, key, tokens, 'spam', 0.5, 'discarded as sure spam');
+      }
+    }
+  }
+
   async function readMessage(stream: SMTPServerDataStream): Promise<Buffer | undefined> {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -84,6 +106,7 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
 
   async function processMessage(raw: Buffer, session: SMTPServerSession): Promise<Reply[]> {
     const rcpts = session.envelope.rcptTo as RcptAddress[];
+    const sha256 = createHash('sha256').update(raw).digest('hex');
     const mailFromRaw = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
     const forwarded = session.xForward?.has('ADDR');
     // One decision per user: an alias and its primary address in one envelope get one copy.
@@ -92,7 +115,7 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
     const sessionLog = log.child({ session: session.id });
     let tap: TapOutcome | Error | undefined;
     if (rcpts.some((r) => r.crgateTap)) {
-      tap = await handleTapCopy(deps.db, raw, mailFromRaw, sessionLog).catch((err: unknown) => {
+      tap = await handleTapCopy(deps.db, raw, mailFromRaw, sessionLog, pipeline.content).catch((err: unknown) => {
         sessionLog.error({ event: 'tap.failed', err }, 'could not record the outgoing copy');
         return replyFor(toReplyError(err));
       });
@@ -102,7 +125,7 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
       clientAddress: forwarded ? session.remoteAddress : undefined,
       clientHelo: forwarded ? session.hostNameAppearsAs : undefined,
     };
-    const { facts, auth, decisions }: PipelineResult = users.size
+    const { facts, auth, decisions, content }: PipelineResult = users.size
       ? await pipeline.decideFor(raw, envelope, [...users.values()], sessionLog)
       : { facts: { mailFrom: mailFromRaw, headers: new Map() }, decisions: new Map() };
     const msgLog = sessionLog.child({ messageId: facts.messageId, mailFrom: facts.mailFrom });
@@ -158,7 +181,7 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
             fromHeader: facts.headers.get('from')?.[0],
             date: facts.date,
             size: raw.length,
-            sha256: createHash('sha256').update(raw).digest('hex'),
+            sha256,
             auth: facts.auth,
             authHeaders: auth?.headers,
           },
@@ -180,6 +203,8 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
         msgLog.error({ event: 'ingest.store_failed', err }, 'could not store the message; answering 4xx for held copies');
       }
     }
+
+    if (content) learnFromOutcome(content.tokens, sha256, decisions, deliveries, stored);
 
     return rcpts.map((r): Reply => {
       if (r.crgateTap) {

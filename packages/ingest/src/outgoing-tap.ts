@@ -10,7 +10,10 @@
  */
 import { normalizeAddress, type Logger } from '@crgate/core';
 import { findUserByAddress, recordSentMessage, type Db } from '@crgate/store';
+import { createHash } from 'node:crypto';
+import { tokenize } from '@crgate/classifier';
 import { allAddresses, parseHeaders } from './parse-message.js';
+import type { ContentChecker } from './content-check.js';
 
 export function isTrustedPeer(peer: string | undefined, trusted: readonly string[]): boolean {
   if (!peer) return false;
@@ -32,7 +35,7 @@ export interface TapOutcome {
   whitelisted: string[];
 }
 
-export async function handleTapCopy(db: Db, raw: Buffer, mailFrom: string, log: Logger): Promise<TapOutcome> {
+export async function handleTapCopy(db: Db, raw: Buffer, mailFrom: string, log: Logger, content?: ContentChecker): Promise<TapOutcome> {
   const { headers } = parseHeaders(raw);
   const ignore = (detail: string): TapOutcome => {
     log.warn({ event: 'tap.ignored', mailFrom, reason: detail }, `outgoing copy ignored: ${detail}`);
@@ -57,6 +60,11 @@ export async function handleTapCopy(db: Db, raw: Buffer, mailFrom: string, log: 
     sentAt: sentAt && !Number.isNaN(sentAt.getTime()) ? sentAt : undefined,
     source: 'tap',
   });
+  // A user's own words are the best ham there is.
+  if (content?.enabled) {
+    const tokens = await tokenize(raw);
+    content.learnLater(user.id, createHash('sha256').update(raw).digest('hex'), tokens, 'ham', 1, 'outgoing mail');
+  }
   log.info({ event: 'tap.recorded', user: user.address, messageId, recipients: recipients.length, whitelisted: whitelisted.length }, 'outgoing mail recorded');
   return { recorded: true, detail: `recorded, ${recipients.length} recipient(s)`, whitelisted };
 }

@@ -4,6 +4,8 @@ import type { Db, Queryable } from './db.js';
 import { withTransaction } from './db.js';
 import { addListEntry } from './lists.js';
 import { releaseHeldFromSender } from './messages.js';
+import { enqueueOutbox } from './outbox.js';
+import { jobIds } from './queues.js';
 
 export type ChallengeStatus = 'queued' | 'sent' | 'suppressed' | 'confirmed' | 'expired';
 
@@ -129,6 +131,8 @@ export async function confirmChallenge(db: Db, token: string, now: Date): Promis
       auth: { dkimDomains: signed.rows.map((r) => r.domain).sort() },
     });
     const released = await releaseHeldFromSender(tx, challenge.userId, normalizeAddress(challenge.sender));
+    // A confirmed sender's held mail is ham for this recipient: teach the classifier.
+    for (const id of released) await enqueueOutbox(tx, 'classifier.train', jobIds.train(id, 'ham'), { recipientId: id, label: 'ham', weight: 1 });
     return { ok: true, challenge, released };
   });
 }

@@ -205,11 +205,13 @@ export interface HeldCopy {
   authHeaders: string | null;
   /** The envelope sender as it came (the release is sent with it). */
   envelopeSender: string;
+  /** SHA-256 of the raw message: its key in the classifier's training log. */
+  sha256: string;
 }
 
 export async function getRecipientCopy(db: Queryable, recipientId: number): Promise<HeldCopy | undefined> {
   const { rows } = await db.query(
-    `SELECT r.id, r.message_id, r.user_id, u.address AS user_address, r.rcpt_to, r.sender, r.status, r.decision, r.reasons, m.raw, m.auth_headers, m.mail_from
+    `SELECT r.id, r.message_id, r.user_id, u.address AS user_address, r.rcpt_to, r.sender, r.status, r.decision, r.reasons, m.raw, m.auth_headers, m.mail_from, m.sha256
        FROM message_recipients r JOIN messages m ON m.id = r.message_id JOIN users u ON u.id = r.user_id WHERE r.id = $1`,
     [recipientId],
   );
@@ -228,6 +230,7 @@ export async function getRecipientCopy(db: Queryable, recipientId: number): Prom
     raw: row.raw,
     authHeaders: row.auth_headers,
     envelopeSender: row.mail_from,
+    sha256: row.sha256,
   };
 }
 
@@ -256,6 +259,21 @@ export async function releaseHeldFromSender(tx: Queryable, userId: number, sende
   );
   for (const row of rows) await enqueueOutbox(tx, 'message.deliver', jobIds.deliver(row.id), { recipientId: row.id });
   return rows.map((r) => r.id);
+}
+
+/**
+ * Held copies whose challenge ran out unconfirmed (with their bodies): weak evidence of spam, read by
+ * the expiry sweep before it expires them.
+ */
+export async function unconfirmedChallengeCopies(db: Queryable, now: Date, limit = 1000): Promise<Array<{ userId: number; raw: Buffer; sha256: string }>> {
+  const { rows } = await db.query(
+    `SELECT r.user_id, m.raw, m.sha256 FROM message_recipients r
+       JOIN challenges c ON c.id = r.challenge_id JOIN messages m ON m.id = r.message_id
+      WHERE c.status IN ('queued', 'sent') AND c.expires_at <= $1 AND r.status = 'held' AND m.raw IS NOT NULL
+      LIMIT $2`,
+    [now, limit],
+  );
+  return rows.map((r) => ({ userId: r.user_id, raw: r.raw, sha256: r.sha256 }));
 }
 
 export interface ExpiryResult {

@@ -6,6 +6,7 @@ export const QUEUES = {
   challenges: 'challenges',
   deliveries: 'deliveries',
   maintenance: 'maintenance',
+  learning: 'learning',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -13,6 +14,8 @@ export interface JobPayloads {
   'challenge.send': { challengeId: string };
   'message.deliver': { recipientId: number };
   'expiry.sweep': Record<string, never>;
+  /** Train the recipient's model with a stored copy (weight 1 = a sure label). */
+  'classifier.train': { recipientId: number; label: 'ham' | 'spam'; weight: number };
 }
 export type JobName = keyof JobPayloads;
 
@@ -20,10 +23,12 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   'challenge.send': QUEUES.challenges,
   'message.deliver': QUEUES.deliveries,
   'expiry.sweep': QUEUES.maintenance,
+  'classifier.train': QUEUES.learning,
 };
 
 /** Stable job ids (BullMQ forbids ':' in custom ids). */
 export const jobIds = {
   challenge: (challengeId: string) => `challenge-${challengeId}`,
   deliver: (recipientId: number) => `deliver-${recipientId}`,
+  train: (recipientId: number, label: string) => `train-${recipientId}-${label}`,
 };

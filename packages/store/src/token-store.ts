@@ -82,8 +82,8 @@ async function apply(tx: DbClient, scope: number, tokens: readonly string[], lab
     );
   }
   await tx.query(
-    `INSERT INTO classifier_totals (scope, ${total}) VALUES ($1, GREATEST($2, 0))
-     ON CONFLICT (scope) DO UPDATE SET ${total} = GREATEST(classifier_totals.${total} + $2, 0)`,
+    `INSERT INTO classifier_totals (scope, ${total}) VALUES ($1, GREATEST($2::double precision, 0))
+     ON CONFLICT (scope) DO UPDATE SET ${total} = GREATEST(classifier_totals.${total} + $2::double precision, 0)`,
     [scope, delta],
   );
 }

@@ -3,3 +3,4 @@ export * from './outbox-relay.js';
 export * from './challenge-job.js';
 export * from './delivery-job.js';
 export * from './challenge-template.js';
+export * from './learning-job.js';

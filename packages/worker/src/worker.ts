@@ -11,6 +11,7 @@ import { OutboxRelay } from './outbox-relay.js';
 import { sendChallenge } from './challenge-job.js';
 import { deliverReleased } from './delivery-job.js';
 import { loadChallengeTemplate } from './challenge-template.js';
+import { trainFromCopy, trainFromExpiredChallenges } from './learning-job.js';
 
 export interface WorkerDeps {
   db: Db;
@@ -25,7 +26,7 @@ export interface WorkerRole {
   queues: Map<QueueName, Queue>;
 }
 
-const ATTEMPTS = { challenges: 12, deliveries: 25, maintenance: 3 } as const;
+const ATTEMPTS = { challenges: 12, deliveries: 25, maintenance: 3, learning: 5 } as const;
 const EXPIRY_EVERY_MS = 3_600_000;
 
 export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
@@ -77,7 +78,10 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
         });
       case 'message.deliver':
         return deliverReleased((job.data as JobPayloads['message.deliver']).recipientId, { config, db: deps.db, logger: jobLog });
+      case 'classifier.train':
+        return config.classifier.enabled ? trainFromCopy(deps.db, job.data as JobPayloads['classifier.train'], jobLog) : 'disabled';
       case 'expiry.sweep': {
+        if (config.classifier.enabled) await trainFromExpiredChallenges(deps.db, now(), jobLog);
         const result = await expireOld(deps.db, now());
         jobLog.info({ event: 'expiry.swept', ...result }, 'expiry sweep done');
         return result;

@@ -136,6 +136,16 @@ export const configSchema = z
         challengeRequiresAuth: booleanish.default(true),
       })
       .prefault({}),
+    classifier: z
+      .strictObject({
+        /** Use the statistical filter (it stays silent until it has been trained). */
+        enabled: booleanish.default(true),
+        /** Scores below this are ham (delivered). */
+        hamCutoff: z.coerce.number().min(0).max(1).default(0.2),
+        /** Scores at or above this are spam (discarded). */
+        spamCutoff: z.coerce.number().min(0).max(1).default(0.9),
+      })
+      .prefault({}),
     tap: z
       .strictObject({
         /**
@@ -187,6 +197,9 @@ export const configSchema = z
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    if (cfg.classifier.hamCutoff > cfg.classifier.spamCutoff) {
+      ctx.addIssue({ code: 'custom', path: ['classifier', 'hamCutoff'], message: `must not be above classifier.spamCutoff (${cfg.classifier.spamCutoff})` });
+    }
     const host = new URL(cfg.publicUrl).hostname.toLowerCase();
     const from = cfg.challenge.from ?? `crgate@${host}`;
     if (!isAddress(from)) {

@@ -1,0 +1,118 @@
+/**
+ * `crgate eval`: trains an in-memory model on one part of the labelled mail and replays the other
+ * part through the whole decision, as the ingest would decide it, then prints decision × truth. The
+ * running engine's model and database are not touched. The split is by a hash of each message, so it
+ * is the same on every run and independent of file names.
+ */
+import { createHash } from 'node:crypto';
+import { MemoryTokenStore, tokenize, type Label, type Verdict } from '@crgate/classifier';
+import { createDecisionPipeline, ContentChecker, envelopeSenderOf, parseHeaders, readMailSources } from '@crgate/ingest';
+import type { Config, DecisionAction, Logger } from '@crgate/core';
+import type { Db, User } from '@crgate/store';
+
+export interface EvalOptions {
+  ham: string[];
+  spam: string[];
+  /** Train on these instead of splitting ham/spam. */
+  trainHam?: string[];
+  trainSpam?: string[];
+  /** Share of each set used for training when splitting (default 0.5). */
+  trainFraction: number;
+  offline: boolean;
+}
+
+export interface EvalRow {
+  file: string;
+  truth: Label;
+  personal: boolean;
+  decision: DecisionAction;
+  verdict?: Verdict;
+  score?: number;
+}
+
+interface Loaded {
+  file: string;
+  raw: Buffer;
+  key: string;
+}
+
+async function load(paths: string[]): Promise<Loaded[]> {
+  const out: Loaded[] = [];
+  for await (const { file, raw } of readMailSources(paths)) out.push({ file, raw, key: createHash('sha256').update(raw).digest('hex') });
+  return out;
+}
+
+/** Deterministic: a message is in the training part when the first 4 bytes of its hash fall below the fraction. */
+function inTrainingPart(key: string, fraction: number): boolean {
+  return parseInt(key.slice(0, 8), 16) / 0x1_0000_0000 < fraction;
+}
+
+/** Person-to-person mail: no list headers and no bulk precedence. */
+function isPersonal(headers: ReadonlyMap<string, readonly string[]>): boolean {
+  if ([...headers.keys()].some((h) => h.startsWith('list-') || h === 'mailing-list' || h === 'x-mailing-list')) return false;
+  const precedence = headers.get('precedence')?.[0]?.toLowerCase().trim();
+  return precedence !== 'bulk' && precedence !== 'list' && precedence !== 'junk';
+}
+
+export async function evaluate(config: Config, db: Db, options: EvalOptions, logger: Logger): Promise<EvalRow[]> {
+  const sets = { ham: await load(options.ham), spam: await load(options.spam) };
+  const explicit = options.trainHam || options.trainSpam;
+  const train = explicit
+    ? { ham: await load(options.trainHam ?? []), spam: await load(options.trainSpam ?? []) }
+    : {
+        ham: sets.ham.filter((m) => inTrainingPart(m.key, options.trainFraction)),
+        spam: sets.spam.filter((m) => inTrainingPart(m.key, options.trainFraction)),
+      };
+  const test = explicit
+    ? sets
+    : {
+        ham: sets.ham.filter((m) => !inTrainingPart(m.key, options.trainFraction)),
+        spam: sets.spam.filter((m) => !inTrainingPart(m.key, options.trainFraction)),
+      };
+
+  const store = new MemoryTokenStore();
+  for (const label of ['ham', 'spam'] as const) {
+    for (const m of train[label]) await store.train(0, m.key, await tokenize(m.raw), label, 1);
+  }
+  const content = new ContentChecker({ ...config, classifier: { ...config.classifier, enabled: true } }, store, logger);
+  const pipeline = createDecisionPipeline(config, { db, offline: options.offline, content, logger });
+  const user: User = { id: -1, address: 'eval@crgate.invalid', aliases: [], challengesEnabled: true, language: 'en', createdAt: new Date() };
+
+  const rows: EvalRow[] = [];
+  for (const truth of ['ham', 'spam'] as const) {
+    for (const m of test[truth]) {
+      const { headers } = parseHeaders(m.raw);
+      const { decisions, content: checked } = await pipeline.decideFor(m.raw, { mailFrom: envelopeSenderOf(headers) }, [user], logger);
+      const v = checked?.verdicts.get(user.id);
+      rows.push({ file: m.file, truth, personal: isPersonal(headers), decision: decisions.get(user.id)!.action, verdict: v?.verdict, score: v?.score });
+    }
+  }
+  return rows;
+}
+
+export function formatEvaluation(rows: EvalRow[], config: Config): string {
+  const actions: DecisionAction[] = ['deliver', 'challenge', 'quarantine', 'discard'];
+  const verdicts: Verdict[] = ['ham', 'unsure', 'spam'];
+  const pct = (n: number, of: number) => (of ? `${((100 * n) / of).toFixed(1)}%` : '-');
+  const table = (title: string, columns: string[], cell: (r: EvalRow) => string, groups: Array<[string, EvalRow[]]>) => {
+    const lines = [`${title.padEnd(16)}${columns.map((c) => c.padStart(16)).join('')}${'total'.padStart(8)}`];
+    for (const [name, rs] of groups) {
+      lines.push(`${name.padEnd(16)}${columns.map((c) => { const n = rs.filter((r) => cell(r) === c).length; return `${n} (${pct(n, rs.length)})`.padStart(16); }).join('')}${String(rs.length).padStart(8)}`);
+    }
+    return lines.join('\n');
+  };
+  const groups: Array<[string, EvalRow[]]> = [
+    ['ham', rows.filter((r) => r.truth === 'ham')],
+    ['  personal ham', rows.filter((r) => r.truth === 'ham' && r.personal)],
+    ['  list ham', rows.filter((r) => r.truth === 'ham' && !r.personal)],
+    ['spam', rows.filter((r) => r.truth === 'spam')],
+  ];
+  return [
+    `cut-offs: ham < ${config.classifier.hamCutoff}, spam >= ${config.classifier.spamCutoff}`,
+    '',
+    table('decision', actions, (r) => r.decision, groups),
+    '',
+    table('classifier', verdicts, (r) => r.verdict ?? 'unsure', groups),
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,107 @@
+/**
+ * The classifier in the running engine: bootstrapped with `crgate train`, consulted by the ingest, and
+ * learning from what happens — a confirmed sender's held mail becomes ham for that recipient, mail
+ * discarded as sure spam becomes (lighter) spam. Training data are real messages from the shared corpus.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readdirSync, copyFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { addUser, findUserByAddress } from '@crgate/store';
+import { createTestEnvironment, REMOTE_CLIENT, type TestEnvironment } from './helpers/environment.js';
+import { runCli } from './helpers/engine-process.js';
+import { startInProcess } from './helpers/in-process.js';
+import { pythonLmtpSend } from './helpers/lmtp-client.js';
+import { startSink, waitFor, type Sink } from './helpers/sinks.js';
+
+const CORPUS = fileURLToPath(new URL('../../shared/corpus/', import.meta.url));
+const FIXTURE = readFileSync(new URL('./fixtures/bob-to-alice.eml', import.meta.url), 'utf8');
+
+/** The first `n` messages of a corpus folder, copied into a new folder. */
+function sample(folder: string, n: number): string {
+  const dir = mkdtempSync(join(tmpdir(), `crgate-${folder}-`));
+  for (const f of readdirSync(CORPUS + folder).sort().slice(0, n)) copyFileSync(join(CORPUS, folder, f), join(dir, f));
+  return dir;
+}
+
+describe('classifier learning in the engine', () => {
+  let t: TestEnvironment;
+  let lmtpSink: Sink;
+  let smtpSink: Sink;
+  let engine: Awaited<ReturnType<typeof startInProcess>>;
+  let hamDir: string;
+  let spamDir: string;
+
+  const totals = async (scope: number) =>
+    (await t.db.query(`SELECT nham, nspam FROM classifier_totals WHERE scope = $1`, [scope])).rows[0] ?? { nham: 0, nspam: 0 };
+
+  beforeAll(async () => {
+    lmtpSink = await startSink('lmtp');
+    smtpSink = await startSink('smtp');
+    t = await createTestEnvironment();
+    Object.assign(t.env, { CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${lmtpSink.port}`, CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${smtpSink.port}` });
+    hamDir = sample('ham', 60);
+    spamDir = sample('spam', 60);
+  });
+
+  afterAll(async () => {
+    await engine?.stop();
+    await lmtpSink?.close();
+    await smtpSink?.close();
+    await t?.cleanup();
+  });
+
+  it('bootstraps the global model with crgate train', async () => {
+    const r = await runCli(['train', '--ham', hamDir, '--spam', spamDir], t.env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('trained 60 ham and 60 spam into the global model\n');
+    expect(await totals(0)).toEqual({ nham: 60, nspam: 60 });
+  });
+
+  it('does not count a message twice when training again', async () => {
+    const before = (await t.db.query(`SELECT sum(ham) AS h, sum(spam) AS s FROM classifier_tokens WHERE scope = 0`)).rows[0];
+    expect((await runCli(['train', '--ham', hamDir, '--spam', spamDir], t.env)).code).toBe(0);
+    expect(await totals(0)).toEqual({ nham: 60, nspam: 60 });
+    expect((await t.db.query(`SELECT sum(ham) AS h, sum(spam) AS s FROM classifier_tokens WHERE scope = 0`)).rows[0]).toEqual(before);
+  });
+
+  it('moves a message trained as ham when it is trained as spam', async () => {
+    const moved = mkdtempSync(join(tmpdir(), 'crgate-moved-'));
+    const first = readdirSync(hamDir).sort()[0]!;
+    copyFileSync(join(hamDir, first), join(moved, first));
+    expect((await runCli(['train', '--spam', moved], t.env)).code).toBe(0);
+    expect(await totals(0)).toEqual({ nham: 59, nspam: 61 });
+    expect((await runCli(['train', '--ham', moved], t.env)).code).toBe(0);
+    expect(await totals(0)).toEqual({ nham: 60, nspam: 60 });
+  });
+
+  it("learns ham for the recipient when a challenged sender confirms", async () => {
+    engine = await startInProcess(t.env);
+    await addUser(engine.db, 'alice@example.test');
+    const alice = (await findUserByAddress(engine.db, 'alice@example.test'))!;
+    const r = await pythonLmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test'], FIXTURE, { xforward: REMOTE_CLIENT });
+    expect(r.data?.[0]?.[1]).toBe(250);
+    const { rows } = await t.db.query(`SELECT decision, reasons FROM message_recipients ORDER BY id DESC LIMIT 1`);
+    expect(rows[0].reasons.map((x: { symbol: string }) => x.symbol)).toContain('CONTENT_UNSURE');
+    expect(rows[0].decision).toBe('challenge');
+    await waitFor(() => smtpSink.messages.length === 1, 'the challenge');
+    const link = /https?:\/\/\S+\/c\/[A-Za-z0-9_-]{43}/.exec(smtpSink.messages[0]!.raw.toString())![0];
+    expect((await fetch(link, { method: 'POST' })).status).toBe(200);
+    await waitFor(async () => Number((await totals(alice.id)).nham) === 1, "alice's model to learn the confirmed mail");
+    expect(await totals(alice.id)).toEqual({ nham: 1, nspam: 0 });
+  });
+
+  it('learns spam, weighted lower, from mail it discards as sure spam', async () => {
+    const alice = (await findUserByAddress(engine.db, 'alice@example.test'))!;
+    // A message the model was trained on as spam is surely spam to it.
+    const spam = readFileSync(join(spamDir, readdirSync(spamDir).sort()[1]!), 'latin1').replace(/^From [^\n]*\n/, '');
+    const r = await pythonLmtpSend(t.lmtpPort, 'spammer@remote.test', ['alice@example.test'], spam, { xforward: REMOTE_CLIENT });
+    expect(r.data?.[0]?.[1]).toBe(250);
+    const { rows } = await t.db.query(`SELECT decision, reasons FROM message_recipients ORDER BY id DESC LIMIT 1`);
+    expect(rows[0].decision).toBe('discard');
+    expect(rows[0].reasons.map((x: { symbol: string }) => x.symbol)).toContain('CONTENT_SPAM');
+    await waitFor(async () => Number((await totals(alice.id)).nspam) > 0, "alice's model to learn the discarded spam");
+    expect(await totals(alice.id)).toEqual({ nham: 1, nspam: 0.5 });
+  });
+});
