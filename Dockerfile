@@ -11,6 +11,7 @@ WORKDIR /app
 # Manifests first, so the dependency layer is reused while only source files change.
 COPY package.json package-lock.json ./
 COPY packages/core/package.json packages/core/
+COPY packages/classifier/package.json packages/classifier/
 COPY packages/store/package.json packages/store/
 COPY packages/ingest/package.json packages/ingest/
 COPY packages/worker/package.json packages/worker/
@@ -38,6 +39,8 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/packages/core/package.json packages/core/
 COPY --from=build /app/packages/core/dist packages/core/dist
+COPY --from=build /app/packages/classifier/package.json packages/classifier/
+COPY --from=build /app/packages/classifier/dist packages/classifier/dist
 COPY --from=build /app/packages/store/package.json packages/store/
 COPY --from=build /app/packages/store/dist packages/store/dist
 COPY --from=build /app/packages/store/migrations packages/store/migrations
