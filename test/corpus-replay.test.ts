@@ -53,11 +53,8 @@ describe('replay over the shared corpus', () => {
       .filter((l) => !l.file.includes('/lists/'))
       .filter((l) => !l.reasons.some((s) => !weak.has(s) && !/^(SPF|DKIM|DMARC|ARC)_/.test(s)))
       .map((l) => l.file.slice(CORPUS.length));
-    // Known and accepted: four spam/virus samples filed as bounces in their source, and two bounces a
-    // person forwarded by hand ("Fwd: Returned mail"). They are held all the same.
+    // Known and accepted: four spam/virus samples that their source filed as bounces. They are held all the same.
     expect(unrecognised.sort()).toEqual([
-      'bounces/00380.eml',
-      'bounces/00611.eml',
       'bounces/00666.eml',
       'bounces/00667.eml',
       'bounces/00712.eml',

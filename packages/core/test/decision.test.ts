@@ -241,3 +241,40 @@ describe('challenge plan', () => {
     expect(planChallenge(deliver, {}, now, 7)).toEqual({ decision: deliver, plan: { kind: 'none' } });
   });
 });
+
+describe('content classifier', () => {
+  const verdict = (v: 'ham' | 'unsure' | 'spam', score: number) => ({ verdict: v, score, spamClues: [], hamClues: [] });
+
+  it('discards what it is sure is spam', () => {
+    expect(action({}, { content: verdict('spam', 0.99) })).toBe('discard');
+  });
+
+  it('delivers what it is sure is ham, without a challenge', () => {
+    expect(action({}, { content: verdict('ham', 0.01) })).toBe('deliver');
+  });
+
+  it('leaves the uncertain rest to the challenge rules', () => {
+    expect(action({}, { content: verdict('unsure', 0.5) })).toBe('challenge');
+    expect(action({ auth: undefined }, { content: verdict('unsure', 0.5) })).toBe('quarantine');
+  });
+
+  it('does not deliver a forgery that reads like ham', () => {
+    expect(action({ auth: { ...spfPass, dmarc: { result: 'fail', domain: 'remote.test', policy: 'reject' } } }, { content: verdict('ham', 0.01) })).toBe('quarantine');
+  });
+
+  it('does not deliver a bounce on its words alone', () => {
+    expect(action({ mailFrom: '', mailFromOriginal: '', contentTypes: ['multipart/report'] }, { content: verdict('ham', 0.01) })).toBe('quarantine');
+  });
+
+  it('does not deliver a notice from list software that is not a list post', () => {
+    expect(action({ mailFrom: 'users-admin@remote.test', mailFromOriginal: 'users-admin@remote.test', fromAddress: 'users-admin@remote.test' }, { content: verdict('ham', 0.01) })).toBe('quarantine');
+  });
+
+  it('delivers a list post that reads like ham', () => {
+    expect(action({ mailFrom: 'users-bounces@remote.test', mailFromOriginal: 'users-bounces@remote.test', headers: headers({ 'List-Id': '<users.remote.test>', 'List-Post': '<mailto:users@remote.test>' }) }, { content: verdict('ham', 0.01) })).toBe('deliver');
+  });
+
+  it('lets the recipient\'s blacklist win over a ham verdict', () => {
+    expect(action({}, { content: verdict('ham', 0.01), blacklisted: { kind: 'address', value: 'bob@remote.test', source: 'manual' } })).toBe('discard');
+  });
+});

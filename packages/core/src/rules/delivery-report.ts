@@ -14,8 +14,9 @@ const REPORT_PARTS = new Set([
 ]);
 
 // Subjects of non-standard bounces and complaint reports (many MTAs and ISPs never used multipart/report).
+// "Fwd:" too: a bounce forwarded by hand is still a bounce, about mail the recipient may never have sent.
 const REPORT_SUBJECT = new RegExp(
-  '^(?:' +
+  '^(?:fwd?:\\s*)?(?:' +
     [
       'undeliver(?:ed|able)(?: mail| message)?',
       'undelivered mail returned to sender',

@@ -7,7 +7,8 @@
  */
 import type { Rule, RuleContext } from '../decision.js';
 import { nullSenderRule } from './null-sender.js';
-import { mailerDaemonRule } from './role-sender.js';
+import { mailerDaemonRule, listSoftwareRule } from './role-sender.js';
+import { headerValues } from '../signals.js';
 import { deliveryReportRule, reportSubjectRule } from './delivery-report.js';
 import { autoSubmittedRule, autoReplyRule } from './auto-reply.js';
 import { otherChallengeRule } from './other-cr-system.js';
@@ -15,8 +16,13 @@ import { otherChallengeRule } from './other-cr-system.js';
 /** The rules that recognise automatic answers to some earlier message. */
 const AUTOMATIC_ANSWER = [nullSenderRule, mailerDaemonRule, deliveryReportRule, reportSubjectRule, otherChallengeRule, autoSubmittedRule, autoReplyRule];
 
-function isAutomaticAnswer(ctx: RuleContext): boolean {
-  return AUTOMATIC_ANSWER.some((rule) => rule.evaluate(ctx) !== null);
+/** A bounce, report, auto-reply or challenge: an automatic answer to some earlier message. */
+export function isAutomaticAnswer(ctx: RuleContext): boolean {
+  if (AUTOMATIC_ANSWER.some((rule) => rule.evaluate(ctx) !== null)) return true;
+  // List software writing on its own (no List-Post / List-Id: not a post to the list) sends notices:
+  // bounces, loop alerts, moderation notes.
+  const isPost = headerValues(ctx.message, 'list-post').length > 0 || headerValues(ctx.message, 'list-id').length > 0;
+  return !isPost && listSoftwareRule.evaluate(ctx) !== null;
 }
 
 function forged(ctx: RuleContext): boolean {
