@@ -1,0 +1,57 @@
+/** `crgate users`: protected users and their aliases. */
+import type { Command } from 'commander';
+import { normalizeAddress } from '@crgate/core';
+import { addAlias, addUser, listUsers, removeUser, UserError } from '@crgate/store';
+import { address, fail, withDb } from '../cli-helpers.js';
+
+export function registerUsers(program: Command): void {
+  const users = program.command('users').description('manage protected users and their aliases');
+  users
+    .command('add')
+    .description('add one or more users')
+    .argument('<address...>', 'mail addresses', (v: string, prev: string[] = []) => [...prev, address(v)])
+    .action(async (addresses: string[]) => {
+      await withDb(async (db) => {
+        for (const a of addresses) {
+          const added = await addUser(db, a);
+          process.stdout.write(added ? `added ${normalizeAddress(a)}\n` : `${normalizeAddress(a)} already exists\n`);
+        }
+      });
+    });
+  users
+    .command('list')
+    .description('list users and their aliases')
+    .action(async () => {
+      await withDb(async (db) => {
+        for (const u of await listUsers(db)) {
+          process.stdout.write(`${u.address}${u.aliases.length ? `  (aliases: ${u.aliases.join(', ')})` : ''}\n`);
+        }
+      });
+    });
+  users
+    .command('remove')
+    .description('remove a user, with their aliases, lists and held mail')
+    .argument('<address>', 'the user', address)
+    .action(async (a: string) => {
+      await withDb(async (db) => {
+        if (!(await removeUser(db, a))) fail(`no user ${normalizeAddress(a)}`);
+        process.stdout.write(`removed ${normalizeAddress(a)}\n`);
+      });
+    });
+  users
+    .command('alias')
+    .description('add an alias address to a user')
+    .argument('<address>', 'the user', address)
+    .argument('<alias>', 'the alias', address)
+    .action(async (a: string, alias: string) => {
+      await withDb(async (db) => {
+        try {
+          await addAlias(db, a, alias);
+        } catch (err) {
+          if (err instanceof UserError) fail(err.message);
+          throw err;
+        }
+        process.stdout.write(`${normalizeAddress(alias)} is an alias of ${normalizeAddress(a)}\n`);
+      });
+    });
+}
