@@ -79,6 +79,56 @@ describe('crgate command', () => {
     expect(r.stderr).toContain('unknown role "mailer"');
   });
 
+  it('manages a whitelist and blacklist and round-trips them through CSV', async () => {
+    expect((await runCli(['lists', 'add', '--as', 'alice@example.test', 'white', 'Carol@C.test', '@friends.test'], t.env)).code).toBe(0);
+    expect((await runCli(['lists', 'add', '--as', 'alice@example.test', 'black', 'spam.test'], t.env)).code).toBe(0);
+    const shown = await runCli(['lists', 'show', '--as', 'alice@example.test', '--json'], t.env);
+    expect(shown.stdout.trim().split('\n').map((l) => JSON.parse(l)).map((e) => [e.list, e.kind, e.value, e.source])).toEqual([
+      ['black', 'domain', 'spam.test', 'manual'],
+      ['white', 'address', 'carol@c.test', 'manual'],
+      ['white', 'domain', 'friends.test', 'manual'],
+    ]);
+    const exported = await runCli(['lists', 'export', '--as', 'alice@example.test'], t.env);
+    expect(exported.stdout.split('\r\n')[0]).toBe('list,kind,value,source,added');
+    const dir = mkdtempSync(join(tmpdir(), 'crgate-csv-'));
+    writeFileSync(join(dir, 'lists.csv'), exported.stdout);
+    expect((await runCli(['lists', 'import', '--as', 'carol@example.test', join(dir, 'lists.csv')], t.env)).stdout).toBe('imported 3 entries for carol@example.test\n');
+    const carol = await runCli(['lists', 'show', '--as', 'carol@example.test', '--json'], t.env);
+    expect(carol.stdout.trim().split('\n').map((l) => JSON.parse(l).source)).toEqual(['import', 'import', 'import']);
+    expect((await runCli(['lists', 'remove', '--as', 'alice@example.test', 'white', 'friends.test'], t.env)).code).toBe(0);
+    const missing = await runCli(['lists', 'remove', '--as', 'alice@example.test', 'white', 'friends.test'], t.env);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('friends.test is not on the whitelist');
+  });
+
+  it('refuses a CSV line that names no list', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'crgate-csv-'));
+    writeFileSync(join(dir, 'bad.csv'), 'white,ok@x.test\ngrey,bad@x.test\n');
+    const r = await runCli(['lists', 'import', '--as', 'alice@example.test', join(dir, 'bad.csv')], t.env);
+    expect(r.code).toBe(65);
+    expect(r.stderr).toMatch(/bad\.csv line 2: list must be white or black/);
+  });
+
+  it('checks the configuration with config check and names a bad key', async () => {
+    const ok = await runCli(['config', 'check', '--json'], { ...t.env, DATABASE_URL: 'postgres://u:hunter2@db:5432/x' });
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).not.toContain('hunter2');
+    expect(JSON.parse(ok.stdout).databaseUrl).toBe('postgres://u:***@db:5432/x');
+    const bad = await runCli(['config', 'check'], { ...t.env, CRGATE_CLASSIFIER_HAM_CUTOFF: '0.95' });
+    expect(bad.code).toBe(78);
+    expect(bad.stderr).toContain('classifier.hamCutoff');
+  });
+
+  it('reports decisions and queues as JSON', async () => {
+    const stats = await runCli(['stats', '--since', '1h', '--json'], t.env);
+    expect(stats.code).toBe(0);
+    expect(JSON.parse(stats.stdout)).toMatchObject({ decisions: {}, reasons: {}, challenges: {} });
+    const queues = await runCli(['queue', 'status', '--json'], t.env);
+    expect(queues.code).toBe(0);
+    expect(JSON.parse(queues.stdout)).toMatchObject({ outbox: 0, queues: { challenges: { waiting: 0 }, deliveries: { failed: 0 } } });
+    expect((await runCli(['stats', '--since', 'yesterday-ish'], t.env)).code).toBe(64);
+  });
+
   it('refuses a bad challenge template file at start, naming it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'crgate-tpl-'));
     writeFileSync(join(dir, 'challenge.hbs'), 'Click {{link}} or http://elsewhere.example/');

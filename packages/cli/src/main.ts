@@ -9,6 +9,8 @@ import { registerReplay } from './commands/replay.js';
 import { registerImportSent } from './commands/import-sent.js';
 import { registerClassifier } from './commands/classifier.js';
 import { registerConfig } from './commands/config.js';
+import { registerLists } from './commands/lists.js';
+import { registerOperations } from './commands/operations.js';
 import { fail } from './cli-helpers.js';
 
 // `crgate users list | head` closes the pipe early: that is not an error.
@@ -28,6 +30,8 @@ registerUsers(program);
 registerReplay(program);
 registerImportSent(program);
 registerClassifier(program);
+registerLists(program);
+registerOperations(program);
 registerConfig(program);
 
 program.parseAsync().catch((err: unknown) => {

@@ -10,3 +10,4 @@ export * from './redis-keys.js';
 export * from './rate-limits.js';
 export * from './sent-mail.js';
 export * from './token-store.js';
+export * from './stats.js';

@@ -89,3 +89,15 @@ export async function isSenderOptedOut(db: Queryable, sender: string): Promise<b
   ]);
   return rows[0]?.no_challenge ?? false;
 }
+
+/** Removes an entry; returns false when there was none. */
+export async function removeListEntry(db: Queryable, entry: { userId: number; list: ListName; kind: ListKind; value: string }): Promise<boolean> {
+  const value = entry.kind === 'address' ? normalizeAddress(entry.value) : entry.value.trim().toLowerCase().replace(/^@/, '');
+  const res = await db.query('DELETE FROM list_entries WHERE user_id = $1 AND list = $2 AND kind = $3 AND value = $4', [
+    entry.userId,
+    entry.list,
+    entry.kind,
+    value,
+  ]);
+  return (res.rowCount ?? 0) > 0;
+}

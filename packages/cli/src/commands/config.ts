@@ -1,15 +1,38 @@
-/** `crgate config`: validate and print the configuration. */
+/** `crgate config check`: validate the configuration and print it with secrets redacted. */
 import type { Command } from 'commander';
-import { ENV_VARS } from '@crgate/core';
+import { ENV_VARS, type Config } from '@crgate/core';
 import { configOrExit } from '../load-config.js';
 
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+export function redactConfig(config: Config): Record<string, unknown> {
+  return {
+    ...config,
+    databaseUrl: redactUrl(config.databaseUrl),
+    redisUrl: redactUrl(config.redisUrl),
+    secret: config.secret ? '(set, hidden)' : '(not set: generated once and stored in the database)',
+  };
+}
+
 export function registerConfig(program: Command): void {
-  program
-    .command('config')
-    .description('validate the configuration and print it (the secret hidden)')
-    .action(() => {
-      const config = configOrExit();
-      process.stdout.write(`${JSON.stringify({ ...config, secret: config.secret ? '(set)' : '(stored in database)' }, null, 2)}\n`);
-      process.stdout.write(`\nEnvironment variables: ${ENV_VARS.map((v) => v.name).join(', ')}\n`);
-    });
+  const check = (opts: { json?: boolean }) => {
+    const config = configOrExit();
+    const shown = redactConfig(config);
+    process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
+    if (!opts.json) process.stdout.write(`\nconfiguration is valid. Environment variables: ${ENV_VARS.map((v) => v.name).join(', ')}\n`);
+  };
+  const config = program.command('config').description('the configuration');
+  config
+    .command('check', { isDefault: true })
+    .description('validate the configuration (exit 78 naming each bad key) and print it with secrets redacted')
+    .option('--json', 'print only the JSON')
+    .action(check);
 }

@@ -1,0 +1,123 @@
+/** `crgate queue` and `crgate stats`: what the queues hold and what crgate decided. */
+import type { Command } from 'commander';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { decisionStats, outboxDepth, QUEUES, redisKeys } from '@crgate/store';
+import { configOrExit } from '../load-config.js';
+import { EXIT, fail, withDb } from '../cli-helpers.js';
+
+/** `24h`, `7d`, `90m` or an ISO date. */
+export function parseSince(value: string, now = new Date()): Date {
+  const m = /^(\d+)\s*([mhd])$/.exec(value.trim());
+  if (m) return new Date(now.getTime() - Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'm' | 'h' | 'd']);
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) fail(`--since: "${value}" is neither a period (24h, 7d) nor a date`, EXIT.usage);
+  return d;
+}
+
+async function withQueues<T>(fn: (queues: Queue[]) => Promise<T>): Promise<T> {
+  const config = configOrExit();
+  const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
+  connection.on('error', () => undefined);
+  try {
+    await connection.connect();
+  } catch (err) {
+    fail(`cannot reach Redis at REDIS_URL: ${(err as Error).message}`, EXIT.unavailable);
+  }
+  const queues = Object.values(QUEUES).map((name) => new Queue(name, { connection, prefix: redisKeys(config.redisPrefix).bullPrefix }));
+  try {
+    return await fn(queues);
+  } finally {
+    await Promise.all(queues.map((q) => q.close()));
+    connection.disconnect();
+  }
+}
+
+const STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
+
+export function registerOperations(program: Command): void {
+  const queue = program.command('queue').description('the job queues: status, retry failed jobs, wait for them to drain');
+  queue
+    .command('status')
+    .description('jobs per queue and state, and rows waiting in the PostgreSQL outbox')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const outbox = await withDb((db) => outboxDepth(db));
+      await withQueues(async (queues) => {
+        const counts: Record<string, Record<string, number>> = {};
+        for (const q of queues) counts[q.name] = await q.getJobCounts(...STATES);
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify({ outbox, queues: counts })}\n`);
+          return;
+        }
+        process.stdout.write(`${'queue'.padEnd(12)}${STATES.map((s) => s.padStart(11)).join('')}\n`);
+        for (const [name, c] of Object.entries(counts)) process.stdout.write(`${name.padEnd(12)}${STATES.map((s) => String(c[s] ?? 0).padStart(11)).join('')}\n`);
+        process.stdout.write(`outbox rows not yet in the queues: ${outbox}\n`);
+      });
+    });
+  queue
+    .command('retry')
+    .description('move failed jobs back to waiting (all queues, or one)')
+    .option('--queue <name>', `one of ${Object.values(QUEUES).join(', ')}`)
+    .action(async (opts: { queue?: string }) => {
+      if (opts.queue && !(Object.values(QUEUES) as string[]).includes(opts.queue)) fail(`unknown queue "${opts.queue}"`, EXIT.usage);
+      await withQueues(async (queues) => {
+        let n = 0;
+        for (const q of queues) {
+          if (opts.queue && q.name !== opts.queue) continue;
+          const failed = await q.getFailed(0, -1);
+          for (const job of failed) await job.retry('failed');
+          n += failed.length;
+        }
+        process.stdout.write(`retried ${n} failed job(s)\n`);
+      });
+    });
+  queue
+    .command('drain')
+    .description('wait until the outbox is empty and no job is waiting or running (e.g. before an upgrade)')
+    .option('--timeout <seconds>', 'give up after this long (exit 1)', '300')
+    .action(async (opts: { timeout: string }) => {
+      const until = Date.now() + Number(opts.timeout) * 1000;
+      const tty = Boolean(process.stdout.isTTY);
+      await withQueues(async (queues) => {
+        for (;;) {
+          const outbox = await withDb((db) => outboxDepth(db));
+          let pending = 0;
+          for (const q of queues) {
+            const c = await q.getJobCounts('waiting', 'active');
+            pending += (c.waiting ?? 0) + (c.active ?? 0);
+          }
+          const line = `outbox ${outbox}, waiting or running ${pending}`;
+          if (outbox === 0 && pending === 0) {
+            process.stdout.write(`${tty ? '\r' : ''}drained: ${line}\n`);
+            return;
+          }
+          if (Date.now() > until) fail(`not drained after ${opts.timeout}s: ${line}`);
+          process.stdout.write(tty ? `\r${line}   ` : `${line}\n`);
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      });
+    });
+
+  program
+    .command('stats')
+    .description('counts per decision, reason and challenge outcome over a period')
+    .option('--since <period>', 'a period (24h, 7d, 90m) or a date', '24h')
+    .option('--json', 'print JSON')
+    .action(async (opts: { since: string; json?: boolean }) => {
+      const since = parseSince(opts.since);
+      await withDb(async (db) => {
+        const s = await decisionStats(db, since);
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify({ ...s, since: s.since.toISOString() })}\n`);
+          return;
+        }
+        process.stdout.write(`since ${since.toISOString()}\n\ndecisions\n`);
+        for (const [k, v] of Object.entries(s.decisions)) process.stdout.write(`  ${k.padEnd(28)}${String(v).padStart(8)}\n`);
+        process.stdout.write('\nreasons\n');
+        for (const [k, v] of Object.entries(s.reasons)) process.stdout.write(`  ${k.padEnd(28)}${String(v).padStart(8)}\n`);
+        process.stdout.write('\nchallenges\n');
+        for (const [k, v] of Object.entries(s.challenges)) process.stdout.write(`  ${k.padEnd(28)}${String(v).padStart(8)}\n`);
+      });
+    });
+}
