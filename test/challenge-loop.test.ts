@@ -132,6 +132,14 @@ describe('challenge/response loop', () => {
     expect(rows).toEqual([{ kind: 'address', value: 'bob@remote.test', source: 'confirmed' }]);
   });
 
+  it("logs one message's life under one trace id, from LMTP to challenge to release", async () => {
+    const decided = engine.logs.find((l) => l.event === 'ingest.decided' && l.messageId === '<lunch-1@remote.test>');
+    expect(decided?.trace).toMatch(/^[0-9a-f-]{36}$/);
+    const trace = decided!.trace;
+    const events = engine.logs.filter((l) => l.trace === trace).map((l) => l.event);
+    expect(events).toEqual(expect.arrayContaining(['ingest.decided', 'challenge.sent', 'release.delivered']));
+  });
+
   it('answers a spent link with 410', async () => {
     expect((await fetch(challengeLink, { method: 'POST' })).status).toBe(410);
     expect((await fetch(challengeLink)).status).toBe(410);

@@ -68,6 +68,8 @@ export async function createTestEnvironment(extra: Record<string, string> = {}):
     CRGATE_LOG_LEVEL: 'info',
     CRGATE_DNS_SERVERS: dns.address,
     CRGATE_DNS_TIMEOUT_MS: '500',
+    // Every engine of every test file gets its own operations port.
+    CRGATE_OPS_LISTEN: '127.0.0.1:0',
     ...extra,
   };
   const db = new pg.Pool({ connectionString: databaseUrl, max: 2 });

@@ -4,7 +4,8 @@
  * what is in flight, then the web site, then the worker.
  */
 import type { Config, Logger } from '@crgate/core';
-import { openDatabase, resolveSecret, type Db } from '@crgate/store';
+import { Metrics, openDatabase, resolveSecret, type Db } from '@crgate/store';
+import { startOpsServer, type OpsServer, type ReadinessCheck } from './ops-server.js';
 import { createIngest } from '@crgate/ingest';
 import { createWorker } from '@crgate/worker';
 import { createWeb } from '@crgate/web';
@@ -23,6 +24,9 @@ export function parseRoles(value: string): Role[] {
 
 export interface Engine {
   db: Db;
+  metrics: Metrics;
+  /** The operations endpoint, unless ops.listen is "off". */
+  ops?: OpsServer;
   stop(): Promise<void>;
 }
 
@@ -31,12 +35,16 @@ export async function startEngine(config: Config, roles: Role[], logger: Logger)
   // The web role never builds a link: only the ingest (creates challenges) and the worker (sends them) hold the secret.
   const secret = roles.includes('ingest') || roles.includes('worker') ? await resolveSecret(db, config.secret, logger) : '';
   const stops: Array<() => Promise<void>> = [];
+  const metrics = new Metrics({ processMetrics: true });
+  const checks: Record<string, ReadinessCheck> = {};
+  let ops: OpsServer | undefined;
   try {
     // Start the consumers first, so an ingest that accepts mail always has a worker behind it in 'all' mode.
     if (roles.includes('worker')) {
-      const worker = createWorker(config, { db, logger, secret });
+      const worker = createWorker(config, { db, logger, secret, metrics });
       await worker.start();
       stops.unshift(() => worker.stop());
+      checks.worker = worker.ready;
     }
     if (roles.includes('web')) {
       const web = createWeb(config, { db, logger });
@@ -44,9 +52,16 @@ export async function startEngine(config: Config, roles: Role[], logger: Logger)
       stops.unshift(() => web.stop());
     }
     if (roles.includes('ingest')) {
-      const ingest = createIngest(config, { db, logger, secret });
+      const ingest = createIngest(config, { db, logger, secret, metrics });
       await ingest.start();
       stops.unshift(() => ingest.stop());
+      checks.ingest = ingest.ready;
+    }
+    if (config.ops.listen !== 'off') {
+      const server = await startOpsServer(config.ops.listen, { db, metrics, checks, logger });
+      ops = server;
+      // Stopped last: health stays observable while the roles wind down.
+      stops.push(() => server.stop());
     }
   } catch (err) {
     for (const stop of stops) await stop().catch(() => undefined);
@@ -56,6 +71,8 @@ export async function startEngine(config: Config, roles: Role[], logger: Logger)
   logger.info({ event: 'engine.started', roles }, `crgate started: ${roles.join(', ')}`);
   return {
     db,
+    metrics,
+    ops,
     async stop() {
       for (const stop of stops) await stop();
       await db.end();

@@ -5,10 +5,10 @@
  * Any internal failure is a 4xx, so the MTA keeps the message and retries.
  */
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { CrgateError, normalizeAddress, reasonSymbols, toReplyError, type Config, type Decision, type Logger } from '@crgate/core';
-import { findUserByAddress, recordMessage, type Db, type RecipientOutcome, type User } from '@crgate/store';
+import { findUserByAddress, Metrics, recordMessage, type Db, type RecipientOutcome, type User } from '@crgate/store';
 import { createDecisionPipeline, type PipelineResult } from './decision-pipeline.js';
 import { handleTapCopy, isTrustedPeer, type TapOutcome } from './outgoing-tap.js';
 import type { ResolveFn } from './dns-resolver.js';
@@ -21,11 +21,14 @@ export interface IngestDeps {
   now?: () => Date;
   /** DNS for authentication and sender checks; built from config.dns when not given. */
   resolver?: ResolveFn;
+  metrics?: Metrics;
 }
 
 export interface Ingest {
   start(): Promise<AddressInfo>;
   stop(): Promise<void>;
+  /** null when accepting mail; otherwise why not. */
+  ready(): Promise<string | null>;
 }
 
 /** The user found at RCPT time rides along on smtp-server's address object until DATA. */
@@ -48,6 +51,8 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
   const pipeline = createDecisionPipeline(config, { db: deps.db, resolver: deps.resolver, logger: log });
   let stopping = false;
 
+  const metrics = deps.metrics ?? new Metrics();
+  let listening = false;
   const tapAddress = config.tap.address ? normalizeAddress(config.tap.address) : undefined;
 
   async function onRcptTo(address: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
@@ -92,6 +97,11 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
     }
   }
 
+  function countDecision(d: Decision): void {
+    metrics.decisions.inc({ decision: d.action });
+    for (const r of d.reasons) metrics.reasons.inc({ reason: r.symbol });
+  }
+
   async function readMessage(stream: SMTPServerDataStream): Promise<Buffer | undefined> {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -112,7 +122,8 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
     // One decision per user: an alias and its primary address in one envelope get one copy.
     const users = new Map<number, User>();
     for (const r of rcpts) if (r.crgateUser) users.set(r.crgateUser.id, r.crgateUser);
-    const sessionLog = log.child({ session: session.id });
+    const traceId = randomUUID();
+    const sessionLog = log.child({ session: session.id, trace: traceId });
     let tap: TapOutcome | Error | undefined;
     if (rcpts.some((r) => r.crgateTap)) {
       tap = await handleTapCopy(deps.db, raw, mailFromRaw, sessionLog, pipeline.content).catch((err: unknown) => {
@@ -184,6 +195,7 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
             sha256,
             auth: facts.auth,
             authHeaders: auth?.headers,
+            traceId,
           },
           raw,
           outcomes,
@@ -205,6 +217,11 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
     }
 
     if (content) learnFromOutcome(content.tokens, sha256, decisions, deliveries, stored);
+    for (const [userId, result] of deliveries) {
+      metrics.deliveries.inc({ kind: 'ingest', result: result.ok ? 'delivered' : result.code >= 500 ? 'failed' : 'retry' });
+      if (result.ok) countDecision(decisions.get(userId)!);
+    }
+    for (const d of stored?.values() ?? []) countDecision(d);
 
     return rcpts.map((r): Reply => {
       if (r.crgateTap) {
@@ -246,7 +263,9 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
       readMessage(stream)
         .then(async (raw) => {
           if (!raw) return callback(smtpError(552, `Message exceeds fixed maximum message size ${config.lmtp.maxSize}`));
+          const timer = metrics.lmtpData.startTimer();
           const replies = await processMessage(raw, session);
+          timer();
           callback(null, replies as never);
         })
         .catch((err: unknown) => {
@@ -263,6 +282,7 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
         server.once('error', reject);
         server.listen(config.lmtp.listen.port, config.lmtp.listen.host, () => {
           server.removeListener('error', reject);
+          listening = true;
           const addr = server.server.address() as AddressInfo;
           log.info({ event: 'ingest.listening', address: addr.address, port: addr.port }, `LMTP ingest listening on ${addr.address}:${addr.port}`);
           resolve(addr);
@@ -273,5 +293,6 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
         stopping = true;
         server.close(() => resolve());
       }),
+    ready: async () => (stopping ? 'stopping' : listening ? null : 'not listening'),
   };
 }

@@ -28,11 +28,15 @@ export interface Challenge {
   originalMessageId: string | null;
   /** Copies still held under this challenge. */
   heldCount: number;
+  /** Trace id of the message that caused the challenge. */
+  traceId: string | null;
 }
 
 const CHALLENGE_SELECT = `
   SELECT c.*, u.address AS recipient,
-         (SELECT count(*)::int FROM message_recipients r WHERE r.challenge_id = c.id AND r.status = 'held') AS held_count
+         (SELECT count(*)::int FROM message_recipients r WHERE r.challenge_id = c.id AND r.status = 'held') AS held_count,
+         (SELECT m.trace_id FROM message_recipients r JOIN messages m ON m.id = r.message_id
+           WHERE r.challenge_id = c.id ORDER BY r.id LIMIT 1) AS trace_id
     FROM challenges c JOIN users u ON u.id = c.user_id`;
 
 function toChallenge(row: Record<string, any>): Challenge {
@@ -52,6 +56,7 @@ function toChallenge(row: Record<string, any>): Challenge {
     originalDate: row.original_date,
     originalMessageId: row.original_message_id,
     heldCount: row.held_count,
+    traceId: row.trace_id,
   };
 }
 

@@ -11,3 +11,4 @@ export * from './rate-limits.js';
 export * from './sent-mail.js';
 export * from './token-store.js';
 export * from './stats.js';
+export * from './metrics.js';

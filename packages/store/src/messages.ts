@@ -27,6 +27,8 @@ export interface MessageMeta {
   auth?: unknown;
   /** Authentication-Results header lines to add when the message is delivered or released. */
   authHeaders?: string;
+  /** The id every log line about this message carries. */
+  traceId?: string;
 }
 
 export type RecipientStatus = 'delivered' | 'held' | 'discarded' | 'releasing' | 'released' | 'expired' | 'failed';
@@ -139,8 +141,8 @@ export async function recordMessage(
   return withTransaction(db, async (tx) => {
     const msg = await tx.query<{ id: number }>(
       `INSERT INTO messages (received_at, mail_from, client_address, client_helo, message_id_header, subject, from_header,
-                             date_header, size, sha256, raw, auth, auth_headers)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
+                             date_header, size, sha256, raw, auth, auth_headers, trace_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id`,
       [
         opts.now,
         meta.mailFromOriginal,
@@ -155,6 +157,7 @@ export async function recordMessage(
         keepRaw ? raw : null,
         meta.auth === undefined ? null : JSON.stringify(meta.auth),
         meta.authHeaders ?? null,
+        meta.traceId ?? null,
       ],
     );
     const messageId = msg.rows[0]!.id;
@@ -207,11 +210,12 @@ export interface HeldCopy {
   envelopeSender: string;
   /** SHA-256 of the raw message: its key in the classifier's training log. */
   sha256: string;
+  traceId: string | null;
 }
 
 export async function getRecipientCopy(db: Queryable, recipientId: number): Promise<HeldCopy | undefined> {
   const { rows } = await db.query(
-    `SELECT r.id, r.message_id, r.user_id, u.address AS user_address, r.rcpt_to, r.sender, r.status, r.decision, r.reasons, m.raw, m.auth_headers, m.mail_from, m.sha256
+    `SELECT r.id, r.message_id, r.user_id, u.address AS user_address, r.rcpt_to, r.sender, r.status, r.decision, r.reasons, m.raw, m.auth_headers, m.mail_from, m.sha256, m.trace_id
        FROM message_recipients r JOIN messages m ON m.id = r.message_id JOIN users u ON u.id = r.user_id WHERE r.id = $1`,
     [recipientId],
   );
@@ -231,6 +235,7 @@ export async function getRecipientCopy(db: Queryable, recipientId: number): Prom
     authHeaders: row.auth_headers,
     envelopeSender: row.mail_from,
     sha256: row.sha256,
+    traceId: row.trace_id,
   };
 }
 

@@ -28,7 +28,11 @@ export interface ChallengeJobDeps {
   now: () => Date;
 }
 
-export type ChallengeJobResult = 'sent' | 'skipped' | 'suppressed';
+/** What became of the challenge, and for a suppressed one the rule that stopped it. */
+export interface ChallengeJobResult {
+  result: 'sent' | 'skipped' | 'suppressed';
+  reason?: string;
+}
 
 function buildMessage(mail: ConstructorParameters<typeof MailComposer>[0]): Promise<Buffer> {
   return new Promise((resolve, reject) => new MailComposer(mail).compile().build((err, buf) => (err ? reject(err) : resolve(buf))));
@@ -37,8 +41,8 @@ function buildMessage(mail: ConstructorParameters<typeof MailComposer>[0]): Prom
 export async function sendChallenge(challengeId: string, deps: ChallengeJobDeps): Promise<ChallengeJobResult> {
   const { config, db } = deps;
   const challenge = await getChallenge(db, challengeId);
-  if (!challenge || challenge.status !== 'queued') return 'skipped';
-  const log = deps.logger.child({ challengeId, sender: challenge.sender, recipient: challenge.recipient });
+  if (!challenge || challenge.status !== 'queued') return { result: 'skipped' };
+  const log = deps.logger.child({ trace: challenge.traceId, challengeId, sender: challenge.sender, recipient: challenge.recipient });
 
   const slot = await takeChallengeSlot(deps.redis, deps.keys, {
     challengeId,
@@ -54,7 +58,7 @@ export async function sendChallenge(challengeId: string, deps: ChallengeJobDeps)
         : { symbol: 'RATE_LIMIT_GLOBAL', weight: 0, detail: `the hourly cap of ${config.challenge.globalPerHour} challenges was reached` };
     await suppressChallenge(db, challengeId, reason);
     log.info({ event: 'challenge.suppressed', reason: reason.symbol }, 'challenge not sent: rate limit');
-    return 'suppressed';
+    return { result: 'suppressed', reason: reason.symbol };
   }
 
   const token = deriveChallengeToken(deps.secret, challenge.id, challenge.nonce);
@@ -107,5 +111,5 @@ export async function sendChallenge(challengeId: string, deps: ChallengeJobDeps)
   }
   await markChallengeSent(db, challengeId, deps.now());
   log.info({ event: 'challenge.sent' }, 'challenge sent');
-  return 'sent';
+  return { result: 'sent' };
 }

@@ -18,7 +18,7 @@ export async function deliverReleased(recipientId: number, deps: DeliveryJobDeps
   const { config, db } = deps;
   const copy = await getRecipientCopy(db, recipientId);
   if (!copy || copy.status !== 'releasing') return 'skipped';
-  const log = deps.logger.child({ recipientId, messageId: copy.messageId });
+  const log = deps.logger.child({ trace: copy.traceId, recipientId, messageId: copy.messageId });
   if (!copy.raw) {
     await markDeliveryFailed(db, recipientId, 'message body no longer stored');
     throw new UnrecoverableError('message body no longer stored');

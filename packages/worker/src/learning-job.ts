@@ -14,7 +14,7 @@ export async function trainFromCopy(db: Db, payload: { recipientId: number; labe
   if (!copy?.raw) return 'skipped';
   const tokens = await tokenize(copy.raw);
   await new PgTokenStore(db).train(copy.userId, copy.sha256, tokens, payload.label, payload.weight);
-  logger.info({ event: 'classifier.learned', userId: copy.userId, label: payload.label, weight: payload.weight }, `learned ${payload.label}`);
+  logger.info({ event: 'classifier.learned', trace: copy.traceId, userId: copy.userId, label: payload.label, weight: payload.weight }, `learned ${payload.label}`);
   return 'trained';
 }
 

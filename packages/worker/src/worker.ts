@@ -6,7 +6,7 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Config, Logger } from '@crgate/core';
-import { expireOld, markDeliveryFailed, QUEUES, redisKeys, suppressChallenge, type Db, type JobPayloads, type QueueName } from '@crgate/store';
+import { expireOld, markDeliveryFailed, Metrics, outboxDepth, QUEUES, redisKeys, suppressChallenge, type Db, type JobPayloads, type QueueName } from '@crgate/store';
 import { OutboxRelay } from './outbox-relay.js';
 import { sendChallenge } from './challenge-job.js';
 import { deliverReleased } from './delivery-job.js';
@@ -18,11 +18,14 @@ export interface WorkerDeps {
   logger: Logger;
   secret: string;
   now?: () => Date;
+  metrics?: Metrics;
 }
 
 export interface WorkerRole {
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** null when Redis answers; otherwise why the worker cannot work. */
+  ready(): Promise<string | null>;
   queues: Map<QueueName, Queue>;
 }
 
@@ -31,6 +34,7 @@ const EXPIRY_EVERY_MS = 3_600_000;
 
 export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
   const log = deps.logger.child({ component: 'worker' });
+  const metrics = deps.metrics ?? new Metrics();
   const now = deps.now ?? (() => new Date());
   const keys = redisKeys(config.redisPrefix);
   const backoff = { type: 'exponential', delay: config.worker.retryDelayMs } as const;
@@ -65,8 +69,8 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
   async function process(job: Job): Promise<unknown> {
     const jobLog = log.child({ job: job.id, jobName: job.name, attempt: job.attemptsMade + 1 });
     switch (job.name as keyof JobPayloads) {
-      case 'challenge.send':
-        return sendChallenge((job.data as JobPayloads['challenge.send']).challengeId, {
+      case 'challenge.send': {
+        const outcome = await sendChallenge((job.data as JobPayloads['challenge.send']).challengeId, {
           config,
           db: deps.db,
           redis: counterRedis,
@@ -76,13 +80,20 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
           logger: jobLog,
           now,
         });
-      case 'message.deliver':
-        return deliverReleased((job.data as JobPayloads['message.deliver']).recipientId, { config, db: deps.db, logger: jobLog });
+        if (outcome.result !== 'skipped') metrics.challenges.inc({ outcome: outcome.result, reason: outcome.reason ?? '' });
+        return outcome.result;
+      }
+      case 'message.deliver': {
+        const result = await deliverReleased((job.data as JobPayloads['message.deliver']).recipientId, { config, db: deps.db, logger: jobLog });
+        if (result === 'delivered') metrics.deliveries.inc({ kind: 'release', result: 'delivered' });
+        return result;
+      }
       case 'classifier.train':
         return config.classifier.enabled ? trainFromCopy(deps.db, job.data as JobPayloads['classifier.train'], jobLog) : 'disabled';
       case 'expiry.sweep': {
         if (config.classifier.enabled) await trainFromExpiredChallenges(deps.db, now(), jobLog);
         const result = await expireOld(deps.db, now());
+        metrics.challenges.inc({ outcome: 'expired', reason: '' }, result.expiredChallenges);
         jobLog.info({ event: 'expiry.swept', ...result }, 'expiry sweep done');
         return result;
       }
@@ -114,8 +125,17 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
 
   let templateReady: Promise<Awaited<ReturnType<typeof loadChallengeTemplate>>>;
 
+  metrics.onScrape(async () => {
+    for (const [name, queue] of queues) {
+      const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+      for (const [state, n] of Object.entries(counts)) metrics.queueJobs.set({ queue: name, state }, n);
+    }
+  });
+  metrics.onScrape(async () => metrics.outboxRows.set(await outboxDepth(deps.db)));
+
   return {
     queues,
+    ready: async () => ((await counterRedis.ping()) === 'PONG' ? null : 'Redis does not answer'),
     async start() {
       templateReady = loadChallengeTemplate(config);
       await templateReady;
@@ -126,6 +146,9 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
           concurrency: name === QUEUES.maintenance ? 1 : config.worker.concurrency,
         });
         worker.on('failed', (job, err) => {
+          if (job?.name === 'message.deliver') {
+            metrics.deliveries.inc({ kind: 'release', result: job.attemptsMade >= (job.opts.attempts ?? 1) ? 'failed' : 'retry' });
+          }
           log.warn({ event: 'job.failed', queue: name, job: job?.id, attempts: job?.attemptsMade, err: err.message }, `job failed: ${err.message}`);
           if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) void giveUp(job, err);
         });

@@ -106,6 +106,24 @@ export const configSchema = z
         viewsDir: z.string().min(1).optional(),
         /** Trust X-Forwarded-* from a reverse proxy (Express "trust proxy"). */
         trustProxy: booleanish.default(false),
+        /** Hours a recipient stays signed in to the site (sessions end this long after sign-in). */
+        sessionHours: positiveInt.max(24 * 90).default(12),
+        /** Sign-in attempts (links asked for, passwords tried) allowed per address per hour. */
+        signInPerAddressPerHour: positiveInt.default(10),
+        /** Sign-in attempts allowed per client IP address per hour. */
+        signInPerClientPerHour: positiveInt.default(30),
+        /**
+         * How sign-in links are mailed: `deliver` writes them straight to the user's mailbox through
+         * deliverTo (the way released mail goes, so crgate never filters its own notice); `relay` sends
+         * them through smtpRelay, for an MTA that delivers crgate's own mail without passing it back to crgate.
+         */
+        signInMail: z.enum(['deliver', 'relay']).default('deliver'),
+      })
+      .prefault({}),
+    ops: z
+      .strictObject({
+        /** host:port of the process's /metrics, /healthz and /readyz endpoint, or "off". One per process. */
+        listen: z.union([z.literal('off'), listenSchema]).default({ host: '127.0.0.1', port: 9464 }),
       })
       .prefault({}),
     /** Base URL of the site, used in challenge links. */

@@ -1,0 +1,76 @@
+/**
+ * The operations endpoint of one crgate process: /metrics (Prometheus), /healthz (the process is up)
+ * and /readyz (it can do its work: PostgreSQL answers, and each role it runs says it is ready).
+ * Separate from the web site, so a process running only the ingest or the worker has one too, and so
+ * it can listen on a private address.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '@crgate/core';
+import type { Db, Metrics } from '@crgate/store';
+
+export type ReadinessCheck = () => Promise<string | null>;
+
+export interface OpsServer {
+  address: AddressInfo;
+  stop(): Promise<void>;
+}
+
+export async function startOpsServer(
+  listen: { host: string; port: number },
+  deps: { db: Db; metrics: Metrics; checks: Record<string, ReadinessCheck>; logger: Logger },
+): Promise<OpsServer> {
+  const server: Server = createServer((req, res) => {
+    const send = (status: number, body: string, type = 'text/plain; charset=utf-8') => {
+      res.writeHead(status, { 'Content-Type': type, 'Cache-Control': 'no-store' });
+      res.end(body);
+    };
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET') return send(405, 'GET only\n');
+    if (path === '/healthz') return send(200, '{"status":"ok"}\n', 'application/json');
+    if (path === '/metrics') {
+      deps.metrics.render().then(
+        (text) => send(200, text, deps.metrics.registry.contentType),
+        (err: Error) => send(500, `metrics failed: ${err.message}\n`),
+      );
+      return;
+    }
+    if (path === '/readyz') {
+      const checks: Record<string, ReadinessCheck> = {
+        postgres: async () => {
+          await deps.db.query('SELECT 1');
+          return null;
+        },
+        ...deps.checks,
+      };
+      Promise.all(
+        Object.entries(checks).map(async ([name, check]) => {
+          try {
+            return [name, (await check()) ?? 'ok'] as const;
+          } catch (err) {
+            return [name, (err as Error).message || 'failed'] as const;
+          }
+        }),
+      ).then((results) => {
+        const ready = results.every(([, r]) => r === 'ok');
+        send(ready ? 200 : 503, `${JSON.stringify({ status: ready ? 'ready' : 'not ready', checks: Object.fromEntries(results) })}\n`, 'application/json');
+      });
+      return;
+    }
+    send(404, 'not found\n');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  deps.logger.info({ event: 'ops.listening', address: address.address, port: address.port }, `metrics and health on http://${address.address}:${address.port}`);
+  return {
+    address,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,90 @@
+/**
+ * What an operator watches: /metrics in Prometheus form (decisions, reasons, challenges, LMTP
+ * latency, queue depths), /healthz and /readyz per process and role.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { addUser } from '@crgate/store';
+import { createTestEnvironment, REMOTE_CLIENT, type TestEnvironment } from './helpers/environment.js';
+import { startInProcess } from './helpers/in-process.js';
+import { pythonLmtpSend } from './helpers/lmtp-client.js';
+import { startSink, waitFor, type Sink } from './helpers/sinks.js';
+import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
+
+const FIXTURE = readFileSync(new URL('./fixtures/bob-to-alice.eml', import.meta.url), 'utf8');
+
+/** The value of one sample line of the exposition format, or undefined. */
+function sample(text: string, name: string, labels = ''): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `) || (labels === '' && l.startsWith(`${name} `)));
+  return line === undefined ? undefined : Number(line.split(' ').at(-1));
+}
+
+describe('observability', () => {
+  let t: TestEnvironment;
+  let lmtpSink: Sink;
+  let smtpSink: Sink;
+  let proxy: TcpProxy;
+  let engine: Awaited<ReturnType<typeof startInProcess>>;
+  let ops: string;
+
+  beforeAll(async () => {
+    lmtpSink = await startSink('lmtp');
+    smtpSink = await startSink('smtp');
+    proxy = await startTcpProxy(5432);
+    t = await createTestEnvironment();
+    Object.assign(t.env, {
+      CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${lmtpSink.port}`,
+      CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${smtpSink.port}`,
+    });
+    // Create the database directly, then run the engine through a proxy that can take PostgreSQL away.
+    const direct = await startInProcess(t.env, ['ingest']);
+    await addUser(direct.db, 'alice@example.test');
+    await direct.stop();
+    engine = await startInProcess({ ...t.env, DATABASE_URL: t.databaseUrl.replace(':5432/', `:${proxy.port}/`) });
+    ops = `http://127.0.0.1:${engine.ops!.address.port}`;
+  });
+
+  afterAll(async () => {
+    await engine?.stop();
+    await proxy?.close();
+    await lmtpSink?.close();
+    await smtpSink?.close();
+    await t?.cleanup();
+  });
+
+  it('counts decisions, reasons, LMTP latency and sent challenges', async () => {
+    const r = await pythonLmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test'], FIXTURE, { xforward: REMOTE_CLIENT });
+    expect(r.data?.[0]?.[1]).toBe(250);
+    await waitFor(() => smtpSink.messages.length === 1, 'the challenge');
+    await waitFor(async () => sample(await (await fetch(`${ops}/metrics`)).text(), 'crgate_challenges_total', '{outcome="sent",reason=""}') === 1, 'the sent challenge counted');
+    const text = await (await fetch(`${ops}/metrics`)).text();
+    expect(sample(text, 'crgate_decisions_total', '{decision="challenge"}')).toBe(1);
+    expect(sample(text, 'crgate_decision_reasons_total', '{reason="UNKNOWN_SENDER"}')).toBe(1);
+    expect(sample(text, 'crgate_decision_reasons_total', '{reason="SPF_PASS"}')).toBe(1);
+    expect(sample(text, 'crgate_lmtp_data_seconds_count')).toBe(1);
+    expect(sample(text, 'crgate_queue_jobs', '{queue="challenges",state="failed"}')).toBe(0);
+    expect(sample(text, 'crgate_outbox_rows')).toBe(0);
+    expect(text).toMatch(/^crgate_process_cpu_seconds_total /m);
+  });
+
+  it('answers /healthz while the process runs', async () => {
+    const res = await fetch(`${ops}/healthz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok' });
+  });
+
+  it('is ready when PostgreSQL, the ingest and the worker are', async () => {
+    const res = await fetch(`${ops}/readyz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ready', checks: { postgres: 'ok', worker: 'ok', ingest: 'ok' } });
+  });
+
+  it('is not ready while PostgreSQL is away, and ready again after', async () => {
+    await proxy.cut();
+    const down = await fetch(`${ops}/readyz`);
+    expect(down.status).toBe(503);
+    expect((await down.json()).checks.postgres).not.toBe('ok');
+    await proxy.restore();
+    await waitFor(async () => (await fetch(`${ops}/readyz`)).status === 200, 'ready again');
+  });
+});
