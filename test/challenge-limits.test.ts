@@ -15,8 +15,11 @@ const FIXTURE = readFileSync(new URL('./fixtures/bob-to-alice.eml', import.meta.
  * The fixture as `sender` writing to `user` in its headers too: mail not addressed to the user, or whose
  * From: is not aligned with the envelope sender, is never challenged.
  */
+let sent = 0;
 const mail = (sender: string, user: string) =>
-  FIXTURE.replace('To: Alice <alice@example.test>', `To: ${user}`).replace('From: Bob Remote <bob@remote.test>', `From: ${sender}`);
+  FIXTURE.replace('To: Alice <alice@example.test>', `To: ${user}`)
+    .replace('From: Bob Remote <bob@remote.test>', `From: ${sender}`)
+    .replace('<lunch-1@remote.test>', `<limits-${++sent}@remote.test>`);
 
 describe('challenge limits and quiet holds', () => {
   let t: TestEnvironment;

@@ -13,10 +13,13 @@ import { startInProcess } from './helpers/in-process.js';
 import { lmtpSend, rawLmtp } from './helpers/lmtp-client.js';
 import { startSink, type Sink } from './helpers/sinks.js';
 
-const FIXTURE = readFileSync(new URL('./fixtures/bob-to-alice.eml', import.meta.url), 'utf8').replace(
+const BASE = readFileSync(new URL('./fixtures/bob-to-alice.eml', import.meta.url), 'utf8').replace(
   'To: Alice <alice@example.test>',
   'To: Alice <alice@example.test>, carol@example.test, dave@example.test',
 );
+let sent = 0;
+/** A new message each time: crgate rightly refuses to store the very same bytes twice for one user. */
+const fresh = () => BASE.replace('<lunch-1@remote.test>', `<lunch-${++sent}-${Date.now()}@remote.test>`);
 
 describe('LMTP ingest', () => {
   let t: TestEnvironment;
@@ -48,7 +51,7 @@ describe('LMTP ingest', () => {
 
   it('answers each recipient separately after DATA', async () => {
     sink.reply = () => true;
-    const replies = await lmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test', 'carol@example.test'], FIXTURE);
+    const replies = await lmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test', 'carol@example.test'], fresh());
     expect(replies.map((r) => r.code)).toEqual([250, 250]);
     const { rows } = await t.db.query(
       `SELECT rcpt_to, decision, status FROM message_recipients WHERE sender = 'bob@remote.test' ORDER BY rcpt_to`,
@@ -61,14 +64,14 @@ describe('LMTP ingest', () => {
 
   it('passes a downstream 5xx through for that recipient only', async () => {
     sink.reply = (rcpt) => (rcpt === 'dave@example.test' ? Object.assign(new Error('Mailbox full'), { responseCode: 552 }) : true);
-    const replies = await lmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test', 'dave@example.test'], FIXTURE);
+    const replies = await lmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test', 'dave@example.test'], fresh());
     expect(replies.map((r) => r.code)).toEqual([250, 552]);
     expect(replies[1]!.message).toContain('Mailbox full');
   });
 
   it('turns a downstream 4xx into a 4xx', async () => {
     sink.reply = () => Object.assign(new Error('Try later'), { responseCode: 452 });
-    const replies = await lmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test'], FIXTURE);
+    const replies = await lmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test'], fresh());
     expect(replies[0]!.code).toBeGreaterThanOrEqual(400);
     expect(replies[0]!.code).toBeLessThan(500);
     sink.reply = () => true;
@@ -78,7 +81,7 @@ describe('LMTP ingest', () => {
     const port = await freePort();
     const other = await startInProcess({ ...t.env, CRGATE_LMTP_LISTEN: `127.0.0.1:${await freePort()}`, CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${port}` }, ['ingest']);
     try {
-      const replies = await lmtpSend(other.config.lmtp.listen.port, 'bob@remote.test', ['alice@example.test'], FIXTURE);
+      const replies = await lmtpSend(other.config.lmtp.listen.port, 'bob@remote.test', ['alice@example.test'], fresh());
       expect(replies[0]!.code).toBe(451);
     } finally {
       await other.stop();
@@ -90,13 +93,13 @@ describe('LMTP ingest', () => {
     const [lhlo] = await lmtp.command('LHLO mta.test');
     lmtp.close();
     expect(lhlo).toMatch(/^250-SIZE 20000$/m);
-    const replies = await lmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test'], FIXTURE + 'x'.repeat(30_000) + '\r\n');
+    const replies = await lmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test'], fresh() + 'x'.repeat(30_000) + '\r\n');
     expect(replies[0]!.code).toBe(552);
   });
 
   it('accepts aliases, +tags and any case in the domain', async () => {
     const before = sink.messages.length;
-    const replies = await lmtpSend(t.lmtpPort, 'bob@remote.test', ['A.Smith@EXAMPLE.test', 'alice+news@Example.Test'], FIXTURE);
+    const replies = await lmtpSend(t.lmtpPort, 'bob@remote.test', ['A.Smith@EXAMPLE.test', 'alice+news@Example.Test'], fresh());
     expect(replies.map((r) => r.code)).toEqual([250, 250]);
     // Both name one user: one copy.
     expect(sink.messages.length).toBe(before + 1);
@@ -109,7 +112,7 @@ describe('LMTP ingest', () => {
     await lmtp.command('MAIL FROM:<eve@elsewhere.test>');
     await lmtp.command('RCPT TO:<carol@example.test>');
     await lmtp.command('DATA');
-    const reply = await lmtp.data(FIXTURE.replace('<lunch-1@remote.test>', '<xf@elsewhere.test>'), 1);
+    const reply = await lmtp.data(BASE.replace('<lunch-1@remote.test>', '<xf@elsewhere.test>'), 1);
     lmtp.close();
     expect(reply[0]).toMatch(/^250 /);
     const { rows } = await t.db.query(`SELECT client_address, client_helo FROM messages WHERE message_id_header = '<xf@elsewhere.test>'`);
@@ -126,17 +129,47 @@ describe('Maildir delivery', () => {
       await addUser(engine.db, 'alice@example.test');
       const user = await findUserByAddress(engine.db, 'alice@example.test');
       await addListEntry(engine.db, { userId: user!.id, list: 'white', kind: 'address', value: 'bob@remote.test', source: 'manual' });
-      const replies = await lmtpSend(t.lmtpPort, 'bob@remote.test', ['alice+x@example.test'], FIXTURE);
+      const message = fresh();
+      const replies = await lmtpSend(t.lmtpPort, 'bob@remote.test', ['alice+x@example.test'], message);
       expect(replies[0]!.code).toBe(250);
       const box = join(dir, 'example.test', 'alice', 'Maildir');
       const files = readdirSync(join(box, 'new'));
       expect(files).toHaveLength(1);
       expect(readdirSync(join(box, 'tmp'))).toHaveLength(0);
-      expect(readFileSync(join(box, 'new', files[0]!), 'utf8').endsWith(FIXTURE)).toBe(true);
+      expect(readFileSync(join(box, 'new', files[0]!), 'utf8').endsWith(message)).toBe(true);
     } finally {
       await engine.stop();
       await t.cleanup();
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a retried message', () => {
+  it('is answered 250 but not stored or delivered again when the MTA sends the same bytes after a lost reply', async () => {
+    const sink = await startSink('lmtp');
+    const t = await createTestEnvironment({ CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${sink.port}`, CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${await freePort()}` });
+    const engine = await startInProcess(t.env, ['ingest']);
+    try {
+      await addUser(engine.db, 'alice@example.test');
+      await addUser(engine.db, 'carol@example.test');
+      const user = await findUserByAddress(engine.db, 'alice@example.test');
+      await addListEntry(engine.db, { userId: user!.id, list: 'white', kind: 'address', value: 'bob@remote.test', source: 'manual' });
+      const message = fresh();
+      for (let i = 0; i < 3; i++) {
+        const replies = await lmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test', 'carol@example.test'], message);
+        expect(replies.map((r) => r.code)).toEqual([250, 250]);
+      }
+      expect(sink.messages).toHaveLength(1);
+      const { rows } = await t.db.query(`SELECT rcpt_to, status FROM message_recipients ORDER BY rcpt_to`);
+      expect(rows).toEqual([
+        { rcpt_to: 'alice@example.test', status: 'delivered' },
+        { rcpt_to: 'carol@example.test', status: 'held' },
+      ]);
+    } finally {
+      await engine.stop();
+      await sink.close();
+      await t.cleanup();
     }
   });
 });

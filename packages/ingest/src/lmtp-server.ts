@@ -8,7 +8,7 @@ import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMT
 import { createHash, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { CrgateError, normalizeAddress, reasonSymbols, toReplyError, type Config, type Decision, type Logger } from '@crgate/core';
-import { findUserByAddress, Metrics, recordMessage, type Db, type RecipientOutcome, type User } from '@crgate/store';
+import { findRecentCopies, findUserByAddress, Metrics, recordMessage, type Db, type RecipientOutcome, type User } from '@crgate/store';
 import { createDecisionPipeline, type PipelineResult } from './decision-pipeline.js';
 import { handleTapCopy, isTrustedPeer, type TapOutcome } from './outgoing-tap.js';
 import type { ResolveFn } from './dns-resolver.js';
@@ -122,6 +122,9 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
     // One decision per user: an alias and its primary address in one envelope get one copy.
     const users = new Map<number, User>();
     for (const r of rcpts) if (r.crgateUser) users.set(r.crgateUser.id, r.crgateUser);
+    // A retry of a message we already accepted (our 250 was lost) is answered, not stored again.
+    const already = await findRecentCopies(deps.db, sha256, [...users.keys()]);
+    for (const userId of already.keys()) users.delete(userId);
     const traceId = randomUUID();
     const sessionLog = log.child({ session: session.id, trace: traceId });
     let tap: TapOutcome | Error | undefined;
@@ -229,6 +232,11 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
         return `OK: outgoing copy ${tap!.recorded ? tap!.detail : `ignored: ${tap!.detail}`}`;
       }
       const user = r.crgateUser!;
+      const earlier = already.get(user.id);
+      if (earlier) {
+        msgLog.info({ event: 'ingest.duplicate', rcpt: r.address, action: earlier.decision }, 'already accepted; not stored again');
+        return `OK: already accepted (${earlier.decision})`;
+      }
       const delivered = deliveries.get(user.id);
       if (delivered) {
         if (!delivered.ok) return smtpError(delivered.code >= 500 ? delivered.code : 451, delivered.message);

@@ -311,3 +311,22 @@ export async function expireOld(db: Db, now: Date): Promise<ExpiryResult> {
     return { expiredCopies: copies.rowCount ?? 0, expiredChallenges: challenges.rowCount ?? 0, purgedBodies: purged.rowCount ?? 0 };
   });
 }
+
+/**
+ * Copies of this exact message (same bytes) already accepted for these users within the last day. An
+ * MTA that lost our 250 (a crash or a dropped connection after we committed) sends the message again:
+ * it must find it already there, not get a second copy.
+ */
+export async function findRecentCopies(db: Queryable, sha256: string, userIds: number[]): Promise<Map<number, { decision: DecisionAction; status: RecipientStatus }>> {
+  const out = new Map<number, { decision: DecisionAction; status: RecipientStatus }>();
+  if (userIds.length === 0) return out;
+  const { rows } = await db.query<{ user_id: number; decision: DecisionAction; status: RecipientStatus }>(
+    `SELECT DISTINCT ON (r.user_id) r.user_id, r.decision, r.status
+       FROM messages m JOIN message_recipients r ON r.message_id = m.id
+      WHERE m.sha256 = $1 AND m.received_at > now() - interval '1 day' AND r.user_id = ANY($2::bigint[])
+      ORDER BY r.user_id, r.id`,
+    [sha256, userIds],
+  );
+  for (const r of rows) out.set(r.user_id, { decision: r.decision, status: r.status });
+  return out;
+}
