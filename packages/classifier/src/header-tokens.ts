@@ -13,7 +13,6 @@ import type { AddressObject, EmailAddress, ParsedMail } from 'mailparser';
 import { countBucket, type TokenBag } from './token-bag.js';
 import { addWordTokens } from './word-tokens.js';
 
-const A = () => (process.env.ABL ?? '').split(',');
 type HeaderLines = ParsedMail['headerLines'];
 
 /**
@@ -28,6 +27,8 @@ const COUNTED_HEADERS = new Set([
   'mime-version', 'organization', 'references', 'reply-to', 'return-path', 'subject', 'to',
   'user-agent', 'x-abuse-info', 'x-complaints-to', 'x-face',
 ]);
+/** Subject characters looked at: past a screen line, a subject is a clue by its start alone. */
+const MAX_SUBJECT_CHARS = 1000;
 /** Received lines looked at, newest first; older hops are the easiest to forge. */
 const MAX_RECEIVED = 8;
 
@@ -59,8 +60,8 @@ export function addHeaderTokens(mail: ParsedMail, bag: TokenBag): void {
 
 /** Subject words keep their case (SpamBayes: `FREE` and `free` say different things here). */
 export function addSubjectTokens(subject: string, rawSubject: string, bag: TokenBag): void {
-  for (const charset of encodedWordCharsets(rawSubject)) bag.add(`subjectcharset:${charset}`);
-  const text = subject.replace(VERDICT_TAG_RE, '');
+  for (const charset of encodedWordCharsets(rawSubject.slice(0, MAX_SUBJECT_CHARS))) bag.add(`subjectcharset:${charset}`);
+  const text = subject.slice(0, MAX_SUBJECT_CHARS).replace(VERDICT_TAG_RE, '');
   if (!text.trim()) {
     bag.add('subject:none');
     return;
@@ -92,7 +93,7 @@ function addSenderTokens(mail: ParsedMail, lines: HeaderLines, bag: TokenBag): s
   const replyTo = mailboxes(mail.replyTo)[0]?.address;
   if (replyTo) {
     const base = baseDomain(domainOf(replyTo));
-    if (!A().includes('rtname')) bag.add(`reply-to:domain:${base}`);
+    bag.add(`reply-to:domain:${base}`);
     if (fromBase) bag.add(base === fromBase ? 'reply-to:same-domain' : 'reply-to:other-domain');
   }
 
@@ -105,7 +106,7 @@ function addSenderTokens(mail: ParsedMail, lines: HeaderLines, bag: TokenBag): s
     const address = /([^<>\s]+@[^<>\s]+)/.exec(returnPath)?.[1];
     if (address) {
       const base = baseDomain(domainOf(address));
-      if (!A().includes('rtname')) bag.add(`return-path:domain:${base}`);
+      bag.add(`return-path:domain:${base}`);
       if (fromBase) bag.add(base === fromBase ? 'return-path:same-domain' : 'return-path:other-domain');
     }
   }
@@ -152,10 +153,11 @@ function addMessageIdTokens(messageId: string | undefined, fromBase: string | un
   const [, left = '', right = ''] = m;
   const domain = right.toLowerCase().replace(/^\[|\]$/g, '');
   if (IPV4_RE.test(domain)) bag.add('message-id:@ip');
-  else if (!domain.includes('.')) bag.add(`message-id:@${domain.length <= 12 ? domain : 'nodots'}`);
+  // A one-label host is either an unconfigured machine or a bulk tool's random word: the shape is the clue.
+  else if (!domain.includes('.')) bag.add(domain === 'localhost' ? 'message-id:@localhost' : 'message-id:@nodots');
   else {
     const base = baseDomain(domain);
-    if (!A().includes('midname')) bag.add(`message-id:@${base}`);
+    bag.add(`message-id:@${base}`);
     if (fromBase) bag.add(base === fromBase ? 'message-id:from-domain' : 'message-id:other-domain');
   }
   bag.add(`message-id:shape:${idShape(left)}`);
@@ -184,10 +186,10 @@ function addReceivedTokens(lines: HeaderLines, bag: TokenBag): void {
     const rdns = comment.split(/[\s[]/)[0] ?? '';
     const host = [rdns, helo].find((h) => h.includes('.') && /^[a-z0-9.-]+$/.test(h) && !IPV4_RE.test(h));
     if (host) {
-      if (!A().includes('rcvname')) bag.add(`received:${baseDomain(host)}`);
+      bag.add(`received:${baseDomain(host)}`);
       if (DYNAMIC_HOST_RE.test(host)) bag.add('received:dynamic-host');
     }
-    if (ip && !A().includes('rcvip')) bag.add(`received:ip:${ip.split('.').slice(0, 2).join('.')}`);
+    if (ip) bag.add(`received:ip:${ip.split('.').slice(0, 2).join('.')}`);
   }
 }
 

@@ -17,6 +17,12 @@ import { TokenBag } from './token-bag.js';
 
 /** Bytes of a message that are parsed; beyond this are attachments, not evidence worth the time. */
 export const MAX_MESSAGE_BYTES = 256 * 1024;
+/**
+ * Largest header block parsed whole (real ones stay under 30 KB even with DKIM and ARC). The parser's
+ * cost grows with the number of header lines, so a longer block keeps its first 16 KB (the newest
+ * trace) and its last 48 KB (where the sender's own From, Subject and Content-Type usually are).
+ */
+export const MAX_HEADER_BYTES = 64 * 1024;
 
 const PARSER_OPTIONS = {
   // HTML-to-text is the expensive part of parsing; html-text.ts does a cheap version of it.
@@ -32,8 +38,9 @@ const PARSER_OPTIONS = {
 
 /** The message's distinct tokens, header tokens first. */
 export async function tokenize(raw: Buffer): Promise<string[]> {
-  const message = withoutMboxEnvelope(raw.subarray(0, MAX_MESSAGE_BYTES));
+  const { message, trimmed } = boundHeaderBlock(withoutMboxEnvelope(raw.subarray(0, MAX_MESSAGE_BYTES)));
   const bag = new TokenBag();
+  if (trimmed) bag.add('header:oversized');
   let mail: ParsedMail | undefined;
   try {
     mail = await simpleParser(message, PARSER_OPTIONS);
@@ -80,6 +87,26 @@ function addRawTextTokens(text: string, bag: TokenBag): void {
   const subject = /^subject:[ \t]*(.*(?:\r?\n[ \t].*)*)/im.exec(head)?.[1] ?? '';
   addSubjectTokens(subject.replace(/\r?\n[ \t]+/g, ' '), subject, bag);
   addBodyTokens(body, /<html|<body|<p>|<br/i.test(body) ? 'html' : 'plain', bag);
+}
+
+function boundHeaderBlock(raw: Buffer): { message: Buffer; trimmed: boolean } {
+  if (raw.length <= MAX_HEADER_BYTES) return { message: raw, trimmed: false };
+  const ends = [raw.indexOf('\n\n'), raw.indexOf('\n\r\n')].filter((i) => i >= 0);
+  const end = ends.length ? Math.min(...ends) : raw.length;
+  if (end <= MAX_HEADER_BYTES) return { message: raw, trimmed: false };
+  const headEnd = fieldStart(raw, 16 * 1024, -1);
+  // Never past the blank line: the body must stay a body.
+  const tailStart = Math.min(fieldStart(raw, end - 48 * 1024, 1), end);
+  return { message: Buffer.concat([raw.subarray(0, headEnd), raw.subarray(Math.max(headEnd, tailStart))]), trimmed: true };
+}
+
+/** The start of a header field (a line not folded into the one before) at or near `from`, searching in `step` direction. */
+function fieldStart(raw: Buffer, from: number, step: 1 | -1): number {
+  for (let i = from; i > 0 && i < raw.length; i += step) {
+    const c = raw[i];
+    if (raw[i - 1] === 10 && c !== 32 && c !== 9) return i;
+  }
+  return step < 0 ? 0 : raw.length;
 }
 
 /** mbox files put a `From sender date` envelope line before the headers; it is not part of the message. */

@@ -33,8 +33,9 @@ export function crackUrls(text: string, bag: TokenBag): string {
 
 function addUrlTokens(proto: string, guts: string, bag: TokenBag): void {
   bag.add(`proto:${proto}`);
-  // Casual embedding: "see http://example.org/here." or "(http://example.org/)".
-  guts = guts.replace(TRAILING_PUNCT_RE, '');
+  // Casual embedding: "see http://example.org/here." or "(http://example.org/)". Past 1,000
+  // characters a URL is all tracking data.
+  guts = guts.slice(0, 1000).replace(TRAILING_PUNCT_RE, '');
   if (!guts) return;
   if (/%[0-9a-f]{2}/.test(guts)) bag.add('url:%-escaped');
 
