@@ -4,6 +4,7 @@
  * before anything is opened.
  */
 import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { ConfigError, loadConfig, type Config } from '@crgate/core';
 
 export const EXIT_CONFIG = 78; // EX_CONFIG from sysexits.h
@@ -14,6 +15,14 @@ export function readConfigFile(path: string): unknown {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new ConfigError([`CRGATE_CONFIG: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
+  }
+  // YAML (.yaml, .yml) allows the comments an operator wants in a configuration file; JSON otherwise.
+  if (/\.ya?ml$/i.test(path)) {
+    try {
+      return parseYaml(text) ?? {};
+    } catch (err) {
+      throw new ConfigError([`CRGATE_CONFIG: ${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`]);
+    }
   }
   try {
     return JSON.parse(text);
