@@ -60,6 +60,9 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
       }),
     );
   }
+  // Without a listener BullMQ prints every connection error of a Redis outage to stderr; the relay
+  // already reports the outage (once a minute), so a queue's error only goes to the debug log.
+  for (const [name, queue] of queues) queue.on('error', (err) => log.debug({ event: 'worker.error', queue: name, err: err.message }, 'queue error'));
   const relay = new OutboxRelay(deps.db, queues, log.child({ component: 'outbox' }), {
     databaseUrl: config.databaseUrl,
     pollMs: config.worker.outboxPollMs,

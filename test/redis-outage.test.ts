@@ -1,0 +1,59 @@
+/**
+ * Redis goes away mid-stream: the ingest keeps accepting (it never needs Redis), challenges wait in
+ * the PostgreSQL outbox, and when Redis is back every challenge goes out once — none lost, none twice.
+ * Redis is taken away with a TCP proxy, as stopping the shared server would disturb other test files.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addUser } from '@crgate/store';
+import { createTestEnvironment, REDIS_URL, type TestEnvironment } from './helpers/environment.js';
+import { startInProcess } from './helpers/in-process.js';
+import { lmtpSend } from './helpers/lmtp-client.js';
+import { sleep, startSink, waitFor, type Sink } from './helpers/sinks.js';
+import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
+
+const SENDERS = 20;
+
+describe('a Redis outage', () => {
+  let t: TestEnvironment;
+  let smtpSink: Sink;
+  let proxy: TcpProxy;
+  let engine: Awaited<ReturnType<typeof startInProcess>>;
+
+  beforeAll(async () => {
+    smtpSink = await startSink('smtp');
+    proxy = await startTcpProxy(Number(new URL(REDIS_URL).port || 6379), new URL(REDIS_URL).hostname);
+    t = await createTestEnvironment({
+      REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
+      CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${smtpSink.port}`,
+      CRGATE_DELIVER_TO: `smtp://127.0.0.1:${smtpSink.port}`,
+      CRGATE_POLICY_CHALLENGE_REQUIRES_AUTH: 'false',
+    });
+    engine = await startInProcess(t.env);
+    await addUser(engine.db, 'alice@example.test');
+  });
+
+  afterAll(async () => {
+    await engine?.stop();
+    await proxy?.close();
+    await smtpSink?.close();
+    await t?.cleanup();
+  });
+
+  it('keeps accepting mail and sends every challenge exactly once when Redis is back', async () => {
+    await proxy.cut();
+    for (let i = 0; i < SENDERS; i++) {
+      const raw = `From: s${i}@outage${i}.test\r\nTo: alice@example.test\r\nSubject: hello ${i}\r\nMessage-ID: <outage-${i}@test>\r\n\r\nHi.\r\n`;
+      expect((await lmtpSend(t.lmtpPort, `s${i}@outage${i}.test`, ['alice@example.test'], raw))[0]!.code).toBe(250);
+    }
+    await sleep(1500);
+    expect(smtpSink.messages).toHaveLength(0);
+    expect((await t.db.query(`SELECT count(*)::int AS n FROM outbox`)).rows[0].n).toBe(SENDERS);
+
+    await proxy.restore();
+    await waitFor(() => smtpSink.messages.length >= SENDERS, 'every challenge after Redis is back', 60_000);
+    await sleep(2000);
+    expect(smtpSink.messages).toHaveLength(SENDERS);
+    expect(new Set(smtpSink.messages.map((m) => m.rcptTo[0])).size).toBe(SENDERS);
+    expect((await t.db.query(`SELECT count(*)::int AS n FROM outbox`)).rows[0].n).toBe(0);
+  }, 120_000);
+});
