@@ -140,6 +140,15 @@ describe('challenge/response loop', () => {
     expect(events).toEqual(expect.arrayContaining(['ingest.decided', 'challenge.sent', 'release.delivered']));
   });
 
+  it('never writes the challenge token or the secret to its logs', async () => {
+    const token = challengeLink.split('/c/')[1]!;
+    const { rows } = await t.db.query(`SELECT value FROM settings WHERE key = 'secret'`);
+    const output = engine.output();
+    expect(output.length).toBeGreaterThan(1000);
+    expect(output).not.toContain(token);
+    expect(output).not.toContain(rows[0].value);
+  });
+
   it('answers a spent link with 410', async () => {
     expect((await fetch(challengeLink, { method: 'POST' })).status).toBe(410);
     expect((await fetch(challengeLink)).status).toBe(410);
