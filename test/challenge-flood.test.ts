@@ -1,7 +1,8 @@
 /**
- * A flood of uncertain mail: 1,000 messages from 100 senders to 10 recipients. No more challenges go
- * out than the limits allow — one per (sender, recipient), at most perSenderPerHour per sender, at most
- * globalPerHour in all — and none twice.
+ * A flood of uncertain mail: 1,000 messages from 100 senders to 10 recipients, with two worker
+ * processes sending challenges side by side. No more challenges go out than the limits allow — one per
+ * (sender, recipient), at most perSenderPerHour per sender, at most globalPerHour in all — and none
+ * twice: the limits hold across processes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUser } from '@crgate/store';
@@ -20,6 +21,7 @@ describe('a flood of uncertain mail', () => {
   let lmtpSink: Sink;
   let smtpSink: Sink;
   let engine: Awaited<ReturnType<typeof startInProcess>>;
+  let secondWorker: Awaited<ReturnType<typeof startInProcess>>;
   const recipients = Array.from({ length: RECIPIENTS }, (_v, i) => `user${i}@example.test`);
 
   beforeAll(async () => {
@@ -34,10 +36,12 @@ describe('a flood of uncertain mail', () => {
     });
     Object.assign(t.env, { CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${lmtpSink.port}`, CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${smtpSink.port}` });
     engine = await startInProcess(t.env);
+    secondWorker = await startInProcess(t.env, ['worker']);
     for (const r of recipients) await addUser(engine.db, r);
   });
 
   afterAll(async () => {
+    await secondWorker?.stop();
     await engine?.stop();
     await lmtpSink?.close();
     await smtpSink?.close();
@@ -69,6 +73,13 @@ describe('a flood of uncertain mail', () => {
     await sleep(1000);
 
     const sent = smtpSink.messages;
+    // Both worker processes sent challenges, and together no more than the cap.
+    const sentBy = async (e: typeof engine) =>
+      (await e.metrics.challenges.get()).values.filter((v) => v.labels.outcome === 'sent').reduce((n, v) => n + v.value, 0);
+    const [first, second] = [await sentBy(engine), await sentBy(secondWorker)];
+    expect(first).toBeGreaterThan(0);
+    expect(second).toBeGreaterThan(0);
+    expect(first + second).toBe(GLOBAL);
     expect(sent.length).toBeLessThanOrEqual(GLOBAL);
     expect(sent.length).toBe(GLOBAL); // 100 senders × 4 allowed = 400 > 300: the global cap is what stops them
     const pairs = new Set<string>();
