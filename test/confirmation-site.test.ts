@@ -97,6 +97,19 @@ describe('confirmation site', () => {
     expect((await simpleParser(raw)).subject).toBe('C/R: please confirm your message: Caf\u00e9 \u2615 r\u00e9union');
   });
 
+  it("writes the challenge in the recipient's language", async () => {
+    await t.db.query(`UPDATE users SET language = 'de' WHERE address = 'alice@example.test'`);
+    try {
+      await challengeLinkFor('hans@remote.test', 'Termin');
+      const { simpleParser } = await import('mailparser');
+      const parsed = await simpleParser(smtpSink.messages.at(-1)!.raw);
+      expect(parsed.subject).toBe('C/R: Bitte bestätigen Sie Ihre Nachricht: Termin');
+      expect(parsed.text).toContain('Sie haben an alice@example.test geschrieben.');
+    } finally {
+      await t.db.query(`UPDATE users SET language = 'en' WHERE address = 'alice@example.test'`);
+    }
+  });
+
   it('serves a health check', async () => {
     const res = await fetch(`${t.publicUrl}/healthz`);
     expect(await res.json()).toEqual({ status: 'ok' });

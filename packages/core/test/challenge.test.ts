@@ -49,6 +49,12 @@ describe('challenge composition', () => {
     expect(c.inReplyTo).toBeUndefined();
   });
 
+  it('writes German for a recipient whose language is de, English for an unknown language', () => {
+    expect(composeChallenge({ ...input, language: 'de' }).subject).toBe('C/R: Bitte bestätigen Sie Ihre Nachricht: Lunch?');
+    expect(composeChallenge({ ...input, language: 'de' }).text).toContain('Bitte öffnen\r\nSie diesen Link');
+    expect(composeChallenge({ ...input, language: 'xx' }).subject).toBe('C/R: please confirm your message: Lunch?');
+  });
+
   it('refuses a template with a second link', () => {
     const t = compileChallengeTemplate('{{link}} and http://evil.example/');
     expect(() => composeChallenge(input, t)).toThrow(ChallengeTemplateError);

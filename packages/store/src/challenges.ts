@@ -30,10 +30,12 @@ export interface Challenge {
   heldCount: number;
   /** Trace id of the message that caused the challenge. */
   traceId: string | null;
+  /** The recipient's language: the challenge is written in it. */
+  language: string;
 }
 
 const CHALLENGE_SELECT = `
-  SELECT c.*, u.address AS recipient,
+  SELECT c.*, u.address AS recipient, u.language,
          (SELECT count(*)::int FROM message_recipients r WHERE r.challenge_id = c.id AND r.status = 'held') AS held_count,
          (SELECT m.trace_id FROM message_recipients r JOIN messages m ON m.id = r.message_id
            WHERE r.challenge_id = c.id ORDER BY r.id LIMIT 1) AS trace_id
@@ -57,6 +59,7 @@ function toChallenge(row: Record<string, any>): Challenge {
     originalMessageId: row.original_message_id,
     heldCount: row.held_count,
     traceId: row.trace_id,
+    language: row.language,
   };
 }
 

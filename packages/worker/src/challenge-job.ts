@@ -6,16 +6,17 @@ import MailComposer from 'nodemailer/lib/mail-composer';
 import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
+  challengeLanguage,
   ChallengeTemplateError,
   composeChallenge,
   deriveChallengeToken,
-  type ChallengeTemplate,
   type Config,
   type Logger,
   type Reason,
 } from '@crgate/core';
 import { getChallenge, markChallengeSent, suppressChallenge, takeChallengeSlot, type Db, type RedisKeys } from '@crgate/store';
 import { deliver } from '@crgate/ingest';
+import type { ChallengeTemplates } from './challenge-template.js';
 
 export interface ChallengeJobDeps {
   config: Config;
@@ -23,7 +24,7 @@ export interface ChallengeJobDeps {
   redis: Redis;
   keys: RedisKeys;
   secret: string;
-  template: ChallengeTemplate;
+  templates: ChallengeTemplates;
   logger: Logger;
   now: () => Date;
 }
@@ -65,16 +66,17 @@ export async function sendChallenge(challengeId: string, deps: ChallengeJobDeps)
   let composed: ReturnType<typeof composeChallenge>;
   try {
     composed = composeChallenge(
-    {
-      from: config.challenge.from,
-      to: challenge.envelopeSender,
-      recipient: challenge.recipient,
-      originalSubject: challenge.originalSubject ?? undefined,
-      originalMessageId: challenge.originalMessageId ?? undefined,
-      link: `${config.publicUrl}/c/${token}`,
-      messageId: challenge.ourMessageId,
-    },
-      deps.template,
+      {
+        from: config.challenge.from,
+        to: challenge.envelopeSender,
+        recipient: challenge.recipient,
+        originalSubject: challenge.originalSubject ?? undefined,
+        originalMessageId: challenge.originalMessageId ?? undefined,
+        link: `${config.publicUrl}/c/${token}`,
+        messageId: challenge.ourMessageId,
+        language: challenge.language,
+      },
+      deps.templates[challengeLanguage(challenge.language)],
     );
   } catch (err) {
     if (!(err instanceof ChallengeTemplateError)) throw err;

@@ -10,7 +10,7 @@ import { expireOld, markDeliveryFailed, Metrics, outboxDepth, QUEUES, redisKeys,
 import { OutboxRelay } from './outbox-relay.js';
 import { sendChallenge } from './challenge-job.js';
 import { deliverReleased } from './delivery-job.js';
-import { loadChallengeTemplate } from './challenge-template.js';
+import { loadChallengeTemplates, type ChallengeTemplates } from './challenge-template.js';
 import { trainFromCopy, trainFromExpiredChallenges } from './learning-job.js';
 
 export interface WorkerDeps {
@@ -79,7 +79,7 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
           redis: counterRedis,
           keys,
           secret: deps.secret,
-          template: await templateReady,
+          templates: await templateReady,
           logger: jobLog,
           now,
         });
@@ -126,7 +126,7 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
     }
   }
 
-  let templateReady: Promise<Awaited<ReturnType<typeof loadChallengeTemplate>>>;
+  let templateReady: Promise<ChallengeTemplates>;
 
   metrics.onScrape(async () => {
     for (const [name, queue] of queues) {
@@ -140,7 +140,7 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
     queues,
     ready: async () => ((await counterRedis.ping()) === 'PONG' ? null : 'Redis does not answer'),
     async start() {
-      templateReady = loadChallengeTemplate(config);
+      templateReady = loadChallengeTemplates(config);
       await templateReady;
       for (const name of Object.values(QUEUES)) {
         const worker = new Worker(name, process, {

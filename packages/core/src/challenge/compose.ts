@@ -23,6 +23,37 @@ If you did not write to {{recipient}}, ignore this mail.
 Nothing more will be sent.
 `;
 
+/** The languages a challenge can be written in (the recipient's setting picks one). */
+export const CHALLENGE_LANGUAGES = ['en', 'de'] as const;
+export type ChallengeLanguage = (typeof CHALLENGE_LANGUAGES)[number];
+
+/** The fixed phrase after `C/R: `, per language. */
+export const CHALLENGE_SUBJECT_PHRASES: Record<ChallengeLanguage, string> = {
+  en: CHALLENGE_SUBJECT_PHRASE,
+  de: 'Bitte bestätigen Sie Ihre Nachricht',
+};
+
+export const DEFAULT_CHALLENGE_TEMPLATES: Record<ChallengeLanguage, string> = {
+  en: DEFAULT_CHALLENGE_TEMPLATE,
+  de: `Guten Tag,
+
+Sie haben an {{recipient}} geschrieben. Ihre Nachricht wartet,
+bis Sie einmal bestätigen, dass sie von Ihnen ist. Bitte öffnen
+Sie diesen Link und drücken Sie den Knopf:
+
+{{link}}
+
+Haben Sie nicht geschrieben, ignorieren Sie diese Nachricht.
+Es folgt nichts weiter.
+`,
+};
+
+/** The recipient's language if crgate has a challenge in it, else English. */
+export function challengeLanguage(language: string | undefined): ChallengeLanguage {
+  const l = (language ?? '').toLowerCase().slice(0, 2);
+  return (CHALLENGE_LANGUAGES as readonly string[]).includes(l) ? (l as ChallengeLanguage) : 'en';
+}
+
 /** Removes CR, LF and other control characters, folds white space, keeps at most `max` characters. */
 export function sanitizeSubject(subject: string | undefined, max = MAX_ORIGINAL_SUBJECT_CHARS): string {
   // eslint-disable-next-line no-control-regex
@@ -44,6 +75,8 @@ export interface ChallengeInput {
   link: string;
   /** Our own Message-ID, remembered so a bounce or reply to the challenge is recognised. */
   messageId: string;
+  /** The recipient's language (en when crgate has no challenge in it). */
+  language?: string;
 }
 
 export interface ComposedChallenge {
@@ -74,10 +107,12 @@ export function compileChallengeTemplate(source: string): ChallengeTemplate {
 
 const URL_RE = /\bhttps?:\/\/[^\s<>"]+/gi;
 
-export function composeChallenge(input: ChallengeInput, template: ChallengeTemplate = compileChallengeTemplate(DEFAULT_CHALLENGE_TEMPLATE)): ComposedChallenge {
+export function composeChallenge(input: ChallengeInput, template?: ChallengeTemplate): ComposedChallenge {
+  const language = challengeLanguage(input.language);
+  const render = template ?? compileChallengeTemplate(DEFAULT_CHALLENGE_TEMPLATES[language]);
   const original = sanitizeSubject(input.originalSubject);
-  const subject = `${CHALLENGE_SUBJECT_PREFIX}${CHALLENGE_SUBJECT_PHRASE}${original ? `: ${original}` : ''}`;
-  const text = template({ recipient: input.recipient, link: input.link, subject: original }).replace(/\r?\n/g, '\r\n');
+  const subject = `${CHALLENGE_SUBJECT_PREFIX}${CHALLENGE_SUBJECT_PHRASES[language]}${original ? `: ${original}` : ''}`;
+  const text = render({ recipient: input.recipient, link: input.link, subject: original }).replace(/\r?\n/g, '\r\n');
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > MAX_CHALLENGE_BODY_BYTES) {
     throw new ChallengeTemplateError(`challenge body is ${bytes} bytes, more than ${MAX_CHALLENGE_BODY_BYTES}`);
