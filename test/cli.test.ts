@@ -36,6 +36,19 @@ describe('crgate command', () => {
     expect((await runCli(['users', 'list'], t.env)).stdout).toBe('alice@example.test  (aliases: al@example.test)\n');
   });
 
+  it('sets and removes a password read from standard input, never from the command line', async () => {
+    const set = await runCli(['users', 'passwd', 'alice@example.test'], t.env, 'correct horse battery\n');
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.stdout).toBe('password set for alice@example.test\n');
+    const { rows } = await t.db.query(`SELECT password_hash FROM users WHERE address = 'alice@example.test'`);
+    expect(rows[0].password_hash).toMatch(/^scrypt\$/);
+    expect(rows[0].password_hash).not.toContain('correct horse');
+    const short = await runCli(['users', 'passwd', 'alice@example.test'], t.env, 'short\n');
+    expect(short.code).toBe(1);
+    const removed = await runCli(['users', 'passwd', '--remove', 'alice@example.test'], t.env);
+    expect(removed.stdout).toBe('removed the password of alice@example.test\n');
+  });
+
   it('refuses an alias that belongs to another user', async () => {
     await runCli(['users', 'add', 'carol@example.test'], t.env);
     const r = await runCli(['users', 'alias', 'carol@example.test', 'al@example.test'], t.env);

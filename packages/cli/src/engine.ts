@@ -8,7 +8,7 @@ import { Metrics, openDatabase, resolveSecret, type Db } from '@crgate/store';
 import { startOpsServer, type OpsServer, type ReadinessCheck } from './ops-server.js';
 import { createIngest } from '@crgate/ingest';
 import { createWorker } from '@crgate/worker';
-import { createWeb } from '@crgate/web';
+import { createWeb, deriveWebSecret } from '@crgate/web';
 
 export const ROLES = ['ingest', 'worker', 'web'] as const;
 export type Role = (typeof ROLES)[number];
@@ -32,8 +32,9 @@ export interface Engine {
 
 export async function startEngine(config: Config, roles: Role[], logger: Logger): Promise<Engine> {
   const db = await openDatabase(config.databaseUrl, logger, { max: 20 });
-  // The web role never builds a link: only the ingest (creates challenges) and the worker (sends them) hold the secret.
-  const secret = roles.includes('ingest') || roles.includes('worker') ? await resolveSecret(db, config.secret, logger) : '';
+  // Only the ingest (creates challenges) and the worker (sends them) hold the token secret; the web role
+  // gets a key derived from it, which can sign its sessions but cannot build a challenge link.
+  const secret = await resolveSecret(db, config.secret, logger);
   const stops: Array<() => Promise<void>> = [];
   const metrics = new Metrics({ processMetrics: true });
   const checks: Record<string, ReadinessCheck> = {};
@@ -47,7 +48,7 @@ export async function startEngine(config: Config, roles: Role[], logger: Logger)
       checks.worker = worker.ready;
     }
     if (roles.includes('web')) {
-      const web = createWeb(config, { db, logger });
+      const web = createWeb(config, { db, logger, sessionSecret: deriveWebSecret(secret) });
       await web.start();
       stops.unshift(() => web.stop());
     }

@@ -1,19 +1,33 @@
 /**
- * The web role: an Express app on CRGATE_WEB_LISTEN. It needs PostgreSQL only; releases it decides are
- * written to the outbox and carried out by the worker.
+ * The web role: an Express app on CRGATE_WEB_LISTEN, with the senders' confirmation pages (/c/...) and
+ * the recipients' site (sign-in, held mail, lists, settings). It needs PostgreSQL, and the mail target
+ * of sign-in links (CRGATE_DELIVER_TO, or the relay); releases it decides are written to the outbox and
+ * carried out by the worker.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config, Logger } from '@crgate/core';
-import type { Db } from '@crgate/store';
+import { resolveSecret, type Db } from '@crgate/store';
 import { challengeRoutes } from './challenge-routes.js';
 import { createRenderer } from './templates.js';
+import { checkOrigin, loadSession, type SiteDeps } from './site-context.js';
+import { signInRoutes } from './sign-in-routes.js';
+import { quarantineRoutes } from './quarantine-routes.js';
+import { listsRoutes } from './lists-routes.js';
+import { settingsRoutes } from './settings-routes.js';
+import { deriveWebKeys, deriveWebSecret, type WebKeys } from './web-keys.js';
 
 export interface WebDeps {
   db: Db;
   logger: Logger;
   now?: () => Date;
+  /**
+   * The secret the site's session and CSRF keys are derived from: ideally `deriveWebSecret(secret)`,
+   * so this role never holds the token secret. Unset or empty: derived at start from CRGATE_SECRET or
+   * the secret stored in the database.
+   */
+  sessionSecret?: string;
 }
 
 export interface WebRole {
@@ -43,11 +57,38 @@ export function createWeb(config: Config, deps: WebDeps): WebRole {
   });
   // A public URL with a path (https://example.org/crgate) is served under that path.
   const basePath = new URL(config.publicUrl).pathname.replace(/\/+$/, '');
-  app.use(basePath || '/', challengeRoutes({ db: deps.db, basePath, render, logger: log, now: deps.now ?? (() => new Date()) }));
+  const now = deps.now ?? (() => new Date());
+  app.use(basePath || '/', challengeRoutes({ db: deps.db, basePath, render, logger: log, now }));
+
+  let keys: WebKeys | undefined;
+  const site: SiteDeps = {
+    db: deps.db,
+    config,
+    basePath,
+    render,
+    logger: log.child({ component: 'web.site' }),
+    now,
+    keys: () => {
+      if (!keys) throw new Error('the web role has not started: no session key yet');
+      return keys;
+    },
+  };
+  const siteRouter = express.Router();
+  siteRouter.use(express.urlencoded({ extended: false, limit: '100kb', parameterLimit: 2000 }));
+  siteRouter.use(checkOrigin(site));
+  siteRouter.use(loadSession(site));
+  siteRouter.use(signInRoutes(site), quarantineRoutes(site), listsRoutes(site), settingsRoutes(site));
+  app.use(basePath || '/', siteRouter);
   app.use((_req, res) => {
     res.status(404).send(render('error', { title: 'Not found', heading: 'Not found', message: 'There is no page here.' }));
   });
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    // A request the body parser refused (too large, malformed) is the client's problem, not ours.
+    const status = (err as { status?: unknown }).status;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      res.status(status).send(render('error', { title: 'Bad request', heading: 'Bad request', message: 'The form could not be read.' }));
+      return;
+    }
     log.error({ event: 'web.error', path: req.path, err }, 'request failed');
     res
       .status(503)
@@ -57,8 +98,9 @@ export function createWeb(config: Config, deps: WebDeps): WebRole {
   let server: Server | undefined;
   return {
     app,
-    start: () =>
-      new Promise<AddressInfo>((resolve, reject) => {
+    start: async () => {
+      keys = deriveWebKeys(deps.sessionSecret || deriveWebSecret(await resolveSecret(deps.db, config.secret, log)));
+      return new Promise<AddressInfo>((resolve, reject) => {
         server = app.listen(config.web.listen.port, config.web.listen.host);
         server.once('error', reject);
         server.once('listening', () => {
@@ -66,7 +108,8 @@ export function createWeb(config: Config, deps: WebDeps): WebRole {
           log.info({ event: 'web.listening', address: addr.address, port: addr.port }, `web site listening on http://${addr.address}:${addr.port}`);
           resolve(addr);
         });
-      }),
+      });
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         if (!server) return resolve();

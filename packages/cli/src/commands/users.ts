@@ -1,7 +1,8 @@
 /** `crgate users`: protected users and their aliases. */
 import type { Command } from 'commander';
 import { normalizeAddress } from '@crgate/core';
-import { addAlias, addUser, listUsers, removeUser, UserError } from '@crgate/store';
+import { addAlias, addUser, listUsers, removeUser, setPassword, UserError } from '@crgate/store';
+import { readPassword } from '../read-password.js';
 import { address, fail, withDb } from '../cli-helpers.js';
 
 export function registerUsers(program: Command): void {
@@ -52,6 +53,23 @@ export function registerUsers(program: Command): void {
           throw err;
         }
         process.stdout.write(`${normalizeAddress(alias)} is an alias of ${normalizeAddress(a)}\n`);
+      });
+    });
+  users
+    .command('passwd')
+    .description('set (or with --remove, remove) the password a user may sign in to the site with; read from the terminal or standard input')
+    .argument('<address>', 'the user', address)
+    .option('--remove', 'remove the password: the user signs in with a mailed link only')
+    .action(async (a: string, opts: { remove?: boolean }) => {
+      const password = opts.remove ? null : await readPassword(`New password for ${normalizeAddress(a)}: `);
+      await withDb(async (db) => {
+        try {
+          await setPassword(db, a, password);
+        } catch (err) {
+          if (err instanceof UserError) fail(err.message);
+          throw err;
+        }
+        process.stdout.write(password === null ? `removed the password of ${normalizeAddress(a)}\n` : `password set for ${normalizeAddress(a)}\n`);
       });
     });
 }

@@ -1,0 +1,64 @@
+/**
+ * The list operations of the recipient's site: entries with their source and date, removing some,
+ * and importing many. Every statement names the user, so another user's entry id matches nothing.
+ */
+import { isAddress, normalizeAddress } from '@crgate/core';
+import type { Db, Queryable } from './db.js';
+import { withTransaction } from './db.js';
+import { type ListEntry, type ListKind, type ListName, type ListSource } from './lists.js';
+
+/** A domain as a list entry takes it: letters, digits, hyphens and dots, at least two labels. */
+export function isListDomain(value: string): boolean {
+  return value.length <= 253 && /^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$/i.test(value);
+}
+
+/** Reads what a person typed as a list entry: an address, or a domain (`example.org` or `@example.org`). */
+export function parseListValue(input: string): { kind: ListKind; value: string } | undefined {
+  const v = input.trim();
+  if (v.includes('@') && !v.startsWith('@')) return isAddress(v) ? { kind: 'address', value: v } : undefined;
+  const domain = v.replace(/^@/, '').replace(/\.$/, '').toLowerCase();
+  return isListDomain(domain) ? { kind: 'domain', value: domain } : undefined;
+}
+
+export async function userListEntries(db: Queryable, userId: number): Promise<ListEntry[]> {
+  const { rows } = await db.query(
+    `SELECT id, user_id, list, kind, value, source, created_at FROM list_entries WHERE user_id = $1 ORDER BY list DESC, value, kind`,
+    [userId],
+  );
+  return rows.map((r) => ({ id: r.id, userId: r.user_id, list: r.list, kind: r.kind, value: r.value, source: r.source, createdAt: r.created_at }));
+}
+
+export async function removeListEntries(db: Queryable, userId: number, ids: number[]): Promise<number> {
+  const wanted = ids.filter((id) => Number.isSafeInteger(id) && id > 0);
+  if (!wanted.length) return 0;
+  const res = await db.query('DELETE FROM list_entries WHERE user_id = $1 AND id = ANY($2::bigint[])', [userId, wanted]);
+  return res.rowCount ?? 0;
+}
+
+/** Adds one entry (normalised as addListEntry does); false when it was there already. */
+export async function addUserListEntry(
+  db: Queryable,
+  userId: number,
+  entry: { list: ListName; kind: ListKind; value: string; source: ListSource },
+): Promise<boolean> {
+  const value = entry.kind === 'address' ? normalizeAddress(entry.value) : entry.value.trim().toLowerCase().replace(/^@/, '');
+  const res = await db.query(
+    `INSERT INTO list_entries (user_id, list, kind, value, source) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (user_id, list, kind, value) DO NOTHING RETURNING id`,
+    [userId, entry.list, entry.kind, value, entry.source],
+  );
+  return (res.rowCount ?? 0) > 0;
+}
+
+/** Adds many entries in one transaction (source `import`); returns how many were new. */
+export async function importListEntries(
+  db: Db,
+  userId: number,
+  entries: Array<{ list: ListName; kind: ListKind; value: string }>,
+): Promise<number> {
+  return withTransaction(db, async (tx) => {
+    let added = 0;
+    for (const e of entries) if (await addUserListEntry(tx, userId, { ...e, source: 'import' })) added++;
+    return added;
+  });
+}

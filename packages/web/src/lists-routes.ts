@@ -1,0 +1,185 @@
+/**
+ * The recipient's whitelist and blacklist: entries with their source and date, adding and removing
+ * entries, and CSV import and export. Every store call carries the session's user id.
+ */
+import { Router, type Request, type Response } from 'express';
+import busboy from 'busboy';
+import {
+  addUserListEntry,
+  importListEntries,
+  parseListValue,
+  removeListEntries,
+  userListEntries,
+  type ListKind,
+  type ListName,
+} from '@crgate/store';
+import { csvLine, parseCsv } from './csv.js';
+import { checkSessionCsrf, field, fieldList, formatDate, page, query, requireUser, signedIn, type SiteDeps } from './site-context.js';
+
+const MAX_UPLOAD = 1024 * 1024;
+const MAX_ROWS = 10_000;
+
+const SOURCE_WORDS: Record<string, string> = {
+  confirmed: 'confirmed a challenge',
+  outgoing: 'you wrote to them',
+  manual: 'added by you',
+  import: 'imported',
+};
+
+function listName(value: string | undefined): ListName | undefined {
+  const v = value?.trim().toLowerCase();
+  if (v === 'white' || v === 'whitelist') return 'white';
+  if (v === 'black' || v === 'blacklist') return 'black';
+  return undefined;
+}
+
+interface Upload {
+  fields: Record<string, string>;
+  file?: Buffer;
+  tooBig: boolean;
+}
+
+function readUpload(req: Request): Promise<Upload> {
+  return new Promise((resolve, reject) => {
+    let bb: busboy.Busboy;
+    try {
+      bb = busboy({ headers: req.headers, limits: { fileSize: MAX_UPLOAD, files: 1, fields: 10, fieldSize: 1000, parts: 12 } });
+    } catch (err) {
+      return reject(err);
+    }
+    const upload: Upload = { fields: {}, tooBig: false };
+    bb.on('field', (name, value) => {
+      upload.fields[name] = value;
+    });
+    bb.on('file', (name, stream) => {
+      if (name !== 'file') return stream.resume();
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('limit', () => {
+        upload.tooBig = true;
+      });
+      stream.on('end', () => {
+        upload.file = Buffer.concat(chunks);
+      });
+    });
+    bb.on('close', () => resolve(upload));
+    bb.on('error', reject);
+    req.pipe(bb);
+  });
+}
+
+/** Reads import rows: a header row naming `list` and `value` columns, or rows of `list,value`, or bare values. */
+export function importRows(text: string, defaultList: ListName): { entries: Array<{ list: ListName; kind: ListKind; value: string }>; bad: number[] } {
+  const rows = parseCsv(text, MAX_ROWS + 1);
+  const entries: Array<{ list: ListName; kind: ListKind; value: string }> = [];
+  const bad: number[] = [];
+  let listCol = -1;
+  let valueCol = -1;
+  let start = 0;
+  const header = rows[0]?.map((c) => c.trim().toLowerCase());
+  if (header && header.includes('value')) {
+    listCol = header.indexOf('list');
+    valueCol = header.indexOf('value');
+    start = 1;
+  }
+  for (let i = start; i < Math.min(rows.length, MAX_ROWS + start); i++) {
+    const r = rows[i]!;
+    const [listCell, valueCell] = valueCol >= 0 ? [listCol >= 0 ? r[listCol] : undefined, r[valueCol]] : r.length >= 2 ? [r[0], r[1]] : [undefined, r[0]];
+    const list = listCell === undefined || listCell.trim() === '' ? defaultList : listName(listCell);
+    const parsed = parseListValue((valueCell ?? '').trim().replace(/^'/, ''));
+    if (!list || !parsed) bad.push(i + 1);
+    else entries.push({ list, ...parsed });
+  }
+  return { entries, bad };
+}
+
+export function listsRoutes(deps: SiteDeps): Router {
+  const router = Router();
+  const log = deps.logger;
+  router.use('/lists', requireUser(deps));
+  const userId = (res: Response) => signedIn(res)!.session.userId;
+
+  async function show(res: Response, status: number, extra: Record<string, unknown> = {}): Promise<void> {
+    const entries = await userListEntries(deps.db, userId(res));
+    const view = (list: ListName) =>
+      entries
+        .filter((e) => e.list === list)
+        .map((e) => ({ id: e.id, value: e.value, kind: e.kind === 'domain' ? 'domain' : 'address', source: SOURCE_WORDS[e.source] ?? e.source, date: formatDate(e.createdAt) }));
+    res.status(status).send(
+      page(deps, res, 'lists', {
+        title: 'Your lists',
+        section: 'lists',
+        wide: true,
+        csrf: signedIn(res)!.session.csrfToken,
+        lists: [
+          { key: 'white', title: 'Whitelist', lower: 'whitelist', entries: view('white') },
+          { key: 'black', title: 'Blacklist', lower: 'blacklist', entries: view('black') },
+        ],
+        ...extra,
+      }),
+    );
+  }
+
+  router.get('/lists', async (req, res) => {
+    const flash = query(req, 'done');
+    const n = Number(query(req, 'n') ?? 0);
+    const messages: Record<string, string> = {
+      added: 'Entry added.',
+      present: 'That entry was already on the list.',
+      removed: `${n} entr${n === 1 ? 'y' : 'ies'} removed.`,
+      imported: `${n} new entr${n === 1 ? 'y' : 'ies'} imported.`,
+    };
+    await show(res, 200, { flash: flash ? messages[flash] : undefined });
+  });
+
+  router.post('/lists/add', async (req, res) => {
+    if (!checkSessionCsrf(deps, req, res)) return;
+    const list = listName(field(req, 'list'));
+    const parsed = parseListValue(field(req, 'value') ?? '');
+    if (!list || !parsed) {
+      return show(res, 400, { error: 'Enter a mail address (bob@example.org) or a domain (example.org).', value: field(req, 'value'), addList: list });
+    }
+    const added = await addUserListEntry(deps.db, userId(res), { list, ...parsed, source: 'manual' });
+    log.info({ event: 'web.lists_changed', userId: userId(res), change: 'add', list }, 'list entry added');
+    res.redirect(303, `${deps.basePath}/lists?done=${added ? 'added' : 'present'}`);
+  });
+
+  router.post('/lists/remove', async (req, res) => {
+    if (!checkSessionCsrf(deps, req, res)) return;
+    const ids = fieldList(req, 'ids').filter((v) => /^\d{1,15}$/.test(v)).map(Number);
+    const removed = await removeListEntries(deps.db, userId(res), ids.slice(0, 1000));
+    log.info({ event: 'web.lists_changed', userId: userId(res), change: 'remove', entries: removed }, 'list entries removed');
+    res.redirect(303, `${deps.basePath}/lists?done=removed&n=${removed}`);
+  });
+
+  router.post('/lists/import', async (req, res) => {
+    let upload: Upload;
+    try {
+      upload = await readUpload(req);
+    } catch {
+      return show(res, 400, { importError: 'Choose a CSV file to import.' });
+    }
+    if (!checkSessionCsrf(deps, req, res, upload.fields._csrf)) return;
+    if (upload.tooBig) return show(res, 413, { importError: `The file is larger than ${MAX_UPLOAD / 1024} KB.` });
+    if (!upload.file?.length) return show(res, 400, { importError: 'Choose a CSV file to import.' });
+    const { entries, bad } = importRows(upload.file.toString('utf8'), listName(upload.fields.list) ?? 'white');
+    if (bad.length) {
+      const lines = bad.slice(0, 5).join(', ') + (bad.length > 5 ? ', …' : '');
+      return show(res, 400, { importError: `Nothing was imported: line(s) ${lines} hold no address or domain, or no list (white or black).` });
+    }
+    const added = await importListEntries(deps.db, userId(res), entries);
+    log.info({ event: 'web.lists_changed', userId: userId(res), change: 'import', entries: added }, 'list entries imported');
+    res.redirect(303, `${deps.basePath}/lists?done=imported&n=${added}`);
+  });
+
+  router.get('/lists/export.csv', async (_req, res) => {
+    const entries = await userListEntries(deps.db, userId(res));
+    const body =
+      csvLine(['list', 'kind', 'value', 'source', 'created_at']) +
+      entries.map((e) => csvLine([e.list, e.kind, e.value, e.source, e.createdAt.toISOString()])).join('');
+    res.set({ 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': 'attachment; filename="crgate-lists.csv"' });
+    res.send(body);
+  });
+
+  return router;
+}

@@ -1,0 +1,158 @@
+/**
+ * Turns a held message into what its page shows: the main headers, the text part, the attachments
+ * (listed, never served), and the HTML part sanitised for a sandboxed frame.
+ *
+ * Trusts nothing in the message. The HTML goes through sanitize-html with a short list of formatting
+ * tags: no scripts, styles sheets, forms, frames, embeds or event attributes. Images keep only inline
+ * `data:` pictures (mailparser turns `cid:` parts into those); remote images are dropped, so opening a
+ * message tells the sender nothing. Every link is rewritten to the site's "leave" page, which shows
+ * where it goes before anything is opened. The frame page adds its own CSP and sandbox on top.
+ */
+import sanitizeHtml from 'sanitize-html';
+import { simpleParser, type AddressObject } from 'mailparser';
+
+export interface ViewAttachment {
+  filename: string;
+  contentType: string;
+  size: number;
+  inline: boolean;
+}
+
+export interface ViewMessage {
+  headers: Array<{ name: string; value: string }>;
+  text: string;
+  hasHtml: boolean;
+  attachments: ViewAttachment[];
+  /** The header block as received, for "all headers". */
+  rawHeaders: string;
+}
+
+const MAX_RAW_HEADERS = 64 * 1024;
+/** HTML larger than this is not converted to text (html-to-text is the slow part of parsing). */
+const MAX_HTML_TO_TEXT = 2 * 1024 * 1024;
+
+function addressText(a: AddressObject | AddressObject[] | undefined): string {
+  if (!a) return '';
+  return (Array.isArray(a) ? a : [a]).map((x) => x.text).join(', ');
+}
+
+function headerBlock(raw: Buffer): string {
+  const head = raw.subarray(0, MAX_RAW_HEADERS * 2);
+  let end = head.indexOf('\r\n\r\n');
+  if (end < 0) end = head.indexOf('\n\n');
+  const block = head.subarray(0, end < 0 ? Math.min(head.length, MAX_RAW_HEADERS) : Math.min(end, MAX_RAW_HEADERS));
+  return block.toString('utf8').replace(/\r\n/g, '\n');
+}
+
+export async function parseForView(raw: Buffer): Promise<ViewMessage> {
+  const parsed = await simpleParser(raw, { skipTextToHtml: true, maxHtmlLengthToParse: MAX_HTML_TO_TEXT });
+  const headers: Array<{ name: string; value: string }> = [];
+  const add = (name: string, value: string | undefined) => {
+    if (value) headers.push({ name, value });
+  };
+  add('From', addressText(parsed.from));
+  add('To', addressText(parsed.to));
+  add('Cc', addressText(parsed.cc));
+  add('Reply-To', addressText(parsed.replyTo));
+  add('Subject', parsed.subject);
+  add('Date', parsed.date && !Number.isNaN(parsed.date.getTime()) ? parsed.date.toUTCString() : undefined);
+  add('Message-ID', parsed.messageId);
+  return {
+    headers,
+    text: parsed.text ?? '',
+    hasHtml: typeof parsed.html === 'string' && parsed.html.length > 0,
+    attachments: parsed.attachments.map((a) => ({
+      filename: a.filename ?? '(no name)',
+      contentType: a.contentType,
+      size: a.size,
+      inline: a.related === true || a.contentDisposition === 'inline',
+    })),
+    rawHeaders: headerBlock(raw),
+  };
+}
+
+const SAFE_IMAGE = /^data:image\/(png|gif|jpeg|webp);base64,[A-Za-z0-9+/=\s]+$/i;
+const LINK_SCHEMES = new Set(['http:', 'https:', 'mailto:']);
+
+/** The link's target when it is an absolute http, https or mailto URL; undefined otherwise. */
+export function linkTarget(href: string | undefined): URL | undefined {
+  if (!href || href.length > 4096) return undefined;
+  try {
+    const url = new URL(href.trim());
+    return LINK_SCHEMES.has(url.protocol) ? url : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface SanitizedHtml {
+  html: string;
+  blockedImages: number;
+  links: number;
+}
+
+/**
+ * Sanitises a message's HTML. `leavePage` is the URL of the page that shows a link's target; every
+ * usable link points there (`?u=<target>`) and opens in the top window, anything else loses its href.
+ */
+export function sanitizeMessageHtml(html: string, leavePage: string): SanitizedHtml {
+  let blockedImages = 0;
+  let links = 0;
+  const clean = sanitizeHtml(html, {
+    allowedTags: [
+      ...sanitizeHtml.defaults.allowedTags.filter((t) => t !== 'style'),
+      'img', 'font', 'center', 'u', 's', 'strike', 'small', 'big', 'tt',
+    ],
+    allowedAttributes: {
+      '*': ['style', 'align', 'valign', 'width', 'height', 'bgcolor', 'dir', 'lang', 'title', 'colspan', 'rowspan', 'border', 'cellpadding', 'cellspacing'],
+      a: ['href', 'target', 'rel'],
+      img: ['src', 'alt'],
+      font: ['color', 'size', 'face'],
+    },
+    allowedSchemes: ['http', 'https', 'mailto'],
+    allowedSchemesByTag: { img: ['data'] },
+    allowProtocolRelative: false,
+    nonTextTags: ['script', 'style', 'textarea', 'option', 'noscript', 'title', 'head', 'template', 'iframe', 'object', 'svg', 'math'],
+    transformTags: {
+      a: (tagName, attribs) => {
+        const target = linkTarget(attribs.href);
+        const out: Record<string, string> = {};
+        if (attribs.title) out.title = attribs.title;
+        if (target) {
+          links++;
+          out.href = `${leavePage}?u=${encodeURIComponent(target.href)}`;
+          out.target = '_top';
+          out.rel = 'noopener noreferrer';
+        }
+        return { tagName, attribs: out };
+      },
+      img: (tagName, attribs) => {
+        if (!attribs.src || !SAFE_IMAGE.test(attribs.src)) {
+          // A remote picture becomes words in its place: loading it would tell the sender the mail was opened.
+          blockedImages++;
+          return { tagName: 'span', attribs: {}, text: attribs.alt ? `[image: ${attribs.alt}]` : '[image not loaded]' };
+        }
+        const out: Record<string, string> = { src: attribs.src };
+        if (attribs.alt) out.alt = attribs.alt;
+        return { tagName, attribs: out };
+      },
+    },
+  });
+  return { html: clean, blockedImages, links };
+}
+
+/** The HTML part of the message, sanitised, as a complete document for the frame. */
+export async function htmlDocumentForView(raw: Buffer, leavePage: string): Promise<SanitizedHtml | undefined> {
+  const parsed = await simpleParser(raw, { skipTextToHtml: true, skipHtmlToText: true });
+  if (typeof parsed.html !== 'string' || !parsed.html) return undefined;
+  const body = sanitizeMessageHtml(parsed.html, leavePage);
+  return {
+    ...body,
+    html:
+      '<!doctype html><html><head><meta charset="utf-8"><meta name="referrer" content="no-referrer">' +
+      '<style>body{font:15px/1.45 system-ui,sans-serif;color:#1a1a1a;background:#fff;margin:.75rem;overflow-wrap:anywhere}' +
+      'img{max-width:100%;height:auto}table{max-width:100%}</style></head><body>' +
+      body.html +
+      '</body></html>',
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * The recipient's settings: challenges on or off, the digest frequency, the language of challenges,
+ * and an optional password for signing in without a mailed link.
+ */
+import { Router, type Response } from 'express';
+import {
+  checkPasswordForUser,
+  checkPasswordRules,
+  deleteUserSessions,
+  DIGEST_FREQUENCIES,
+  getUserSettings,
+  isChallengeLanguage,
+  LANGUAGE_NAMES,
+  setPasswordForUser,
+  updateUserSettings,
+  type DigestFrequency,
+} from '@crgate/store';
+import { checkSessionCsrf, field, page, query, requireUser, signedIn, type SiteDeps } from './site-context.js';
+
+const DIGEST_WORDS: Record<DigestFrequency, string> = { daily: 'Every day', weekly: 'Every week', off: 'Never' };
+
+export function settingsRoutes(deps: SiteDeps): Router {
+  const router = Router();
+  const log = deps.logger;
+  router.use('/settings', requireUser(deps));
+  const userId = (res: Response) => signedIn(res)!.session.userId;
+
+  async function show(res: Response, status: number, extra: Record<string, unknown> = {}): Promise<void> {
+    const s = await getUserSettings(deps.db, userId(res));
+    if (!s) return void res.redirect(303, `${deps.basePath}/signin`);
+    res.status(status).send(
+      page(deps, res, 'settings', {
+        title: 'Settings',
+        section: 'settings',
+        csrf: signedIn(res)!.session.csrfToken,
+        challengesEnabled: s.challengesEnabled,
+        digests: DIGEST_FREQUENCIES.map((d) => ({ value: d, label: DIGEST_WORDS[d], checked: d === s.digest })),
+        languages: Object.entries(LANGUAGE_NAMES).map(([value, label]) => ({ value, label, selected: value === s.language })),
+        hasPassword: s.hasPassword,
+        ...extra,
+      }),
+    );
+  }
+
+  router.get('/settings', async (req, res) => {
+    const done = query(req, 'done');
+    await show(res, 200, { flash: done === 'saved' ? 'Settings saved.' : done === 'password' ? 'Password saved. Other sessions were signed out.' : undefined });
+  });
+
+  router.post('/settings', async (req, res) => {
+    if (!checkSessionCsrf(deps, req, res)) return;
+    const digest = DIGEST_FREQUENCIES.find((d) => d === field(req, 'digest'));
+    const language = field(req, 'language') ?? '';
+    if (!digest || !isChallengeLanguage(language)) return show(res, 400, { error: 'Choose a digest frequency and a language.' });
+    const challengesEnabled = field(req, 'challenges') === 'on';
+    await updateUserSettings(deps.db, userId(res), { challengesEnabled, digest, language });
+    log.info({ event: 'web.settings_changed', userId: userId(res), challengesEnabled, digest, language }, 'settings changed');
+    res.redirect(303, `${deps.basePath}/settings?done=saved`);
+  });
+
+  router.post('/settings/password', async (req, res) => {
+    if (!checkSessionCsrf(deps, req, res)) return;
+    const s = await getUserSettings(deps.db, userId(res));
+    const password = field(req, 'password') ?? '';
+    if (s?.hasPassword && !(await checkPasswordForUser(deps.db, userId(res), field(req, 'current') ?? ''))) {
+      return show(res, 400, { passwordError: 'Your current password is not right.' });
+    }
+    const bad = checkPasswordRules(password);
+    if (bad) return show(res, 400, { passwordError: `The new password is not usable: ${bad}.` });
+    if (password !== field(req, 'repeat')) return show(res, 400, { passwordError: 'The two new passwords differ.' });
+    await setPasswordForUser(deps.db, userId(res), password);
+    await deleteUserSessions(deps.db, userId(res), signedIn(res)!.sessionId);
+    log.info({ event: 'web.settings_changed', userId: userId(res), password: true }, 'password changed');
+    res.redirect(303, `${deps.basePath}/settings?done=password`);
+  });
+
+  return router;
+}
