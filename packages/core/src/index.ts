@@ -7,6 +7,7 @@ export * from './rules/registry.js';
 export * from './signals.js';
 export * from './challenge/limits.js';
 export * from './challenge/tokens.js';
+export * from './digest-links.js';
 export * from './challenge/compose.js';
 export * from './config/schema.js';
 export * from './config/env-map.js';

@@ -12,6 +12,7 @@ export * from './sent-mail.js';
 export * from './token-store.js';
 export * from './stats.js';
 export * from './metrics.js';
+export * from './digest.js';
 export * from './sign-in.js';
 export * from './passwords.js';
 export * from './sessions.js';

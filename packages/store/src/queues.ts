@@ -16,6 +16,7 @@ export interface JobPayloads {
   'expiry.sweep': Record<string, never>;
   /** Train the recipient's model with a stored copy (weight 1 = a sure label). */
   'classifier.train': { recipientId: number; label: 'ham' | 'spam'; weight: number };
+  'digest.send': Record<string, never>;
 }
 export type JobName = keyof JobPayloads;
 
@@ -24,6 +25,7 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   'message.deliver': QUEUES.deliveries,
   'expiry.sweep': QUEUES.maintenance,
   'classifier.train': QUEUES.learning,
+  'digest.send': QUEUES.maintenance,
 };
 
 /** Stable job ids (BullMQ forbids ':' in custom ids). */

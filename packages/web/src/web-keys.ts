@@ -12,10 +12,7 @@ export interface WebKeys {
   csrf: Buffer;
 }
 
-/** The one secret the web role needs, derived from CRGATE_SECRET (or the stored secret). */
-export function deriveWebSecret(secret: string): string {
-  return createHmac('sha256', secret).update('crgate web site v1').digest('base64url');
-}
+export { deriveWebSecret } from '@crgate/core';
 
 export function deriveWebKeys(webSecret: string): WebKeys {
   const key = (label: string) => createHmac('sha256', webSecret).update(label).digest();

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { Config, Logger } from '@crgate/core';
 import { resolveSecret, type Db } from '@crgate/store';
 import { challengeRoutes } from './challenge-routes.js';
+import { digestRoutes } from './digest-routes.js';
 import { createRenderer } from './templates.js';
 import { checkOrigin, loadSession, type SiteDeps } from './site-context.js';
 import { signInRoutes } from './sign-in-routes.js';
@@ -61,6 +62,21 @@ export function createWeb(config: Config, deps: WebDeps): WebRole {
   app.use(basePath || '/', challengeRoutes({ db: deps.db, basePath, render, logger: log, now }));
 
   let keys: WebKeys | undefined;
+  let webSecret: string | undefined;
+  app.use(
+    basePath || '/',
+    digestRoutes({
+      db: deps.db,
+      basePath,
+      render,
+      logger: log.child({ component: 'web.site' }),
+      now,
+      webSecret: () => {
+        if (!webSecret) throw new Error('the web role has not started: no key yet');
+        return webSecret;
+      },
+    }),
+  );
   const site: SiteDeps = {
     db: deps.db,
     config,
@@ -99,7 +115,8 @@ export function createWeb(config: Config, deps: WebDeps): WebRole {
   return {
     app,
     start: async () => {
-      keys = deriveWebKeys(deps.sessionSecret || deriveWebSecret(await resolveSecret(deps.db, config.secret, log)));
+      webSecret = deps.sessionSecret || deriveWebSecret(await resolveSecret(deps.db, config.secret, log));
+      keys = deriveWebKeys(webSecret);
       return new Promise<AddressInfo>((resolve, reject) => {
         server = app.listen(config.web.listen.port, config.web.listen.host);
         server.once('error', reject);

@@ -4,3 +4,4 @@ export * from './challenge-job.js';
 export * from './delivery-job.js';
 export * from './challenge-template.js';
 export * from './learning-job.js';
+export * from './digest-job.js';

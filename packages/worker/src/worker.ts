@@ -12,6 +12,7 @@ import { sendChallenge } from './challenge-job.js';
 import { deliverReleased } from './delivery-job.js';
 import { loadChallengeTemplates, type ChallengeTemplates } from './challenge-template.js';
 import { trainFromCopy, trainFromExpiredChallenges } from './learning-job.js';
+import { sendDigests } from './digest-job.js';
 
 export interface WorkerDeps {
   db: Db;
@@ -93,6 +94,8 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
       }
       case 'classifier.train':
         return config.classifier.enabled ? trainFromCopy(deps.db, job.data as JobPayloads['classifier.train'], jobLog) : 'disabled';
+      case 'digest.send':
+        return sendDigests(config, deps.db, deps.secret, now(), jobLog);
       case 'expiry.sweep': {
         if (config.classifier.enabled) await trainFromExpiredChallenges(deps.db, now(), jobLog);
         const result = await expireOld(deps.db, now());
@@ -159,6 +162,8 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
         workers.push(worker);
       }
       await queues.get(QUEUES.maintenance)!.upsertJobScheduler('expiry', { every: EXPIRY_EVERY_MS }, { name: 'expiry.sweep', data: {} });
+      // Hourly: each user's own daily or weekly period decides whether a digest is due.
+      await queues.get(QUEUES.maintenance)!.upsertJobScheduler('digest', { every: EXPIRY_EVERY_MS }, { name: 'digest.send', data: {} });
       await relay.start();
       log.info({ event: 'worker.started', queues: Object.values(QUEUES) }, 'worker started');
     },

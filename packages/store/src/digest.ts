@@ -1,0 +1,58 @@
+/** What a digest covers: users due for one, and the held or discarded copies new since the last. */
+import type { Queryable } from './db.js';
+
+export interface DigestItem {
+  recipientId: number;
+  sender: string;
+  subject: string | null;
+  decision: string;
+  createdAt: Date;
+}
+
+export interface DigestDue {
+  userId: number;
+  address: string;
+  language: string;
+  since: Date;
+  items: DigestItem[];
+  total: number;
+}
+
+const PERIOD = { daily: '1 day', weekly: '7 days' } as const;
+
+/** Users whose digest period has passed and who have new quarantined mail (at most `maxItems` listed each). */
+export async function digestsDue(db: Queryable, now: Date, maxItems = 50): Promise<DigestDue[]> {
+  const { rows: users } = await db.query<{ id: number; address: string; language: string; since: Date }>(
+    `SELECT u.id, u.address, u.language,
+            COALESCE(u.last_digest_at, $1::timestamptz - (CASE u.digest_frequency WHEN 'weekly' THEN interval '${PERIOD.weekly}' ELSE interval '${PERIOD.daily}' END)) AS since
+       FROM users u
+      WHERE u.digest_frequency <> 'off'
+        AND (u.last_digest_at IS NULL
+             OR u.last_digest_at <= $1::timestamptz - (CASE u.digest_frequency WHEN 'weekly' THEN interval '${PERIOD.weekly}' ELSE interval '${PERIOD.daily}' END))`,
+    [now],
+  );
+  const out: DigestDue[] = [];
+  for (const u of users) {
+    const { rows } = await db.query(
+      `SELECT r.id, r.sender, m.subject, r.decision, r.created_at, count(*) OVER ()::int AS total
+         FROM message_recipients r JOIN messages m ON m.id = r.message_id
+        WHERE r.user_id = $1 AND r.status IN ('held', 'discarded') AND r.created_at > $2
+        ORDER BY r.created_at DESC, r.id DESC LIMIT $3`,
+      [u.id, u.since, maxItems],
+    );
+    if (rows.length === 0) continue;
+    out.push({
+      userId: u.id,
+      address: u.address,
+      language: u.language,
+      since: u.since,
+      total: rows[0].total,
+      items: rows.map((r) => ({ recipientId: r.id, sender: r.sender, subject: r.subject, decision: r.decision, createdAt: r.created_at })),
+    });
+  }
+  return out;
+}
+
+export async function markDigestSent(db: Queryable, userId: number, at: Date): Promise<void> {
+  await db.query('UPDATE users SET last_digest_at = $2 WHERE id = $1', [userId, at]);
+}

@@ -1,0 +1,65 @@
+/**
+ * The digest: each recipient with new quarantined mail gets, at their chosen frequency, a short
+ * summary — counts, and for each message its sender, subject and a link that opens it. Written
+ * straight to the recipient's mailbox through CRGATE_DELIVER_TO (sent through the relay it would come
+ * back into crgate as automatic mail and be held). Nothing is sent when there is nothing new.
+ */
+import MailComposer from 'nodemailer/lib/mail-composer';
+import { randomBytes } from 'node:crypto';
+import { deriveWebSecret, digestToken, sanitizeSubject, type Config, type Logger } from '@crgate/core';
+import { digestsDue, markDigestSent, type Db, type DigestDue } from '@crgate/store';
+import { decisionHeader, deliver } from '@crgate/ingest';
+
+/** A digest link stays valid as long as held mail is kept. */
+function linkExpiry(config: Config, now: Date): Date {
+  return new Date(now.getTime() + config.retention.heldDays * 86_400_000);
+}
+
+export function digestText(config: Config, d: DigestDue, webSecret: string, now: Date): string {
+  const expires = linkExpiry(config, now);
+  const lines = [
+    `${d.total} new message(s) for ${d.address} were held or discarded since ${d.since.toUTCString()}.`,
+    'Open one to see it and release it if it is yours; the rest are deleted in time.',
+    '',
+  ];
+  for (const item of d.items) {
+    lines.push(`From:    ${item.sender || '(no sender)'}`);
+    lines.push(`Subject: ${sanitizeSubject(item.subject ?? '', 70) || '(none)'}`);
+    lines.push(`         ${config.publicUrl}/d/${digestToken(webSecret, item.recipientId, d.userId, expires)}`);
+    lines.push('');
+  }
+  if (d.total > d.items.length) lines.push(`… and ${d.total - d.items.length} more: ${config.publicUrl}/q`, '');
+  lines.push(`All held mail: ${config.publicUrl}/q`);
+  return `${lines.join('\n')}\n`;
+}
+
+function build(mail: ConstructorParameters<typeof MailComposer>[0]): Promise<Buffer> {
+  return new Promise((resolve, reject) => new MailComposer(mail).compile().build((err, buf) => (err ? reject(err) : resolve(buf))));
+}
+
+export async function sendDigests(config: Config, db: Db, secret: string, now: Date, logger: Logger): Promise<number> {
+  const webSecret = deriveWebSecret(secret);
+  const host = new URL(config.publicUrl).hostname.toLowerCase();
+  let sent = 0;
+  for (const d of await digestsDue(db, now)) {
+    const raw = await build({
+      from: config.challenge.from,
+      to: d.address,
+      subject: `Held mail: ${d.total} new message(s)`,
+      messageId: `<digest-${randomBytes(12).toString('hex')}@${host}>`,
+      date: now,
+      headers: { 'Auto-Submitted': 'auto-generated', 'X-Auto-Response-Suppress': 'All' },
+      text: digestText(config, d, webSecret, now),
+    });
+    const rcpt = d.address;
+    const [result] = await deliver(config.deliverTo, { mailFrom: '', recipients: [rcpt], message: Buffer.concat([Buffer.from(decisionHeader('digest', [])), raw]) }, config.lmtp.hostname);
+    if (!result!.ok) {
+      logger.warn({ event: 'digest.failed', userId: d.userId, code: result!.code, reply: result!.message }, 'digest not delivered; retried next hour');
+      continue;
+    }
+    await markDigestSent(db, d.userId, now);
+    logger.info({ event: 'digest.sent', userId: d.userId, messages: d.total }, 'digest sent');
+    sent++;
+  }
+  return sent;
+}
