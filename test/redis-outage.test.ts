@@ -16,16 +16,18 @@ const SENDERS = 20;
 describe('a Redis outage', () => {
   let t: TestEnvironment;
   let smtpSink: Sink;
+  let lmtpSink: Sink;
   let proxy: TcpProxy;
   let engine: Awaited<ReturnType<typeof startInProcess>>;
 
   beforeAll(async () => {
     smtpSink = await startSink('smtp');
+    lmtpSink = await startSink('lmtp');
     proxy = await startTcpProxy(Number(new URL(REDIS_URL).port || 6379), new URL(REDIS_URL).hostname);
     t = await createTestEnvironment({
       REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
       CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${smtpSink.port}`,
-      CRGATE_DELIVER_TO: `smtp://127.0.0.1:${smtpSink.port}`,
+      CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${lmtpSink.port}`,
       CRGATE_POLICY_CHALLENGE_REQUIRES_AUTH: 'false',
     });
     engine = await startInProcess(t.env);
@@ -36,6 +38,7 @@ describe('a Redis outage', () => {
     await engine?.stop();
     await proxy?.close();
     await smtpSink?.close();
+    await lmtpSink?.close();
     await t?.cleanup();
   });
 
@@ -56,4 +59,20 @@ describe('a Redis outage', () => {
     expect(new Set(smtpSink.messages.map((m) => m.rcptTo[0])).size).toBe(SENDERS);
     expect((await t.db.query(`SELECT count(*)::int AS n FROM outbox`)).rows[0].n).toBe(0);
   }, 120_000);
+
+  it('queues again, at worker start, the work whose jobs Redis lost', async () => {
+    await engine.stop();
+    const ingestOnly = await startInProcess(t.env, ['ingest']);
+    const raw = `From: lost@lost.test\r\nTo: alice@example.test\r\nSubject: lost job\r\nMessage-ID: <lost-job@test>\r\n\r\nHi.\r\n`;
+    expect((await lmtpSend(t.lmtpPort, 'lost@lost.test', ['alice@example.test'], raw))[0]!.code).toBe(250);
+    await ingestOnly.stop();
+    // As if the relay had moved the job to Redis and Redis then lost its data.
+    await t.db.query(`DELETE FROM outbox`);
+    await t.db.query(`UPDATE challenges SET created_at = now() - interval '20 minutes' WHERE sender = 'lost@lost.test'`);
+    const before = smtpSink.messages.length;
+    engine = await startInProcess(t.env);
+    await waitFor(() => smtpSink.messages.length === before + 1, 'the stranded challenge', 30_000);
+    expect(smtpSink.messages.at(-1)!.rcptTo).toEqual(['lost@lost.test']);
+    expect((await t.db.query(`SELECT status FROM challenges WHERE sender = 'lost@lost.test'`)).rows).toEqual([{ status: 'sent' }]);
+  }, 60_000);
 });

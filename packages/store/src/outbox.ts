@@ -44,3 +44,30 @@ export async function outboxDepth(db: Queryable): Promise<number> {
   const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox');
   return rows[0]!.n;
 }
+
+/**
+ * After Redis lost its data, jobs that had already left the outbox are gone: challenges stay 'queued'
+ * and released copies 'releasing' for good. This puts them back in the outbox. Safe at any time: a job
+ * keeps its id (BullMQ ignores one it still holds) and each job checks the state before it acts, so
+ * nothing is sent or delivered twice. Only work older than `olderThanMinutes` is touched, so jobs
+ * simply still in flight are left alone. Returns how many jobs were queued again.
+ */
+export async function requeueStranded(db: Queryable, olderThanMinutes = 10): Promise<number> {
+  const challenges = await db.query(
+    `INSERT INTO outbox (queue, job_name, job_id, payload)
+     SELECT 'challenges', 'challenge.send', 'challenge-' || c.id, jsonb_build_object('challengeId', c.id::text)
+       FROM challenges c
+      WHERE c.status = 'queued' AND c.created_at < now() - make_interval(mins => $1)
+        AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.job_id = 'challenge-' || c.id)`,
+    [olderThanMinutes],
+  );
+  const releases = await db.query(
+    `INSERT INTO outbox (queue, job_name, job_id, payload)
+     SELECT 'deliveries', 'message.deliver', 'deliver-' || r.id, jsonb_build_object('recipientId', r.id)
+       FROM message_recipients r
+      WHERE r.status = 'releasing' AND COALESCE(r.released_at, r.created_at) < now() - make_interval(mins => $1)
+        AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.job_id = 'deliver-' || r.id)`,
+    [olderThanMinutes],
+  );
+  return (challenges.rowCount ?? 0) + (releases.rowCount ?? 0);
+}

@@ -6,7 +6,7 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Config, Logger } from '@crgate/core';
-import { expireOld, markDeliveryFailed, Metrics, outboxDepth, QUEUES, redisKeys, suppressChallenge, type Db, type JobPayloads, type QueueName } from '@crgate/store';
+import { expireOld, markDeliveryFailed, Metrics, outboxDepth, QUEUES, redisKeys, requeueStranded, suppressChallenge, type Db, type JobPayloads, type QueueName } from '@crgate/store';
 import { OutboxRelay } from './outbox-relay.js';
 import { sendChallenge } from './challenge-job.js';
 import { deliverReleased } from './delivery-job.js';
@@ -98,6 +98,8 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
         return sendDigests(config, deps.db, deps.secret, now(), jobLog);
       case 'expiry.sweep': {
         if (config.classifier.enabled) await trainFromExpiredChallenges(deps.db, now(), jobLog);
+        const requeued = await requeueStranded(deps.db);
+        if (requeued) jobLog.warn({ event: 'worker.requeued', jobs: requeued }, `queued ${requeued} stranded job(s) again (lost Redis data?)`);
         const result = await expireOld(deps.db, now());
         metrics.challenges.inc({ outcome: 'expired', reason: '' }, result.expiredChallenges);
         jobLog.info({ event: 'expiry.swept', ...result }, 'expiry sweep done');
@@ -164,6 +166,9 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
       await queues.get(QUEUES.maintenance)!.upsertJobScheduler('expiry', { every: EXPIRY_EVERY_MS }, { name: 'expiry.sweep', data: {} });
       // Hourly: each user's own daily or weekly period decides whether a digest is due.
       await queues.get(QUEUES.maintenance)!.upsertJobScheduler('digest', { every: EXPIRY_EVERY_MS }, { name: 'digest.send', data: {} });
+      // Work whose jobs a Redis data loss took is queued again now, not only at the next hourly sweep.
+      const requeued = await requeueStranded(deps.db);
+      if (requeued) log.warn({ event: 'worker.requeued', jobs: requeued }, `queued ${requeued} stranded job(s) again (lost Redis data?)`);
       await relay.start();
       log.info({ event: 'worker.started', queues: Object.values(QUEUES) }, 'worker started');
     },

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Writes the map of the addresses crgate accepts, one "address owner" line per user and alias (the
+# owner is the user's primary address, which is also their Dovecot login), for Postfix's
+# virtual_mailbox_maps and smtpd_sender_login_maps. Run it after every `crgate users` change, then
+# `postfix reload`. CRGATE names the crgate command (default: crgate).
+#   crgate-recipients.sh /etc/postfix/crgate-recipients && postfix reload
+set -euo pipefail
+out=$1
+${CRGATE:-crgate} users list |
+  awk '/^[^[:space:]@]+@/ { gsub(/[(),]/, " "); sub(/aliases:/, ""); for (i = 1; i <= NF; i++) print $i, $1 }' > "$out.new"
+mv "$out.new" "$out"
