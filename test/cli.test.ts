@@ -32,6 +32,11 @@ describe('crgate command', () => {
     expect((await runCli(['users', 'add', 'alice@example.test'], t.env)).stdout).toBe('alice@example.test already exists\n');
     expect((await runCli(['users', 'alias', 'alice@example.test', 'al@example.test'], t.env)).code).toBe(0);
     expect((await runCli(['users', 'list'], t.env)).stdout).toBe('alice@example.test  (aliases: al@example.test)\nbob@example.test\n');
+    const json = (await runCli(['users', 'list', '--json'], t.env)).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(json.map((u) => [u.address, u.aliases, u.challenges, u.language])).toEqual([
+      ['alice@example.test', ['al@example.test'], true, 'en'],
+      ['bob@example.test', [], true, 'en'],
+    ]);
     expect((await runCli(['users', 'remove', 'bob@example.test'], t.env)).code).toBe(0);
     expect((await runCli(['users', 'list'], t.env)).stdout).toBe('alice@example.test  (aliases: al@example.test)\n');
   });

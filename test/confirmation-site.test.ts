@@ -105,6 +105,12 @@ describe('confirmation site', () => {
       const parsed = await simpleParser(smtpSink.messages.at(-1)!.raw);
       expect(parsed.subject).toBe('C/R: Bitte bestätigen Sie Ihre Nachricht: Termin');
       expect(parsed.text).toContain('Sie haben an alice@example.test geschrieben.');
+      // The sender's page is in the recipient's language too.
+      const link = /https?:\/\/\S+\/c\/[A-Za-z0-9_-]{43}/.exec(parsed.text ?? '')![0];
+      const page = await (await fetch(link)).text();
+      expect(page).toContain('<html lang="de">');
+      expect(page).toContain('Bestätigen Sie Ihre Nachricht');
+      expect(page).toContain('Ja, die Nachricht ist von mir');
     } finally {
       await t.db.query(`UPDATE users SET language = 'en' WHERE address = 'alice@example.test'`);
     }

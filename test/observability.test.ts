@@ -67,6 +67,13 @@ describe('observability', () => {
     expect(text).toMatch(/^crgate_process_cpu_seconds_total /m);
   });
 
+  it('counts a confirmed challenge', async () => {
+    const link = /https?:\/\/\S+\/c\/[A-Za-z0-9_-]{43}/.exec(smtpSink.messages[0]!.raw.toString())![0];
+    expect((await fetch(link, { method: 'POST' })).status).toBe(200);
+    const text = await (await fetch(`${ops}/metrics`)).text();
+    expect(sample(text, 'crgate_challenges_total', '{outcome="confirmed",reason=""}')).toBe(1);
+  });
+
   it('answers /healthz while the process runs', async () => {
     const res = await fetch(`${ops}/healthz`);
     expect(res.status).toBe(200);

@@ -48,7 +48,7 @@ export async function startEngine(config: Config, roles: Role[], logger: Logger)
       checks.worker = worker.ready;
     }
     if (roles.includes('web')) {
-      const web = createWeb(config, { db, logger, sessionSecret: deriveWebSecret(secret) });
+      const web = createWeb(config, { db, logger, sessionSecret: deriveWebSecret(secret), metrics });
       await web.start();
       stops.unshift(() => web.stop());
     }

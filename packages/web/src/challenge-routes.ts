@@ -4,11 +4,12 @@
  */
 import { Router, type Request, type Response } from 'express';
 import { isWellFormedToken, type Logger } from '@crgate/core';
-import { challengeUnavailable, confirmChallenge, findChallengeByToken, setSenderOptOut, type Db } from '@crgate/store';
+import { challengeUnavailable, confirmChallenge, findChallengeByToken, setSenderOptOut, type Db, type Metrics } from '@crgate/store';
 import type { Render } from './templates.js';
 
 export interface ChallengeRouteDeps {
   db: Db;
+  metrics?: Metrics;
   /** Path of CRGATE_PUBLIC_URL ('' at the root), for links and form actions. */
   basePath: string;
   render: Render;
@@ -37,7 +38,8 @@ export function challengeRoutes(deps: ChallengeRouteDeps): Router {
     if (why || !challenge) return sendUnavailable(res, deps.render, why ?? 'unknown');
     res.send(
       deps.render('confirm', {
-        title: 'Confirm your message',
+        title: challenge.language === 'de' ? 'Bestätigen Sie Ihre Nachricht' : 'Confirm your message',
+        lang: challenge.language,
         base: deps.basePath,
         token,
         recipient: challenge.recipient,
@@ -52,11 +54,19 @@ export function challengeRoutes(deps: ChallengeRouteDeps): Router {
   router.post('/c/:token', async (req: Request<{ token: string }>, res) => {
     const result = await confirmChallenge(deps.db, req.params.token, deps.now());
     if (!result.ok) return sendUnavailable(res, deps.render, result.why);
+    deps.metrics?.challenges.inc({ outcome: 'confirmed', reason: '' });
     log.info(
       { event: 'challenge.confirmed', challengeId: result.challenge.id, released: result.released.length },
       'challenge confirmed',
     );
-    res.send(deps.render('confirmed', { title: 'Thank you', recipient: result.challenge.recipient, released: result.released.length }));
+    res.send(
+      deps.render('confirmed', {
+        title: result.challenge.language === 'de' ? 'Vielen Dank' : 'Thank you',
+        lang: result.challenge.language,
+        recipient: result.challenge.recipient,
+        released: result.released.length,
+      }),
+    );
   });
 
   router.post('/c/:token/no-challenge', async (req: Request<{ token: string }>, res) => {
@@ -66,7 +76,7 @@ export function challengeRoutes(deps: ChallengeRouteDeps): Router {
     if (why || !challenge) return sendUnavailable(res, deps.render, why ?? 'unknown');
     await setSenderOptOut(deps.db, challenge.sender, true);
     log.info({ event: 'sender.opted_out', challengeId: challenge.id }, 'sender asked not to be challenged');
-    res.send(deps.render('opted-out', { title: 'You will not be asked again', sender: challenge.sender }));
+    res.send(deps.render('opted-out', { title: challenge.language === 'de' ? 'Keine weiteren Anfragen' : 'You will not be asked again', lang: challenge.language, sender: challenge.sender }));
   });
 
   return router;

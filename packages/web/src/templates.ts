@@ -1,6 +1,8 @@
 /**
  * Page templates (handlebars, HTML-escaped by default). Operators may override any page by putting a
- * file of the same name in CRGATE_WEB_VIEWS; the built-in ones live in ../views.
+ * file of the same name in CRGATE_WEB_VIEWS; the built-in ones live in ../views. A page rendered with
+ * `lang` (the recipient's language) uses `<name>.<lang>.hbs` when there is one, so the sender of a
+ * German-speaking recipient reads the confirmation page in German.
  */
 import Handlebars from 'handlebars';
 import { readFileSync, existsSync } from 'node:fs';
@@ -16,18 +18,25 @@ export function createRenderer(overrideDir?: string): Render {
   const hb = Handlebars.create();
   hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
   const cache = new Map<string, Handlebars.TemplateDelegate>();
-  const load = (name: string) => {
-    let t = cache.get(name);
+  const find = (name: string): string | undefined => {
+    const override = overrideDir ? join(overrideDir, `${name}.hbs`) : undefined;
+    if (override && existsSync(override)) return override;
+    const builtin = join(BUILTIN_VIEWS, `${name}.hbs`);
+    return existsSync(builtin) ? builtin : undefined;
+  };
+  const load = (name: string, lang?: string) => {
+    const key = `${name}\0${lang ?? ''}`;
+    let t = cache.get(key);
     if (!t) {
-      const override = overrideDir ? join(overrideDir, `${name}.hbs`) : undefined;
-      const file = override && existsSync(override) ? override : join(BUILTIN_VIEWS, `${name}.hbs`);
+      const file = (lang && lang !== 'en' ? find(`${name}.${lang}`) : undefined) ?? find(name);
+      if (!file) throw new Error(`no page template ${name}`);
       t = hb.compile(readFileSync(file, 'utf8'), { strict: false });
-      cache.set(name, t);
+      cache.set(key, t);
     }
     return t;
   };
   return (view, ctx) => {
-    const body = load(view)(ctx);
+    const body = load(view, typeof ctx.lang === 'string' ? ctx.lang : undefined)(ctx);
     return load('layout')({ ...ctx, body, lang: ctx.lang ?? 'en' });
   };
 }

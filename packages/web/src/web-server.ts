@@ -8,7 +8,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config, Logger } from '@crgate/core';
-import { resolveSecret, type Db } from '@crgate/store';
+import { resolveSecret, type Db, type Metrics } from '@crgate/store';
 import { challengeRoutes } from './challenge-routes.js';
 import { digestRoutes } from './digest-routes.js';
 import { createRenderer } from './templates.js';
@@ -29,6 +29,8 @@ export interface WebDeps {
    * the secret stored in the database.
    */
   sessionSecret?: string;
+  /** Counts confirmations (crgate_challenges_total{outcome="confirmed"}). */
+  metrics?: Metrics;
 }
 
 export interface WebRole {
@@ -59,7 +61,7 @@ export function createWeb(config: Config, deps: WebDeps): WebRole {
   // A public URL with a path (https://example.org/crgate) is served under that path.
   const basePath = new URL(config.publicUrl).pathname.replace(/\/+$/, '');
   const now = deps.now ?? (() => new Date());
-  app.use(basePath || '/', challengeRoutes({ db: deps.db, basePath, render, logger: log, now }));
+  app.use(basePath || '/', challengeRoutes({ db: deps.db, basePath, render, logger: log, now, metrics: deps.metrics }));
 
   let keys: WebKeys | undefined;
   let webSecret: string | undefined;

@@ -22,10 +22,14 @@ export function registerUsers(program: Command): void {
   users
     .command('list')
     .description('list users and their aliases')
-    .action(async () => {
+    .option('--json', 'one JSON object per line')
+    .action(async (opts: { json?: boolean }) => {
       await withDb(async (db) => {
         for (const u of await listUsers(db)) {
-          process.stdout.write(`${u.address}${u.aliases.length ? `  (aliases: ${u.aliases.join(', ')})` : ''}\n`);
+          if (opts.json) {
+            const row = { address: u.address, aliases: u.aliases, challenges: u.challengesEnabled, language: u.language, created: u.createdAt.toISOString() };
+            process.stdout.write(`${JSON.stringify(row)}\n`);
+          } else process.stdout.write(`${u.address}${u.aliases.length ? `  (aliases: ${u.aliases.join(', ')})` : ''}\n`);
         }
       });
     });
