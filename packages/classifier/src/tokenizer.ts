@@ -36,6 +36,23 @@ const PARSER_OPTIONS = {
   maxChildNodes: 200,
 } as const;
 
+/**
+ * The longest the parser may take. Fuzzing found inputs on which mailparser's promise never settles;
+ * the ingest waits for these tokens before it answers the MTA, so a stuck parse must not stall it.
+ */
+export const PARSE_TIMEOUT_MS = 2000;
+
+class ParseTimeout extends Error {}
+
+function parseWithTimeout(message: Buffer): Promise<ParsedMail> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new ParseTimeout()), PARSE_TIMEOUT_MS);
+    timer.unref();
+  });
+  return Promise.race([simpleParser(message, PARSER_OPTIONS), timeout]).finally(() => clearTimeout(timer));
+}
+
 /** The message's distinct tokens, header tokens first. */
 export async function tokenize(raw: Buffer): Promise<string[]> {
   const { message, trimmed } = boundHeaderBlock(withoutMboxEnvelope(raw.subarray(0, MAX_MESSAGE_BYTES)));
@@ -43,9 +60,10 @@ export async function tokenize(raw: Buffer): Promise<string[]> {
   if (trimmed) bag.add('header:oversized');
   let mail: ParsedMail | undefined;
   try {
-    mail = await simpleParser(message, PARSER_OPTIONS);
-  } catch {
+    mail = await parseWithTimeout(message);
+  } catch (err) {
     // A parser error is a fact about the message, and the raw text still has its words.
+    if (err instanceof ParseTimeout) bag.add('control:parse-timeout');
     mail = undefined;
   }
   const rawText = message.toString('latin1');
