@@ -34,6 +34,7 @@ export async function ensureDatabase(databaseUrl: string, logger: Logger): Promi
   const admin = new URL(databaseUrl);
   admin.pathname = '/postgres';
   const client = new pg.Client({ connectionString: admin.toString(), connectionTimeoutMillis: 5000 });
+  client.on('error', ignoreCheckedOutError);
   await client.connect();
   try {
     const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
@@ -51,24 +52,36 @@ export async function ensureDatabase(databaseUrl: string, logger: Logger): Promi
   }
 }
 
+/**
+ * A client checked out of the pool has no error listener of the pool's: if its connection dies between
+ * two of our queries (PostgreSQL restarted), pg emits 'error' on it, and without a listener that
+ * crashes the process. The next query fails anyway and is handled where it is made.
+ */
+const ignoreCheckedOutError = (): void => undefined;
+
 export async function withTransaction<T>(db: Db, fn: (client: DbClient) => Promise<T>): Promise<T> {
   const client = await db.connect();
+  client.on('error', ignoreCheckedOutError);
+  let broken: Error | undefined;
   try {
     await client.query('BEGIN');
     const result = await fn(client);
     await client.query('COMMIT');
     return result;
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    // A connection that cannot even roll back is dead: destroy it rather than return it to the pool.
+    await client.query('ROLLBACK').catch((e: Error) => (broken = e));
     throw err;
   } finally {
-    client.release();
+    client.off('error', ignoreCheckedOutError);
+    client.release(broken);
   }
 }
 
 export async function migrate(db: Db, logger: Logger): Promise<string[]> {
   const files = (await readdir(MIGRATIONS_DIR)).filter((f) => /^\d+_.+\.sql$/.test(f)).sort();
   const client = await db.connect();
+  client.on('error', ignoreCheckedOutError);
   const applied: string[] = [];
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
@@ -91,6 +104,7 @@ export async function migrate(db: Db, logger: Logger): Promise<string[]> {
     }
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+    client.off('error', ignoreCheckedOutError);
     client.release();
   }
   return applied;
