@@ -136,6 +136,8 @@ describe('challenge/response loop', () => {
     const decided = engine.logs.find((l) => l.event === 'ingest.decided' && l.messageId === '<lunch-1@remote.test>');
     expect(decided?.trace).toMatch(/^[0-9a-f-]{36}$/);
     const trace = decided!.trace;
+    // The release is logged just after the sink got the message: wait for the line, do not race it.
+    await engine.waitForLog((l) => l.trace === trace && l.event === 'release.delivered', 'the release logged under the trace id');
     const events = engine.logs.filter((l) => l.trace === trace).map((l) => l.event);
     expect(events).toEqual(expect.arrayContaining(['ingest.decided', 'challenge.sent', 'release.delivered']));
   });

@@ -10,6 +10,10 @@ import type { AddressInfo } from 'node:net';
 import { CrgateError, normalizeAddress, reasonSymbols, toReplyError, type Config, type Decision, type Logger } from '@crgate/core';
 import { findRecentCopies, findUserByAddress, Metrics, recordMessage, type Db, type RecipientOutcome, type User } from '@crgate/store';
 import { createDecisionPipeline, type PipelineResult } from './decision-pipeline.js';
+import type { ContentCheck } from './content-check.js';
+
+/** Below this score, delivered ham is not trained: the filter already knows it (see learnFromOutcome). */
+const ALREADY_HAM_SCORE = 0.01;
 import { handleTapCopy, isTrustedPeer, type TapOutcome } from './outgoing-tap.js';
 import type { ResolveFn } from './dns-resolver.js';
 import { decisionHeader, deliver, prependHeaders, type DeliveryResult } from './downstream.js';
@@ -78,9 +82,13 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
   /**
    * What the ingest itself is sure of trains the recipient's model: mail delivered because the
    * recipient vouched for the sender (whitelist, a reply to their own mail) is ham; mail discarded as
-   * sure spam is spam, weighted lower so the filter does not just confirm itself.
+   * sure spam is spam, weighted lower so the filter does not just confirm itself. Ham the filter
+   * already scores as surely ham teaches it nothing new and is not trained ("train on error or
+   * uncertainty"): that spares the busiest write of the ingest, the token rows of every whitelisted
+   * delivery (docs/performance.md).
    */
   function learnFromOutcome(
+    content: ContentCheck,
     tokens: string[],
     key: string,
     decisions: Map<number, Decision>,
@@ -89,7 +97,9 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
   ): void {
     for (const [userId, decision] of decisions) {
       const symbols = decision.reasons.map((r) => r.symbol);
-      if (deliveries.get(userId)?.ok && symbols.some((s) => s === 'WHITELIST_ADDRESS' || s === 'WHITELIST_DOMAIN' || s === 'REPLY_TO_SENT')) {
+      const known = content?.verdicts.get(userId);
+      const alreadyHam = known?.verdict === 'ham' && known.score < ALREADY_HAM_SCORE;
+      if (!alreadyHam && deliveries.get(userId)?.ok && symbols.some((s) => s === 'WHITELIST_ADDRESS' || s === 'WHITELIST_DOMAIN' || s === 'REPLY_TO_SENT')) {
         pipeline.content.learnLater(userId, key, tokens, 'ham', 1, 'delivered from a vouched-for sender');
       } else if (stored?.get(userId)?.action === 'discard' && symbols.includes('CONTENT_SPAM')) {
         pipeline.content.learnLater(userId, key, tokens, 'spam', 0.5, 'discarded as sure spam');
@@ -219,7 +229,7 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
       }
     }
 
-    if (content) learnFromOutcome(content.tokens, sha256, decisions, deliveries, stored);
+    if (content) learnFromOutcome(content, content.tokens, sha256, decisions, deliveries, stored);
     for (const [userId, result] of deliveries) {
       metrics.deliveries.inc({ kind: 'ingest', result: result.ok ? 'delivered' : result.code >= 500 ? 'failed' : 'retry' });
       if (result.ok) countDecision(decisions.get(userId)!);
