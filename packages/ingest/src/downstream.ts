@@ -4,6 +4,7 @@
  * downstream reply code, because the ingest passes a 5xx through and turns everything else into 4xx.
  */
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import MailComposer from 'nodemailer/lib/mail-composer';
 import { mkdir, open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -141,4 +142,9 @@ export function prependHeaders(raw: Buffer, lines: string[]): Buffer {
 export function decisionHeader(action: string, symbols: string[], extra?: string): string {
   const value = `${action}${symbols.length ? `; reasons=${symbols.join(',')}` : ''}${extra ? `; ${extra}` : ''}`;
   return `X-Crgate-Decision: ${value.replace(/[\r\n]+/g, ' ')}\r\n`;
+}
+
+/** Builds a message crgate itself sends (challenge, sign-in link, digest) into its raw bytes. */
+export function composeMail(mail: ConstructorParameters<typeof MailComposer>[0]): Promise<Buffer> {
+  return new Promise((resolve, reject) => new MailComposer(mail).compile().build((err, buf) => (err ? reject(err) : resolve(buf))));
 }

@@ -6,13 +6,9 @@
  * NOTIFY=NEVER, as a challenge does.
  */
 import { randomBytes } from 'node:crypto';
-import MailComposer from 'nodemailer/lib/mail-composer';
 import type { Config, DeliverTarget } from '@crgate/core';
-import { deliver } from '@crgate/ingest';
+import { composeMail, deliver } from '@crgate/ingest';
 
-function build(mail: ConstructorParameters<typeof MailComposer>[0]): Promise<Buffer> {
-  return new Promise((resolve, reject) => new MailComposer(mail).compile().build((err, buf) => (err ? reject(err) : resolve(buf))));
-}
 
 export function signInMailText(address: string, link: string, minutes: number): string {
   return [
@@ -30,7 +26,7 @@ export function signInMailText(address: string, link: string, minutes: number): 
 
 export async function sendSignInMail(config: Config, to: string, link: string, now: Date, minutes: number): Promise<void> {
   const host = new URL(config.publicUrl).hostname.toLowerCase();
-  const raw = await build({
+  const raw = await composeMail({
     from: config.challenge.from,
     to,
     subject: 'Your sign-in link',

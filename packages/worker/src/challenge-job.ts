@@ -2,7 +2,6 @@
  * Sends one challenge. Idempotent: a challenge that is no longer 'queued' is left alone, the rate-limit
  * slot is keyed by challenge id, and a retry rebuilds the same token, Message-ID and link.
  */
-import MailComposer from 'nodemailer/lib/mail-composer';
 import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
@@ -15,7 +14,7 @@ import {
   type Reason,
 } from '@crgate/core';
 import { getChallenge, markChallengeSent, suppressChallenge, takeChallengeSlot, type Db, type RedisKeys } from '@crgate/store';
-import { deliver } from '@crgate/ingest';
+import { composeMail, deliver } from '@crgate/ingest';
 import type { ChallengeTemplates } from './challenge-template.js';
 
 export interface ChallengeJobDeps {
@@ -35,9 +34,6 @@ export interface ChallengeJobResult {
   reason?: string;
 }
 
-function buildMessage(mail: ConstructorParameters<typeof MailComposer>[0]): Promise<Buffer> {
-  return new Promise((resolve, reject) => new MailComposer(mail).compile().build((err, buf) => (err ? reject(err) : resolve(buf))));
-}
 
 export async function sendChallenge(challengeId: string, deps: ChallengeJobDeps): Promise<ChallengeJobResult> {
   const { config, db } = deps;
@@ -84,7 +80,7 @@ export async function sendChallenge(challengeId: string, deps: ChallengeJobDeps)
     await suppressChallenge(db, challengeId, { symbol: 'CHALLENGE_TOO_LONG', weight: 0, detail: err.message });
     throw new UnrecoverableError(err.message);
   }
-  const raw = await buildMessage({
+  const raw = await composeMail({
     from: composed.from,
     to: composed.to,
     subject: composed.subject,

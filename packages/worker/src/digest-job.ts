@@ -4,11 +4,10 @@
  * straight to the recipient's mailbox through CRGATE_DELIVER_TO (sent through the relay it would come
  * back into crgate as automatic mail and be held). Nothing is sent when there is nothing new.
  */
-import MailComposer from 'nodemailer/lib/mail-composer';
 import { randomBytes } from 'node:crypto';
 import { deriveWebSecret, digestToken, sanitizeSubject, type Config, type Logger } from '@crgate/core';
 import { digestsDue, markDigestSent, type Db, type DigestDue } from '@crgate/store';
-import { decisionHeader, deliver } from '@crgate/ingest';
+import { composeMail, decisionHeader, deliver } from '@crgate/ingest';
 
 /** A digest link stays valid as long as held mail is kept. */
 function linkExpiry(config: Config, now: Date): Date {
@@ -33,16 +32,13 @@ export function digestText(config: Config, d: DigestDue, webSecret: string, now:
   return `${lines.join('\n')}\n`;
 }
 
-function build(mail: ConstructorParameters<typeof MailComposer>[0]): Promise<Buffer> {
-  return new Promise((resolve, reject) => new MailComposer(mail).compile().build((err, buf) => (err ? reject(err) : resolve(buf))));
-}
 
 export async function sendDigests(config: Config, db: Db, secret: string, now: Date, logger: Logger): Promise<number> {
   const webSecret = deriveWebSecret(secret);
   const host = new URL(config.publicUrl).hostname.toLowerCase();
   let sent = 0;
   for (const d of await digestsDue(db, now)) {
-    const raw = await build({
+    const raw = await composeMail({
       from: config.challenge.from,
       to: d.address,
       subject: `Held mail: ${d.total} new message(s)`,
