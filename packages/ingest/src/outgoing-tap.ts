@@ -9,7 +9,7 @@
  * authenticated (RFC 3848 `ESMTPSA`/`ESMTPA`, or Postfix's "Authenticated sender:").
  */
 import { normalizeAddress, type Logger } from '@crgate/core';
-import { findUserByAddress, recordSentMessage, type Db } from '@crgate/store';
+import { findUserByAddress, recordSentMessage, type Db, type SentMessage, type User } from '@crgate/store';
 import { createHash } from 'node:crypto';
 import { tokenize } from '@crgate/classifier';
 import { allAddresses, parseHeaders } from './parse-message.js';
@@ -26,6 +26,33 @@ export function submittedWithAuthentication(headers: ReadonlyMap<string, readonl
   const newest = headers.get('received')?.[0];
   if (!newest) return false;
   return /\bwith\s+(?:UTF8)?(?:E?SMTPS?A|LMTPS?A)\b/i.test(newest) || /\(Authenticated sender:/i.test(newest);
+}
+
+/**
+ * The sent-mail record of a message a user sent, read from its headers: its Message-ID, the people it
+ * went to (without the user's own addresses), subject and date. Undefined without a Message-ID, which
+ * is what the log is keyed by. Shared by the tap and `crgate import-sent`.
+ */
+export function sentMessageOf(
+  headers: ReadonlyMap<string, readonly string[]>,
+  user: User,
+  source: SentMessage['source'],
+  recipientHeaders: readonly string[],
+): SentMessage | undefined {
+  const messageId = headers.get('message-id')?.[0]?.match(/<[^<>\s]+>/)?.[0];
+  if (!messageId) return undefined;
+  const own = new Set([user.address, ...user.aliases]);
+  const recipients = allAddresses(recipientHeaders.flatMap((h) => headers.get(h) ?? [])).filter((r) => !own.has(r));
+  const date = headers.get('date')?.[0];
+  const sentAt = date ? new Date(date) : undefined;
+  return {
+    userId: user.id,
+    messageId,
+    recipients,
+    subject: headers.get('subject')?.[0],
+    sentAt: sentAt && !Number.isNaN(sentAt.getTime()) ? sentAt : undefined,
+    source,
+  };
 }
 
 export interface TapOutcome {
@@ -45,21 +72,10 @@ export async function handleTapCopy(db: Db, raw: Buffer, mailFrom: string, log: 
   const user = await findUserByAddress(db, mailFrom);
   if (!user) return ignore(`${normalizeAddress(mailFrom)} is not a user`);
   if (!submittedWithAuthentication(headers)) return ignore('the newest Received header shows no authenticated submission');
-  const messageId = headers.get('message-id')?.[0]?.match(/<[^<>\s]+>/)?.[0];
-  if (!messageId) return ignore('no Message-ID');
-  const recipients = allAddresses(['to', 'cc', 'bcc', 'resent-to', 'resent-cc'].flatMap((h) => headers.get(h) ?? [])).filter(
-    (r) => r !== user.address && !user.aliases.includes(r),
-  );
-  const date = headers.get('date')?.[0];
-  const sentAt = date ? new Date(date) : undefined;
-  const whitelisted = await recordSentMessage(db, {
-    userId: user.id,
-    messageId,
-    recipients,
-    subject: headers.get('subject')?.[0],
-    sentAt: sentAt && !Number.isNaN(sentAt.getTime()) ? sentAt : undefined,
-    source: 'tap',
-  });
+  const sent = sentMessageOf(headers, user, 'tap', ['to', 'cc', 'bcc', 'resent-to', 'resent-cc']);
+  if (!sent) return ignore('no Message-ID');
+  const { messageId, recipients } = sent;
+  const whitelisted = await recordSentMessage(db, sent);
   // A user's own words are the best ham there is.
   if (content?.enabled) {
     const tokens = await tokenize(raw);
