@@ -36,6 +36,22 @@ export interface MessageFacts {
   auth?: AuthFacts;
   /** Whether the envelope sender's domain can receive mail (MX, or A/AAAA); undefined when DNS could not tell. */
   senderDomainRoutable?: boolean;
+  /** Answers of the external scorers that are configured and answered in time (SpamAssassin, rspamd). */
+  externalScores?: readonly ExternalScore[];
+}
+
+/** One external scorer's opinion of the message, as its daemon gave it. */
+export interface ExternalScore {
+  scorer: 'spamassassin' | 'rspamd';
+  score: number;
+  /** The score at which the scorer itself calls a message spam (SpamAssassin's required_score, rspamd's reject score). */
+  threshold: number;
+  /** The scorer's own spam verdict: score at or above threshold (or rspamd's action `reject`). */
+  spam: boolean;
+  /** Names of the rules (symbols) that hit. */
+  symbols: readonly string[];
+  /** rspamd's action (`no action`, `add header`, `reject`…). */
+  action?: string;
 }
 
 /**

@@ -12,3 +12,4 @@ export * from './challenge/compose.js';
 export * from './config/schema.js';
 export * from './config/env-map.js';
 export * from './config/load.js';
+export * from './rules/external-opinion.js';

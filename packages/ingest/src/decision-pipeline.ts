@@ -10,6 +10,7 @@ import { ContentChecker, type ContentCheck } from './content-check.js';
 import { parseMessage } from './parse-message.js';
 import { checkAuthentication, type AuthOutcome } from './authenticate.js';
 import { createResolver, isDomainRoutable, type ResolveFn } from './dns-resolver.js';
+import { ExternalScorers } from './external-scorers.js';
 
 const LOCAL_DOMAINS_TTL_MS = 30_000;
 
@@ -41,12 +42,15 @@ export interface PipelineOptions {
   offline?: boolean;
   /** The content classifier; by default one on the PostgreSQL token store. */
   content?: ContentChecker;
+  /** SpamAssassin and rspamd, when configured; by default from config.scorers. */
+  scorers?: ExternalScorers;
   logger?: Logger;
 }
 
 export function createDecisionPipeline(config: Config, options: PipelineOptions): DecisionPipeline {
   const resolver = options.resolver ?? createResolver(config.dns);
   const content = options.content ?? new ContentChecker(config, new PgTokenStore(options.db), options.logger ?? silentLogger);
+  const scorers = options.scorers ?? new ExternalScorers(config.scorers, options.logger ?? silentLogger);
   let localDomains: { until: number; value: Promise<Set<string>> } | undefined;
 
   /** Our own domains change only with `crgate users`: read them at most every 30 seconds. */
@@ -85,13 +89,17 @@ export function createDecisionPipeline(config: Config, options: PipelineOptions)
     async decideFor(raw, envelope, users, log) {
       const { facts } = parseMessage(raw, envelope);
       const userIds = users.map((u) => u.id);
-      const [auth, checked] = await Promise.all([
+      const [auth, checked, externalScores] = await Promise.all([
         senderFacts(raw, facts, log),
         content.check(raw, userIds).catch((err: unknown) => {
           log.warn({ event: 'classifier.failed', err: (err as Error).message }, 'content classification failed; deciding without it');
           return undefined;
         }),
+        scorers.configured
+          ? scorers.score(raw, { mailFrom: facts.mailFrom, recipients: users.map((u) => u.address), clientAddress: facts.clientAddress, clientHelo: facts.clientHelo })
+          : undefined,
       ]);
+      if (externalScores) facts.externalScores = externalScores;
       const [matches, optedOut, domains, sent] = await Promise.all([
         findSenderMatches(options.db, userIds, facts.mailFrom),
         isSenderOptedOut(options.db, facts.mailFrom),

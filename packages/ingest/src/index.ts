@@ -7,3 +7,4 @@ export * from './authenticate.js';
 export * from './mail-sources.js';
 export * from './outgoing-tap.js';
 export * from './content-check.js';
+export * from './external-scorers.js';

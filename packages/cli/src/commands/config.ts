@@ -19,6 +19,7 @@ export function redactConfig(config: Config): Record<string, unknown> {
     databaseUrl: redactUrl(config.databaseUrl),
     redisUrl: redactUrl(config.redisUrl),
     secret: config.secret ? '(set, hidden)' : '(not set: generated once and stored in the database)',
+    scorers: { ...config.scorers, ...(config.scorers.rspamdPassword ? { rspamdPassword: '(set, hidden)' } : {}) },
   };
 }
 

@@ -164,6 +164,18 @@ export const configSchema = z
         spamCutoff: z.coerce.number().min(0).max(1).default(0.9),
       })
       .prefault({}),
+    scorers: z
+      .strictObject({
+        /** SpamAssassin's spamd as host:port (spamd's default port is 783); unset: not asked. */
+        spamd: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[0-9a-fA-F:.]+|[A-Za-z0-9.-]+)(:\d{1,5})?$/, 'expected host or host:port').optional(),
+        /** rspamd's normal worker as a URL, e.g. http://127.0.0.1:11333; unset: not asked. */
+        rspamd: z.string().url().refine((u) => /^https?:/.test(u), 'expected an http:// or https:// URL').optional(),
+        /** rspamd's controller password, when its worker asks for one. */
+        rspamdPassword: z.string().min(1).optional(),
+        /** Time allowed to each scorer per message, in milliseconds; a late answer is ignored. */
+        timeoutMs: positiveInt.default(3000),
+      })
+      .prefault({}),
     tap: z
       .strictObject({
         /**
