@@ -14,6 +14,9 @@ import { signInLinkIn, WebClient } from './helpers/browser.js';
 
 const FIXTURE = readFileSync(new URL('./fixtures/bob-to-alice.eml', import.meta.url), 'utf8');
 const LIMIT = 5;
+const SECRET = `test-secret-${randomBytes(24).toString('hex')}`;
+/** Every secret value this run handled: none may appear in the engine's log. */
+const secrets = new Set<string>([SECRET]);
 
 let ipCounter = 1;
 /** Each client its own address (the engine trusts X-Forwarded-For), so per-client counts stay apart. */
@@ -36,7 +39,9 @@ describe('link token guessing', () => {
     expect((await lmtpSend(t.lmtpPort, sender, ['alice@example.test'], FIXTURE.replaceAll('bob@remote.test', sender)))[0]!.code).toBe(250);
     await waitFor(() => smtpSink.messages.length > before, 'a challenge');
     const text = smtpSink.messages.at(-1)!.raw.toString('utf8');
-    return new URL(/https?:\/\/\S+\/c\/[A-Za-z0-9_-]{43}/.exec(text)![0]).pathname;
+    const path = new URL(/https?:\/\/\S+\/c\/[A-Za-z0-9_-]{43}/.exec(text)![0]).pathname;
+    secrets.add(path.split('/').pop()!);
+    return path;
   }
 
   async function signInLink(): Promise<string> {
@@ -44,7 +49,9 @@ describe('link token guessing', () => {
     const before = lmtpSink.messages.length;
     expect((await c.post('/signin/link', { _csrf: await c.csrfOf('/signin'), address: 'alice@example.test' })).status).toBe(200);
     await waitFor(() => lmtpSink.messages.slice(before).some((m) => signInLinkIn(m)), 'a sign-in mail');
-    return new URL(signInLinkIn(lmtpSink.messages.slice(before).find((m) => signInLinkIn(m))!)!, t.publicUrl).pathname;
+    const path = new URL(signInLinkIn(lmtpSink.messages.slice(before).find((m) => signInLinkIn(m))!)!, t.publicUrl).pathname;
+    secrets.add(path.split('/').pop()!);
+    return path;
   }
 
   beforeAll(async () => {
@@ -56,6 +63,7 @@ describe('link token guessing', () => {
       CRGATE_POLICY_CHALLENGE_REQUIRES_AUTH: 'false',
       CRGATE_WEB_TRUST_PROXY: 'true',
       CRGATE_WEB_BAD_TOKENS_PER_CLIENT: String(LIMIT),
+      CRGATE_SECRET: SECRET,
     });
     expect((await runCli(['users', 'add', 'alice@example.test'], t.env)).code).toBe(0);
     engine = await startEngineReady(t.env);
@@ -124,6 +132,9 @@ describe('link token guessing', () => {
     const landing = await owner.get(link);
     expect(landing.status).toBe(200);
     expect((await owner.post(link, { _csrf: WebClient.csrf(landing.text) })).status).toBe(303);
+    const session = owner.cookies.get('crgate_session')!;
+    secrets.add(session);
+    secrets.add(session.split('.')[0]!);
   });
 
   it('stores challenge and sign-in tokens only as SHA-256 hashes', async () => {
@@ -139,5 +150,14 @@ describe('link token guessing', () => {
     const sha = (s: string) => createHash('sha256').update(s).digest('hex');
     expect((await t.db.query('SELECT 1 FROM challenges WHERE token_hash = $1', [sha(challengeToken)])).rowCount).toBe(1);
     expect((await t.db.query('SELECT 1 FROM sign_in_links WHERE token_hash = $1', [sha(signInToken)])).rowCount).toBe(1);
+  });
+
+  it('writes no token, session id or secret to its log', async () => {
+    // Runs last: every link and session of this file was handled by then.
+    const log = engine.output();
+    expect(log.length).toBeGreaterThan(1000);
+    expect(secrets.size).toBeGreaterThanOrEqual(6);
+    expect([...secrets].filter((s) => log.includes(s))).toEqual([]);
+    expect(log).not.toContain(createHash('sha256').update(SECRET).digest('hex'));
   });
 });
