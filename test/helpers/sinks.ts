@@ -20,6 +20,14 @@ export interface Sink {
   messages: Captured[];
   /** Answer for each recipient: true = 250, or an Error with responseCode. */
   reply: (rcpt: string) => true | Error;
+  /**
+   * Holds every new transaction at MAIL FROM (unanswered) until resume(): a client caught there has
+   * sent nothing yet, so killing it then cannot leave a message the client does not know was accepted.
+   */
+  pause(): void;
+  resume(): void;
+  /** Transactions waiting at MAIL FROM while paused. */
+  held(): number;
   close(): Promise<void>;
 }
 
@@ -28,8 +36,18 @@ export async function startSink(mode: 'lmtp' | 'smtp', options: { dsn?: boolean 
     port: 0,
     messages: [],
     reply: () => true,
+    pause: () => {
+      paused = true;
+    },
+    resume: () => {
+      paused = false;
+      for (const release of waiting.splice(0)) release();
+    },
+    held: () => waiting.length,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
+  let paused = false;
+  const waiting: Array<() => void> = [];
   const server = new SMTPServer({
     lmtp: mode === 'lmtp',
     authOptional: true,
@@ -37,6 +55,10 @@ export async function startSink(mode: 'lmtp' | 'smtp', options: { dsn?: boolean 
     disableReverseLookup: true,
     hideDSN: !options.dsn,
     logger: false,
+    onMailFrom(_address, _session, callback) {
+      if (!paused) return callback();
+      waiting.push(() => callback());
+    },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));

@@ -6,6 +6,7 @@ import { Router, type Request, type Response } from 'express';
 import { isWellFormedToken, type Logger } from '@crgate/core';
 import { challengeUnavailable, confirmChallenge, findChallengeByToken, setSenderOptOut, type Db, type Metrics } from '@crgate/store';
 import type { Render } from './templates.js';
+import { startTokenAttempt, type TokenAttempt } from './token-guard.js';
 
 export interface ChallengeRouteDeps {
   db: Db;
@@ -15,6 +16,8 @@ export interface ChallengeRouteDeps {
   render: Render;
   logger: Logger;
   now: () => Date;
+  /** web.badTokensPerClientPerHour: unknown tokens a client may try before it gets 429. */
+  badTokensPerClientPerHour: number;
 }
 
 function sendUnavailable(res: Response, render: Render, why: 'unknown' | 'spent' | 'expired'): void {
@@ -30,11 +33,21 @@ function sendUnavailable(res: Response, render: Render, why: 'unknown' | 'spent'
 export function challengeRoutes(deps: ChallengeRouteDeps): Router {
   const router = Router();
   const log = deps.logger.child({ component: 'web.challenge' });
+  const guard = { db: deps.db, render: deps.render, logger: log, now: deps.now, limit: deps.badTokensPerClientPerHour };
+
+  /** Counts an unknown token against the client, gives the slot back for one that exists. */
+  async function settle(attempt: TokenAttempt, why: 'unknown' | 'spent' | 'expired' | null): Promise<void> {
+    if (why === 'unknown') attempt.unknown();
+    else await attempt.known();
+  }
 
   router.get('/c/:token', async (req: Request<{ token: string }>, res) => {
     const { token } = req.params;
+    const attempt = await startTokenAttempt(guard, req, res, 'challenge');
+    if (!attempt) return;
     const challenge = isWellFormedToken(token) ? await findChallengeByToken(deps.db, token) : undefined;
     const why = challengeUnavailable(challenge, deps.now());
+    await settle(attempt, why);
     if (why || !challenge) return sendUnavailable(res, deps.render, why ?? 'unknown');
     res.send(
       deps.render('confirm', {
@@ -52,7 +65,10 @@ export function challengeRoutes(deps: ChallengeRouteDeps): Router {
   });
 
   router.post('/c/:token', async (req: Request<{ token: string }>, res) => {
+    const attempt = await startTokenAttempt(guard, req, res, 'challenge');
+    if (!attempt) return;
     const result = await confirmChallenge(deps.db, req.params.token, deps.now());
+    await settle(attempt, result.ok ? null : result.why);
     if (!result.ok) return sendUnavailable(res, deps.render, result.why);
     deps.metrics?.challenges.inc({ outcome: 'confirmed', reason: '' });
     log.info(
@@ -71,8 +87,11 @@ export function challengeRoutes(deps: ChallengeRouteDeps): Router {
 
   router.post('/c/:token/no-challenge', async (req: Request<{ token: string }>, res) => {
     const { token } = req.params;
+    const attempt = await startTokenAttempt(guard, req, res, 'challenge');
+    if (!attempt) return;
     const challenge = isWellFormedToken(token) ? await findChallengeByToken(deps.db, token) : undefined;
     const why = challengeUnavailable(challenge, deps.now());
+    await settle(attempt, why);
     if (why || !challenge) return sendUnavailable(res, deps.render, why ?? 'unknown');
     await setSenderOptOut(deps.db, challenge.sender, true);
     log.info({ event: 'sender.opted_out', challengeId: challenge.id }, 'sender asked not to be challenged');

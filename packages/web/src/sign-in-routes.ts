@@ -33,6 +33,7 @@ import {
 } from './site-context.js';
 import { sendSignInMail } from './sign-in-mail.js';
 import { signValue } from './web-keys.js';
+import { startTokenAttempt } from './token-guard.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -85,6 +86,7 @@ function addressField(req: Request): string | undefined {
 export function signInRoutes(deps: SiteDeps): Router {
   const router = Router();
   const log = deps.logger;
+  const guard = { db: deps.db, render: deps.render, logger: log, now: deps.now, limit: deps.config.web.badTokensPerClientPerHour };
 
   router.get('/', (_req, res) => res.redirect(303, `${deps.basePath}${signedIn(res) ? '/q' : '/signin'}`));
 
@@ -132,14 +134,22 @@ export function signInRoutes(deps: SiteDeps): Router {
 
   router.get('/signin/:token', async (req: Request<{ token: string }>, res) => {
     const { token } = req.params;
+    const attempt = await startTokenAttempt(guard, req, res, 'signin');
+    if (!attempt) return;
     const state = isWellFormedToken(token) ? await signInLinkState(deps.db, token, deps.now()) : 'unknown';
+    if (state === 'unknown') attempt.unknown();
+    else await attempt.known();
     if (state !== 'valid') return linkUnavailable(deps, res, state);
     res.send(page(deps, res, 'signin-link', { title: 'Sign in', token, csrf: preSessionToken(deps, req, res) }));
   });
 
   router.post('/signin/:token', async (req: Request<{ token: string }>, res) => {
     if (!checkPreSessionCsrf(deps, req, res)) return;
+    const attempt = await startTokenAttempt(guard, req, res, 'signin');
+    if (!attempt) return;
     const result = await consumeSignInLink(deps.db, req.params.token, deps.now());
+    if (!result.ok && result.why === 'unknown') attempt.unknown();
+    else await attempt.known();
     if (!result.ok) return linkUnavailable(deps, res, result.why);
     await startSession(deps, res, result.userId, 'link');
   });

@@ -61,7 +61,18 @@ export function createWeb(config: Config, deps: WebDeps): WebRole {
   // A public URL with a path (https://example.org/crgate) is served under that path.
   const basePath = new URL(config.publicUrl).pathname.replace(/\/+$/, '');
   const now = deps.now ?? (() => new Date());
-  app.use(basePath || '/', challengeRoutes({ db: deps.db, basePath, render, logger: log, now, metrics: deps.metrics }));
+  app.use(
+    basePath || '/',
+    challengeRoutes({
+      db: deps.db,
+      basePath,
+      render,
+      logger: log,
+      now,
+      metrics: deps.metrics,
+      badTokensPerClientPerHour: config.web.badTokensPerClientPerHour,
+    }),
+  );
 
   let keys: WebKeys | undefined;
   let webSecret: string | undefined;

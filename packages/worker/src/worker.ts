@@ -152,6 +152,14 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
           connection: workerRedis,
           prefix: keys.bullPrefix,
           concurrency: name === QUEUES.maintenance ? 1 : config.worker.concurrency,
+          // A dead worker's jobs are taken over once their lock runs out (worker.stalledMs).
+          lockDuration: config.worker.stalledMs,
+          stalledInterval: config.worker.stalledMs,
+          // BullMQ fails a job outright once it was active in a dying worker more than this many times,
+          // without calling giveUp(), which would leave its challenge 'queued' for good. Every job is
+          // idempotent (it checks its row before sending), so a job caught by several crashes is simply
+          // run again, as many times as it may be retried.
+          maxStalledCount: ATTEMPTS[name],
         });
         worker.on('failed', (job, err) => {
           if (job?.name === 'message.deliver') {

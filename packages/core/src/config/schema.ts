@@ -113,6 +113,11 @@ export const configSchema = z
         /** Sign-in attempts allowed per client IP address per hour. */
         signInPerClientPerHour: positiveInt.default(30),
         /**
+         * Unknown or malformed link tokens (/c/..., /signin/...) allowed per client IP address per hour;
+         * past that the client gets 429 on those links until its oldest failure is an hour old.
+         */
+        badTokensPerClientPerHour: positiveInt.default(20),
+        /**
          * How sign-in links are mailed: `deliver` writes them straight to the user's mailbox through
          * deliverTo (the way released mail goes, so crgate never filters its own notice); `relay` sends
          * them through smtpRelay, for an MTA that delivers crgate's own mail without passing it back to crgate.
@@ -210,6 +215,12 @@ export const configSchema = z
         outboxPollMs: positiveInt.default(1000),
         /** Jobs run at once per queue. */
         concurrency: positiveInt.default(8),
+        /**
+         * How long a job of a worker that died (kill -9, power loss) stays claimed before a running worker
+         * takes it over, in milliseconds: BullMQ's lock duration and stalled-job check interval. A worker
+         * whose event loop blocks longer than this loses its lock and the job may run twice.
+         */
+        stalledMs: positiveInt.min(1000).default(30_000),
       })
       .prefault({}),
     retention: z

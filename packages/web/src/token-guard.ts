@@ -1,0 +1,62 @@
+/**
+ * Throttles guessing of link tokens (/c/<token>, /signin/<token>) per client address. A token has 256
+ * bits, so guessing one is hopeless anyway; the limit keeps a guesser from loading the database and
+ * makes the attempt visible in the log. Every look-up takes a slot first (so parallel guesses cannot
+ * slip past the limit) and a token that exists (valid, spent or expired) gives it back: only unknown
+ * or malformed tokens count, and a client that opens its own link many times is never blocked.
+ * Counted in PostgreSQL like the sign-in limits, shared by every web process.
+ */
+import type { Request, Response } from 'express';
+import type { Logger } from '@crgate/core';
+import { forgiveRateSlot, takeRateSlot, type Db } from '@crgate/store';
+import type { Render } from './templates.js';
+
+const HOUR_MS = 3_600_000;
+const BUCKET = 'bad-token-client';
+
+export interface TokenGuardDeps {
+  db: Db;
+  render: Render;
+  logger: Logger;
+  now: () => Date;
+  /** web.badTokensPerClientPerHour */
+  limit: number;
+}
+
+export interface TokenAttempt {
+  /** The token named something that exists: the slot is given back. */
+  known(): Promise<void>;
+  /** The token named nothing: the slot stays counted, and reaching the limit is logged. */
+  unknown(): void;
+}
+
+/**
+ * Starts a look-up for this client; answers 429 itself (with Retry-After) and returns undefined when
+ * the client is over the limit.
+ */
+export async function startTokenAttempt(deps: TokenGuardDeps, req: Request, res: Response, link: 'challenge' | 'signin'): Promise<TokenAttempt | undefined> {
+  const client = req.ip ?? 'unknown';
+  const check = { bucket: BUCKET, key: client, limit: deps.limit, windowMs: HOUR_MS };
+  const at = deps.now();
+  const slot = await takeRateSlot(deps.db, check, at);
+  if (!slot.allowed) {
+    res.set('Retry-After', String(Math.ceil(slot.retryAfterMs / 1000)));
+    res.status(429).send(
+      deps.render('error', {
+        title: 'Too many attempts',
+        heading: 'Too many attempts',
+        message: 'Too many links that do not exist were opened from your network. Try again later.',
+      }),
+    );
+    return undefined;
+  }
+  return {
+    known: () => forgiveRateSlot(deps.db, check, at),
+    unknown: () => {
+      // Logged once per client and window, when the limit is reached, not on every refused request.
+      if (slot.count === deps.limit) {
+        deps.logger.warn({ event: 'web.token_guessing', client, link, failures: slot.count }, 'too many unknown link tokens from one client: throttled for up to an hour');
+      }
+    },
+  };
+}
