@@ -24,7 +24,8 @@ export interface EvalOptions {
 export interface EvalRow {
   file: string;
   truth: Label;
-  personal: boolean;
+  /** What kind of mail it is, for the table's rows (see kindOf). */
+  kind: MailKind;
   decision: DecisionAction;
   verdict?: Verdict;
   score?: number;
@@ -47,11 +48,23 @@ function inTrainingPart(key: string, fraction: number): boolean {
   return parseInt(key.slice(0, 8), 16) / 0x1_0000_0000 < fraction;
 }
 
-/** Person-to-person mail: no list headers and no bulk precedence. */
-function isPersonal(headers: ReadonlyMap<string, readonly string[]>): boolean {
-  if ([...headers.keys()].some((h) => h.startsWith('list-') || h === 'mailing-list' || h === 'x-mailing-list')) return false;
+export type MailKind = 'personal' | 'bulk' | 'list';
+
+/** Words a sender of bulk mail must offer and a person writing to a person never does. */
+const UNSUBSCRIBE_RE = /unsubscribe|opt[- ]?out|to be removed|remove yourself|removed from (?:our|this) (?:mailing )?list|no longer wish to receive/i;
+
+/**
+ * List mail carries list headers (or Precedence: list); bulk mail — newsletters, offers, notices a
+ * company sends to many, wanted or not — offers a way out (List-Unsubscribe, Precedence: bulk, or
+ * unsubscribe wording); person-to-person mail is the rest. The goal for delivering without a
+ * challenge is set on person-to-person mail, so the table shows the three apart.
+ */
+export function kindOf(headers: ReadonlyMap<string, readonly string[]>, raw: Buffer): MailKind {
   const precedence = headers.get('precedence')?.[0]?.toLowerCase().trim();
-  return precedence !== 'bulk' && precedence !== 'list' && precedence !== 'junk';
+  const names = [...headers.keys()];
+  if (names.some((h) => (h.startsWith('list-') && h !== 'list-unsubscribe') || h === 'mailing-list' || h === 'x-mailing-list') || precedence === 'list') return 'list';
+  if (headers.has('list-unsubscribe') || precedence === 'bulk' || precedence === 'junk') return 'bulk';
+  return UNSUBSCRIBE_RE.test(raw.toString('latin1')) ? 'bulk' : 'personal';
 }
 
 export async function evaluate(config: Config, db: Db, options: EvalOptions, logger: Logger): Promise<EvalRow[]> {
@@ -84,7 +97,7 @@ export async function evaluate(config: Config, db: Db, options: EvalOptions, log
       const { headers } = parseHeaders(m.raw);
       const { decisions, content: checked } = await pipeline.decideFor(m.raw, { mailFrom: envelopeSenderOf(headers) }, [user], logger);
       const v = checked?.verdicts.get(user.id);
-      rows.push({ file: m.file, truth, personal: isPersonal(headers), decision: decisions.get(user.id)!.action, verdict: v?.verdict, score: v?.score });
+      rows.push({ file: m.file, truth, kind: kindOf(headers, m.raw), decision: decisions.get(user.id)!.action, verdict: v?.verdict, score: v?.score });
     }
   }
   return rows;
@@ -103,8 +116,9 @@ export function formatEvaluation(rows: EvalRow[], config: Config): string {
   };
   const groups: Array<[string, EvalRow[]]> = [
     ['ham', rows.filter((r) => r.truth === 'ham')],
-    ['  personal ham', rows.filter((r) => r.truth === 'ham' && r.personal)],
-    ['  list ham', rows.filter((r) => r.truth === 'ham' && !r.personal)],
+    ['  personal ham', rows.filter((r) => r.truth === 'ham' && r.kind === 'personal')],
+    ['  bulk ham', rows.filter((r) => r.truth === 'ham' && r.kind === 'bulk')],
+    ['  list ham', rows.filter((r) => r.truth === 'ham' && r.kind === 'list')],
     ['spam', rows.filter((r) => r.truth === 'spam')],
   ];
   return [
