@@ -117,7 +117,13 @@ describe('fuzzing parse and decision', () => {
           failures.push(`${file}: ${(err as Error).message}`);
           if (failures.length >= 5) break;
         }
-        slowest = Math.max(slowest, Number(process.hrtime.bigint() - started) / 1e6);
+        const elapsed = Number(process.hrtime.bigint() - started) / 1e6;
+        // Over the 1 s budget is not a crash, but it is an input worth keeping as a regression fixture.
+        if (elapsed > 1000) {
+          mkdirSync(FAILURES, { recursive: true });
+          writeFileSync(join(FAILURES, `seed${SEED}-${i}-${name}-slow.eml`), input);
+        }
+        slowest = Math.max(slowest, elapsed);
       }
     } finally {
       process.off('unhandledRejection', onUnhandled);
