@@ -6,7 +6,7 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Config, Logger } from '@crgate/core';
-import { expireOld, markDeliveryFailed, Metrics, outboxDepth, QUEUES, redisKeys, requeueStranded, suppressChallenge, type Db, type JobPayloads, type QueueName } from '@crgate/store';
+import { expireHistory, expireOld, markDeliveryFailed, prepareMonthPartitions, Metrics, outboxDepth, QUEUES, redisKeys, requeueStranded, suppressChallenge, type Db, type JobPayloads, type QueueName } from '@crgate/store';
 import { OutboxRelay } from './outbox-relay.js';
 import { sendChallenge } from './challenge-job.js';
 import { deliverReleased } from './delivery-job.js';
@@ -103,7 +103,14 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
         const result = await expireOld(deps.db, now());
         metrics.challenges.inc({ outcome: 'expired', reason: '' }, result.expiredChallenges);
         jobLog.info({ event: 'expiry.swept', ...result }, 'expiry sweep done');
-        return result;
+        // Month partitions of the stored messages: the next ones before mail needs them, the old ones
+        // dropped once past the history retention (a month with a copy still open is kept).
+        const created = await prepareMonthPartitions(deps.db, now());
+        const history = await expireHistory(deps.db, now(), config.retention.historyDays);
+        if (created.length || history.droppedMonths.length || history.keptMonths.length || history.deletedCopies || history.deletedMessages) {
+          jobLog.info({ event: 'expiry.partitions', createdMonths: created, ...history }, 'message partitions maintained');
+        }
+        return { ...result, createdMonths: created, ...history };
       }
       default:
         throw new Error(`unknown job ${job.name}`);

@@ -48,6 +48,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'CRGATE_WORKER_CONCURRENCY', path: 'worker.concurrency', description: 'jobs run at once per queue' },
   { name: 'CRGATE_RETENTION_HELD_DAYS', path: 'retention.heldDays', description: 'days held mail is kept' },
   { name: 'CRGATE_RETENTION_DISCARDED_DAYS', path: 'retention.discardedDays', description: 'days discarded mail is kept' },
+  { name: 'CRGATE_RETENTION_HISTORY_DAYS', path: 'retention.historyDays', description: 'days the record of each message is kept (0: forever); expiry drops whole months' },
   { name: 'CRGATE_SECRET', path: 'secret', description: 'key for tokens; generated and stored if unset' },
   { name: 'CRGATE_LOG_LEVEL', path: 'logLevel', description: 'fatal, error, warn, info, debug, trace or silent' },
 ];

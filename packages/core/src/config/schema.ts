@@ -206,6 +206,12 @@ export const configSchema = z
         heldDays: positiveInt.default(30),
         /** Days discarded mail is kept (for the recipient to look at) before it is deleted. */
         discardedDays: positiveInt.default(7),
+        /**
+         * Days the record of each message (decision, reasons, headers; the body is gone by then) is kept
+         * for history and statistics. The hourly expiry drops whole months once they are older; a month
+         * that still holds a copy waiting for a decision is kept. 0: keep the records forever.
+         */
+        historyDays: nonNegativeInt.default(180),
       })
       .prefault({}),
     /** Key for tokens (at least 32 characters). Unset: one is generated once and stored in the database. */
@@ -217,6 +223,14 @@ export const configSchema = z
   .superRefine((cfg, ctx) => {
     if (cfg.classifier.hamCutoff > cfg.classifier.spamCutoff) {
       ctx.addIssue({ code: 'custom', path: ['classifier', 'hamCutoff'], message: `must not be above classifier.spamCutoff (${cfg.classifier.spamCutoff})` });
+    }
+    const longest = Math.max(cfg.retention.heldDays, cfg.retention.discardedDays);
+    if (cfg.retention.historyDays > 0 && cfg.retention.historyDays < longest) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['retention', 'historyDays'],
+        message: `must be 0 (keep forever) or at least retention.heldDays and retention.discardedDays (${longest})`,
+      });
     }
     const host = new URL(cfg.publicUrl).hostname.toLowerCase();
     const from = cfg.challenge.from ?? `crgate@${host}`;
