@@ -291,3 +291,19 @@ describe('expiry of the stored-message history', () => {
     expect((await getRecipientCopy(db, held))?.status).toBe('held');
   });
 });
+
+describe('two workers running the partition upkeep at once', () => {
+  it('create each month once and drop each old month once, neither failing', async () => {
+    const { db: first, url } = await newDatabase();
+    await migrate(first, silentLogger);
+    const second = createPool(url, { max: 3 });
+    pools.push(second);
+    const alice = await userId(first);
+    await prepareMonthPartitions(first, new Date('2033-01-01T00:00:00Z'), 0);
+    await store(first, alice, new Date('2033-01-05T00:00:00Z'), { delivered: true });
+    const created = await Promise.all([first, second].map((db) => prepareMonthPartitions(db, new Date('2034-01-01T00:00:00Z'), 3)));
+    expect(created.flat().sort()).toEqual(['203401', '203402', '203403', '203404']);
+    const swept = await Promise.all([first, second].map((db) => expireHistory(db, new Date('2034-01-15T00:00:00Z'), 180)));
+    expect(swept.flatMap((s) => s.droppedMonths).filter((m) => m === '203301')).toEqual(['203301']);
+  });
+});

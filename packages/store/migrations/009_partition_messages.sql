@@ -81,6 +81,8 @@ DECLARE
                                 to_char(m + interval '1 month', 'YYYY-MM-DD "00:00:00+00"'));
   moving boolean;
 BEGIN
+  -- Several workers may run the hourly job at once: one creates, the others then find it made.
+  PERFORM pg_advisory_xact_lock(hashtext('crgate_create_month_partition'));
   IF to_regclass('messages_p' || suffix) IS NOT NULL THEN
     RETURN false;
   END IF;

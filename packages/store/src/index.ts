@@ -7,6 +7,7 @@ export * from './outbox.js';
 export * from './messages.js';
 export * from './challenges.js';
 export * from './redis-keys.js';
+export * from './redis-connection.js';
 export * from './rate-limits.js';
 export * from './sent-mail.js';
 export * from './token-store.js';

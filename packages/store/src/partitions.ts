@@ -18,6 +18,7 @@ export const OPEN_COPY_STATUSES = ['held', 'discarded', 'releasing', 'failed'] a
  * whole table, and an ingest insert queued behind the request waits too: better to try again next hour.
  */
 const LOCK_TIMEOUT = '3s';
+const UNDEFINED_TABLE = '42P01';
 
 export interface MonthPartition {
   /** First instant (UTC) of the month. */
@@ -110,25 +111,30 @@ export async function expireHistory(db: Db, now: Date, historyDays: number): Pro
     if (!monthPastHistory(month, now, historyDays)) continue;
     const messages = `messages_p${suffix}`;
     const recipients = `message_recipients_p${suffix}`;
-    // A first look without the lock: a month kept for an open copy costs the ingest no wait each hour.
-    const dropped = !(await hasOpenCopies(db, recipients)) && await withTransaction(db, async (tx) => {
-      await tx.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
-      // Lock first, then look: no copy can be inserted into or reopened in the month between the look
-      // and the drop. Parents in the order the ingest inserts (messages, then copies).
-      await tx.query('LOCK TABLE messages, message_recipients IN ACCESS EXCLUSIVE MODE');
-      if (await hasOpenCopies(tx, recipients)) return false;
-      await tx.query(`DROP TABLE ${recipients}`);
-      await tx.query(`DROP TABLE ${messages}`);
-      return true;
-    });
-    if (dropped) {
-      result.droppedMonths.push(suffix);
-      continue;
+    try {
+      // A first look without the lock: a month kept for an open copy costs the ingest no wait each hour.
+      const dropped = !(await hasOpenCopies(db, recipients)) && await withTransaction(db, async (tx) => {
+        await tx.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
+        // Lock first, then look: no copy can be inserted into or reopened in the month between the look
+        // and the drop. Parents in the order the ingest inserts (messages, then copies).
+        await tx.query('LOCK TABLE messages, message_recipients IN ACCESS EXCLUSIVE MODE');
+        if (await hasOpenCopies(tx, recipients)) return false;
+        await tx.query(`DROP TABLE ${recipients}`);
+        await tx.query(`DROP TABLE ${messages}`);
+        return true;
+      });
+      if (dropped) {
+        result.droppedMonths.push(suffix);
+        continue;
+      }
+      result.keptMonths.push(suffix);
+      const deleted = await deleteFinishedRows(db, messages, recipients, addMonths(month, 1));
+      result.deletedCopies += deleted.copies;
+      result.deletedMessages += deleted.messages;
+    } catch (err) {
+      // Another worker's sweep dropped the month first: nothing left to do here.
+      if ((err as { code?: string }).code !== UNDEFINED_TABLE) throw err;
     }
-    result.keptMonths.push(suffix);
-    const deleted = await deleteFinishedRows(db, messages, recipients, addMonths(month, 1));
-    result.deletedCopies += deleted.copies;
-    result.deletedMessages += deleted.messages;
   }
   // Rows the default partition caught (a clock far off) follow the same rule, one by one.
   const deleted = await deleteFinishedRows(db, 'messages_default', 'message_recipients_default', cutoff);

@@ -12,7 +12,11 @@ export interface EnvVar {
 export const ENV_VARS: readonly EnvVar[] = [
   { name: 'DATABASE_URL', path: 'databaseUrl', description: 'PostgreSQL; created if missing, migrations applied' },
   { name: 'REDIS_URL', path: 'redisUrl', description: 'Redis for BullMQ queues and counters' },
-  { name: 'CRGATE_REDIS_PREFIX', path: 'redisPrefix', description: 'prefix of every Redis key crgate writes' },
+  { name: 'CRGATE_REDIS_PREFIX', path: 'redisPrefix', description: 'prefix of every Redis key crgate writes; {braces} make it a Cluster hash tag' },
+  { name: 'CRGATE_REDIS_SENTINELS', path: 'redisSentinels', description: 'Redis Sentinels host:port,... that name the master (empty: REDIS_URL itself)' },
+  { name: 'CRGATE_REDIS_SENTINEL_NAME', path: 'redisSentinelName', description: 'the master\'s name as the Sentinels know it' },
+  { name: 'CRGATE_REDIS_SENTINEL_PASSWORD', path: 'redisSentinelPassword', description: 'password of the Sentinels themselves, if any' },
+  { name: 'CRGATE_REDIS_CLUSTER', path: 'redisCluster', description: 'REDIS_URL is one node of a Redis Cluster (true/false)' },
   { name: 'CRGATE_LMTP_LISTEN', path: 'lmtp.listen', description: 'host:port of the LMTP ingest' },
   { name: 'CRGATE_LMTP_MAX_SIZE', path: 'lmtp.maxSize', description: 'largest message accepted, in bytes' },
   { name: 'CRGATE_LMTP_HOSTNAME', path: 'lmtp.hostname', description: 'name in the LMTP greeting' },
