@@ -307,3 +307,26 @@ describe('two workers running the partition upkeep at once', () => {
     expect(swept.flatMap((s) => s.droppedMonths).filter((m) => m === '203301')).toEqual(['203301']);
   });
 });
+
+describe('partition upkeep on a busy table', () => {
+  it('leaves a month for the next hour when it cannot have the lock within seconds', async () => {
+    const { db } = await newDatabase();
+    await migrate(db, silentLogger);
+    const alice = await userId(db);
+    await prepareMonthPartitions(db, new Date('2035-01-01T00:00:00Z'), 0);
+    const id = await store(db, alice, new Date('2035-01-05T00:00:00Z'), { delivered: true });
+    // A long reader (a report, a backup) holds the table.
+    const reader = await db.connect();
+    await reader.query('BEGIN');
+    await reader.query('SELECT count(*) FROM messages');
+    try {
+      const busy = await expireHistory(db, new Date('2036-01-15T00:00:00Z'), 180);
+      expect(busy.droppedMonths).not.toContain('203501');
+      expect((await getRecipientCopy(db, id))?.status).toBe('delivered');
+    } finally {
+      await reader.query('ROLLBACK');
+      reader.release();
+    }
+    expect((await expireHistory(db, new Date('2036-01-15T00:00:00Z'), 180)).droppedMonths).toContain('203501');
+  });
+});

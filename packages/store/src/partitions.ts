@@ -19,6 +19,7 @@ export const OPEN_COPY_STATUSES = ['held', 'discarded', 'releasing', 'failed'] a
  */
 const LOCK_TIMEOUT = '3s';
 const UNDEFINED_TABLE = '42P01';
+const LOCK_NOT_AVAILABLE = '55P03';
 
 export interface MonthPartition {
   /** First instant (UTC) of the month. */
@@ -52,6 +53,10 @@ export async function prepareMonthPartitions(db: Db, now: Date, ahead = 2): Prom
       await tx.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
       const { rows } = await tx.query<{ made: boolean }>('SELECT crgate_create_month_partition($1) AS made', [month]);
       return rows[0]!.made;
+    }).catch((err: { code?: string }) => {
+      // Busy tables: the partitions are made months ahead, so the next hour is soon enough.
+      if (err.code === LOCK_NOT_AVAILABLE) return false;
+      throw err;
     });
     if (made) created.push(monthSuffix(month));
   }
@@ -132,8 +137,12 @@ export async function expireHistory(db: Db, now: Date, historyDays: number): Pro
       result.deletedCopies += deleted.copies;
       result.deletedMessages += deleted.messages;
     } catch (err) {
+      const code = (err as { code?: string }).code;
+      // The lock was not had within LOCK_TIMEOUT: the tables are busy, so the other months would wait
+      // as long; they are all tried again next hour.
+      if (code === LOCK_NOT_AVAILABLE) break;
       // Another worker's sweep dropped the month first: nothing left to do here.
-      if ((err as { code?: string }).code !== UNDEFINED_TABLE) throw err;
+      if (code !== UNDEFINED_TABLE) throw err;
     }
   }
   // Rows the default partition caught (a clock far off) follow the same rule, one by one.
