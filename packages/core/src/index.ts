@@ -8,6 +8,7 @@ export * from './signals.js';
 export * from './challenge/limits.js';
 export * from './challenge/tokens.js';
 export * from './digest-links.js';
+export * from './retention.js';
 export * from './challenge/compose.js';
 export * from './config/schema.js';
 export * from './config/env-map.js';

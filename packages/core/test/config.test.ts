@@ -24,7 +24,7 @@ describe('configuration', () => {
     expect(c.challenge.from).toBe('crgate@localhost');
     expect(c.lmtp.maxSize).toBe(25 * 1024 * 1024);
     expect(c.challenge).toMatchObject({ tokenTtlDays: 14, perPairDays: 7, perSenderPerHour: 5, globalPerHour: 1000 });
-    expect(c.retention).toEqual({ heldDays: 30, discardedDays: 7 });
+    expect(c.retention).toEqual({ heldDays: 30, discardedDays: 7, historyDays: 180 });
     expect(c.secret).toBeUndefined();
   });
 
@@ -93,5 +93,15 @@ describe('configuration', () => {
   it('reads booleans as words, not as JavaScript truthiness', () => {
     expect(loadConfig({ CRGATE_WEB_TRUST_PROXY: 'false' }).web.trustProxy).toBe(false);
     expect(loadConfig({ CRGATE_WEB_TRUST_PROXY: 'yes' }).web.trustProxy).toBe(true);
+  });
+
+  it('refuses a history retention shorter than the mail it must outlive', () => {
+    expect(problems({ CRGATE_RETENTION_HISTORY_DAYS: '20' })).toEqual([
+      expect.stringContaining('CRGATE_RETENTION_HISTORY_DAYS'),
+    ]);
+  });
+
+  it('accepts 0 as a history kept forever', () => {
+    expect(loadConfig({ CRGATE_RETENTION_HISTORY_DAYS: '0' }).retention.historyDays).toBe(0);
   });
 });

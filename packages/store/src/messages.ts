@@ -172,8 +172,9 @@ export async function recordMessage(
       const status = statusFor(decision.action, r.delivered);
       const keepDays = status === 'discarded' ? opts.discardedDays : opts.heldDays;
       const ins = await tx.query<{ id: number }>(
-        `INSERT INTO message_recipients (message_id, user_id, rcpt_to, sender, decision, reasons, status, challenge_id, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+        // received_at is the message's (the partition key both tables share); created_at the same instant.
+        `INSERT INTO message_recipients (message_id, user_id, rcpt_to, sender, decision, reasons, status, challenge_id, created_at, expires_at, received_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9) RETURNING id`,
         [
           messageId,
           r.userId,

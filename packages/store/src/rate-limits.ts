@@ -2,7 +2,7 @@
  * Challenge rate limits counted in Redis, enforced across processes. Each window is a set of
  * challenge ids rather than a counter, so a retried send of the same challenge is not counted twice.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.js';
 import type { RedisKeys } from './redis-keys.js';
 
 // KEYS[1] sender window, KEYS[2] global window; ARGV: challenge id, sender limit, global limit, ttl seconds.
@@ -21,7 +21,7 @@ return 0
 export type SlotResult = 'allowed' | 'sender-limit' | 'global-limit';
 
 export async function takeChallengeSlot(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   args: { challengeId: string; sender: string; now: Date; perSenderPerHour: number; globalPerHour: number },
 ): Promise<SlotResult> {

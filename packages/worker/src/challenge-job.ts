@@ -3,7 +3,6 @@
  * slot is keyed by challenge id, and a retry rebuilds the same token, Message-ID and link.
  */
 import { UnrecoverableError } from 'bullmq';
-import type { Redis } from 'ioredis';
 import {
   challengeLanguage,
   ChallengeTemplateError,
@@ -13,14 +12,14 @@ import {
   type Logger,
   type Reason,
 } from '@crgate/core';
-import { getChallenge, markChallengeSent, suppressChallenge, takeChallengeSlot, type Db, type RedisKeys } from '@crgate/store';
+import { getChallenge, markChallengeSent, suppressChallenge, takeChallengeSlot, type Db, type RedisClient, type RedisKeys } from '@crgate/store';
 import { composeMail, deliver } from '@crgate/ingest';
 import type { ChallengeTemplates } from './challenge-template.js';
 
 export interface ChallengeJobDeps {
   config: Config;
   db: Db;
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   secret: string;
   templates: ChallengeTemplates;

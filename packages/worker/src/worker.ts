@@ -4,9 +4,8 @@
  * (or still in the outbox) for the next run.
  */
 import { Queue, Worker, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
 import type { Config, Logger } from '@crgate/core';
-import { expireOld, markDeliveryFailed, Metrics, outboxDepth, QUEUES, redisKeys, requeueStranded, suppressChallenge, type Db, type JobPayloads, type QueueName } from '@crgate/store';
+import { connectRedis, expireHistory, expireOld, markDeliveryFailed, prepareMonthPartitions, Metrics, outboxDepth, QUEUES, redisKeys, requeueStranded, suppressChallenge, type Db, type JobPayloads, type QueueName } from '@crgate/store';
 import { OutboxRelay } from './outbox-relay.js';
 import { sendChallenge } from './challenge-job.js';
 import { deliverReleased } from './delivery-job.js';
@@ -40,9 +39,10 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
   const keys = redisKeys(config.redisPrefix);
   const backoff = { type: 'exponential', delay: config.worker.retryDelayMs } as const;
   // Producers fail fast while Redis is away (the outbox keeps the job); workers wait for it to return.
-  const producerRedis = new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
-  const workerRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
-  const counterRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
+  // A single server, a master behind Sentinel, or a Cluster, as configured (store/src/redis-connection.ts).
+  const producerRedis = connectRedis(config, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  const workerRedis = connectRedis(config, { maxRetriesPerRequest: null });
+  const counterRedis = connectRedis(config, { maxRetriesPerRequest: 2 });
   for (const r of [producerRedis, workerRedis, counterRedis]) r.on('error', () => undefined);
 
   const queues = new Map<QueueName, Queue>();
@@ -103,7 +103,14 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
         const result = await expireOld(deps.db, now());
         metrics.challenges.inc({ outcome: 'expired', reason: '' }, result.expiredChallenges);
         jobLog.info({ event: 'expiry.swept', ...result }, 'expiry sweep done');
-        return result;
+        // Month partitions of the stored messages: the next ones before mail needs them, the old ones
+        // dropped once past the history retention (a month with a copy still open is kept).
+        const created = await prepareMonthPartitions(deps.db, now());
+        const history = await expireHistory(deps.db, now(), config.retention.historyDays);
+        if (created.length || history.droppedMonths.length || history.keptMonths.length || history.deletedCopies || history.deletedMessages) {
+          jobLog.info({ event: 'expiry.partitions', createdMonths: created, ...history }, 'message partitions maintained');
+        }
+        return { ...result, createdMonths: created, ...history };
       }
       default:
         throw new Error(`unknown job ${job.name}`);

@@ -18,6 +18,7 @@ export function redactConfig(config: Config): Record<string, unknown> {
     ...config,
     databaseUrl: redactUrl(config.databaseUrl),
     redisUrl: redactUrl(config.redisUrl),
+    ...(config.redisSentinelPassword ? { redisSentinelPassword: '(set, hidden)' } : {}),
     secret: config.secret ? '(set, hidden)' : '(not set: generated once and stored in the database)',
     scorers: { ...config.scorers, ...(config.scorers.rspamdPassword ? { rspamdPassword: '(set, hidden)' } : {}) },
   };

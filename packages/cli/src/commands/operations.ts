@@ -1,8 +1,7 @@
 /** `crgate queue` and `crgate stats`: what the queues hold and what crgate decided. */
 import type { Command } from 'commander';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { decisionStats, outboxDepth, QUEUES, redisKeys } from '@crgate/store';
+import { connectRedis, decisionStats, outboxDepth, QUEUES, redisKeys } from '@crgate/store';
 import { configOrExit } from '../load-config.js';
 import { EXIT, fail, withDb } from '../cli-helpers.js';
 
@@ -17,7 +16,7 @@ export function parseSince(value: string, now = new Date()): Date {
 
 async function withQueues<T>(fn: (queues: Queue[]) => Promise<T>): Promise<T> {
   const config = configOrExit();
-  const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
+  const connection = connectRedis(config, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
   connection.on('error', () => undefined);
   try {
     await connection.connect();

@@ -12,7 +12,11 @@ export interface EnvVar {
 export const ENV_VARS: readonly EnvVar[] = [
   { name: 'DATABASE_URL', path: 'databaseUrl', description: 'PostgreSQL; created if missing, migrations applied' },
   { name: 'REDIS_URL', path: 'redisUrl', description: 'Redis for BullMQ queues and counters' },
-  { name: 'CRGATE_REDIS_PREFIX', path: 'redisPrefix', description: 'prefix of every Redis key crgate writes' },
+  { name: 'CRGATE_REDIS_PREFIX', path: 'redisPrefix', description: 'prefix of every Redis key crgate writes; {braces} make it a Cluster hash tag' },
+  { name: 'CRGATE_REDIS_SENTINELS', path: 'redisSentinels', description: 'Redis Sentinels host:port,... that name the master (empty: REDIS_URL itself)' },
+  { name: 'CRGATE_REDIS_SENTINEL_NAME', path: 'redisSentinelName', description: 'the master\'s name as the Sentinels know it' },
+  { name: 'CRGATE_REDIS_SENTINEL_PASSWORD', path: 'redisSentinelPassword', description: 'password of the Sentinels themselves, if any' },
+  { name: 'CRGATE_REDIS_CLUSTER', path: 'redisCluster', description: 'REDIS_URL is one node of a Redis Cluster (true/false)' },
   { name: 'CRGATE_LMTP_LISTEN', path: 'lmtp.listen', description: 'host:port of the LMTP ingest' },
   { name: 'CRGATE_LMTP_MAX_SIZE', path: 'lmtp.maxSize', description: 'largest message accepted, in bytes' },
   { name: 'CRGATE_LMTP_HOSTNAME', path: 'lmtp.hostname', description: 'name in the LMTP greeting' },
@@ -54,6 +58,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'CRGATE_WORKER_STALLED_MS', path: 'worker.stalledMs', description: 'how long a dead worker\'s job stays claimed before another worker takes it' },
   { name: 'CRGATE_RETENTION_HELD_DAYS', path: 'retention.heldDays', description: 'days held mail is kept' },
   { name: 'CRGATE_RETENTION_DISCARDED_DAYS', path: 'retention.discardedDays', description: 'days discarded mail is kept' },
+  { name: 'CRGATE_RETENTION_HISTORY_DAYS', path: 'retention.historyDays', description: 'days the record of each message is kept (0: forever); expiry drops whole months' },
   { name: 'CRGATE_SECRET', path: 'secret', description: 'key for tokens; generated and stored if unset' },
   { name: 'CRGATE_LOG_LEVEL', path: 'logLevel', description: 'fatal, error, warn, info, debug, trace or silent' },
 ];

@@ -84,8 +84,32 @@ export const configSchema = z
     databaseUrl: z.string().url().default('postgres://postgres@127.0.0.1:5432/crgate'),
     /** Redis for BullMQ queues and rate counters. */
     redisUrl: z.string().url().default('redis://127.0.0.1:6379'),
-    /** Prefix of every Redis key crgate writes (queues and counters), so several installs can share one Redis. */
-    redisPrefix: z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits and _.:- only').default('crgate'),
+    /**
+     * Prefix of every Redis key crgate writes (queues and counters), so several installs can share one
+     * Redis. Braces make it a Redis Cluster hash tag (`{crgate}`): every key then falls in one hash slot,
+     * as BullMQ and the rate-limit script, which touch several keys at once, need on a Cluster.
+     */
+    redisPrefix: z
+      .string()
+      .regex(
+        /^(?:[A-Za-z0-9_.:-]*\{[A-Za-z0-9_.:-]+\}[A-Za-z0-9_.:-]*|[A-Za-z0-9_.:-]+)$/,
+        'letters, digits and _.:- only, optionally one {hash tag} (e.g. {crgate})',
+      )
+      .default('crgate'),
+    /**
+     * Redis Sentinels (host:port, ...) that name the current master; empty: connect to redisUrl itself.
+     * With Sentinels, redisUrl gives only the user, password, database number and TLS (rediss:) of the master.
+     */
+    redisSentinels: z
+      .union([z.array(z.string()), z.string().transform((v) => v.split(',').map((x) => x.trim()).filter(Boolean))])
+      .pipe(z.array(listenSchema))
+      .default([]),
+    /** The master's name as the Sentinels know it (`sentinel monitor <name> ...`). */
+    redisSentinelName: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits and _.- only').default('mymaster'),
+    /** Password of the Sentinels themselves (`requirepass` in sentinel.conf), if they have one. */
+    redisSentinelPassword: z.string().min(1).optional(),
+    /** redisUrl is one node of a Redis Cluster: the others are discovered from it. Needs a {hash tag} in redisPrefix. */
+    redisCluster: booleanish.default(false),
     lmtp: z
       .strictObject({
         /** host:port of the LMTP ingest. */
@@ -229,6 +253,12 @@ export const configSchema = z
         heldDays: positiveInt.default(30),
         /** Days discarded mail is kept (for the recipient to look at) before it is deleted. */
         discardedDays: positiveInt.default(7),
+        /**
+         * Days the record of each message (decision, reasons, headers; the body is gone by then) is kept
+         * for history and statistics. The hourly expiry drops whole months once they are older; a month
+         * that still holds a copy waiting for a decision is kept. 0: keep the records forever.
+         */
+        historyDays: nonNegativeInt.default(180),
       })
       .prefault({}),
     /** Key for tokens (at least 32 characters). Unset: one is generated once and stored in the database. */
@@ -240,6 +270,24 @@ export const configSchema = z
   .superRefine((cfg, ctx) => {
     if (cfg.classifier.hamCutoff > cfg.classifier.spamCutoff) {
       ctx.addIssue({ code: 'custom', path: ['classifier', 'hamCutoff'], message: `must not be above classifier.spamCutoff (${cfg.classifier.spamCutoff})` });
+    }
+    if (cfg.redisCluster && cfg.redisSentinels.length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['redisCluster'], message: 'Redis Cluster and Sentinel exclude each other: set one of them' });
+    }
+    if (cfg.redisCluster && !/\{[^}]+\}/.test(cfg.redisPrefix)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['redisPrefix'],
+        message: `must contain a {hash tag} on a Redis Cluster, e.g. "{${cfg.redisPrefix}}", so that every key crgate writes is in one hash slot`,
+      });
+    }
+    const longest = Math.max(cfg.retention.heldDays, cfg.retention.discardedDays);
+    if (cfg.retention.historyDays > 0 && cfg.retention.historyDays < longest) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['retention', 'historyDays'],
+        message: `must be 0 (keep forever) or at least retention.heldDays and retention.discardedDays (${longest})`,
+      });
     }
     const host = new URL(cfg.publicUrl).hostname.toLowerCase();
     const from = cfg.challenge.from ?? `crgate@${host}`;
