@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { createTestEnvironment, freePort, type TestEnvironment } from './helpers/environment.js';
 import { runCli } from './helpers/engine-process.js';
 
-describe('crgate command', () => {
+// Each test runs several `crgate` processes, each starting Node and loading the engine: on a busy
+// machine that alone can pass the default 60 s.
+describe('crgate command', { timeout: 180_000 }, () => {
   let t: TestEnvironment;
   beforeAll(async () => {
     t = await createTestEnvironment();

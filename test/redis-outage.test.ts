@@ -73,6 +73,9 @@ describe('a Redis outage', () => {
     engine = await startInProcess(t.env);
     await waitFor(() => smtpSink.messages.length === before + 1, 'the stranded challenge', 30_000);
     expect(smtpSink.messages.at(-1)!.rcptTo).toEqual(['lost@lost.test']);
-    expect((await t.db.query(`SELECT status FROM challenges WHERE sender = 'lost@lost.test'`)).rows).toEqual([{ status: 'sent' }]);
+    // The relay's 250 comes before the worker records the send: wait for the record, not just the mail.
+    const status = async () => (await t.db.query(`SELECT status FROM challenges WHERE sender = 'lost@lost.test'`)).rows;
+    await waitFor(async () => (await status())[0]?.status === 'sent', 'the stranded challenge recorded as sent');
+    expect(await status()).toEqual([{ status: 'sent' }]);
   }, 60_000);
 });
