@@ -4,7 +4,7 @@
  */
 import pg from 'pg';
 import { Redis } from 'ioredis';
-import { createServer, type AddressInfo } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { startDnsServer, type DnsRecords, type TestDnsServer } from './dns-server.js';
 
@@ -33,6 +33,17 @@ export async function freePort(): Promise<number> {
       const { port } = srv.address() as AddressInfo;
       srv.close(() => resolve(port));
     });
+  });
+}
+
+/** Whether something accepts TCP connections on a loopback port (a daemon we started is up). */
+export function portListening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port }, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
   });
 }
 

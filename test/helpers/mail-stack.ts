@@ -10,6 +10,7 @@ import { appendFileSync, chmodSync, chownSync, copyFileSync, existsSync, mkdirSy
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { portListening } from './environment.js';
 import { sleep } from './sinks.js';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -324,16 +325,6 @@ export function prepareMailStack(o: MailStackOptions): MailStack {
       if (started.code !== 0) throw new Error(`postfix start failed (${started.code}): ${postfixStart}\n${tail(postfixLog())}`);
 
       // Ready when each one's port answers.
-      const { connect } = await import('node:net');
-      const listening = (port: number) =>
-        new Promise<boolean>((resolve) => {
-          const s = connect(port, '127.0.0.1');
-          s.once('connect', () => {
-            s.destroy();
-            resolve(true);
-          });
-          s.once('error', () => resolve(false));
-        });
       for (const [what, port] of [
         ['smtp-sink', o.ports.sink],
         ['Dovecot LMTP', o.ports.dovecotLmtp],
@@ -342,7 +333,7 @@ export function prepareMailStack(o: MailStackOptions): MailStack {
         ['Postfix challenge listener', o.ports.challenge],
       ] as const) {
         const until = Date.now() + 10_000;
-        while (!(await listening(port))) {
+        while (!(await portListening(port))) {
           if (Date.now() > until) throw new Error(`${what} is not listening on 127.0.0.1:${port}\n${stack.diagnostics()}`);
           await sleep(50);
         }

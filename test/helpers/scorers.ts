@@ -6,10 +6,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './environment.js';
+import { freePort, portListening } from './environment.js';
 
 export interface Daemon {
   address: string;
@@ -24,11 +23,7 @@ async function waitForPort(port: number, child: ChildProcess, what: string, log:
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}: ${log()}`);
-    const open = await new Promise<boolean>((resolve) => {
-      const s = connect({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-    if (open) return;
+    if (await portListening(port)) return;
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`${what} did not listen on ${port} within ${timeoutMs} ms: ${log()}`);
