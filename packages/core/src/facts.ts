@@ -44,9 +44,9 @@ export interface MessageFacts {
 export interface ExternalScore {
   scorer: 'spamassassin' | 'rspamd';
   score: number;
-  /** The score at which the scorer itself calls a message spam (SpamAssassin's required_score, rspamd's reject score). */
+  /** The score from which the answer is a spam vote: `scorers.spamdSpamScore` for SpamAssassin, rspamd's reject score. */
   threshold: number;
-  /** The scorer's own spam verdict: score at or above threshold (or rspamd's action `reject`). */
+  /** A spam vote: score at or above threshold (or rspamd's action `reject`). */
   spam: boolean;
   /** Names of the rules (symbols) that hit. */
   symbols: readonly string[];

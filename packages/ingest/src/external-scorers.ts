@@ -26,7 +26,7 @@ export const MAX_SCORED_BYTES = 512 * 1024;
  * Asks spamd for a verdict with the SYMBOLS command of the SPAMC/1.5 protocol (what `spamc -y`
  * sends): the answer carries `Spam: True ; 6.2 / 5.0` and the names of the rules that hit.
  */
-export function askSpamd(address: string, raw: Buffer, timeoutMs: number): Promise<ExternalScore> {
+export function askSpamd(address: string, raw: Buffer, timeoutMs: number, spamScore?: number): Promise<ExternalScore> {
   const { host, port } = hostPort(address, 783);
   const body = raw.subarray(0, MAX_SCORED_BYTES);
   return new Promise((resolve, reject) => {
@@ -45,7 +45,7 @@ export function askSpamd(address: string, raw: Buffer, timeoutMs: number): Promi
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.on('end', () => {
       try {
-        resolve(parseSpamdReply(Buffer.concat(chunks).toString('latin1')));
+        resolve(parseSpamdReply(Buffer.concat(chunks).toString('latin1'), spamScore));
       } catch (err) {
         fail(err as Error);
       }
@@ -53,8 +53,12 @@ export function askSpamd(address: string, raw: Buffer, timeoutMs: number): Promi
   });
 }
 
-/** Parses spamd's reply to SYMBOLS; throws a ScorerError for anything but a complete EX_OK answer. */
-export function parseSpamdReply(text: string): ExternalScore {
+/**
+ * Parses spamd's reply to SYMBOLS; throws a ScorerError for anything but a complete EX_OK answer.
+ * `spamScore` is the score from which the answer counts as a spam vote; SpamAssassin's own
+ * required_score (5 by default) is its level for *tagging* spam, not for being sure of it.
+ */
+export function parseSpamdReply(text: string, spamScore?: number): ExternalScore {
   const [head = '', rules = ''] = text.split(/\r\n\r\n/, 2);
   const lines = head.split('\r\n');
   const status = /^SPAMD\/\d+\.\d+ (\d+) (\S+)/.exec(lines[0] ?? '');
@@ -63,7 +67,7 @@ export function parseSpamdReply(text: string): ExternalScore {
   const spam = lines.map((l) => /^Spam: *(True|False|Yes|No) *; *(-?[\d.]+) *\/ *(-?[\d.]+)/i.exec(l)).find(Boolean);
   if (!spam) throw new ScorerError('spamd: reply without a Spam: line');
   const score = Number(spam[2]);
-  const threshold = Number(spam[3]);
+  const threshold = spamScore ?? Number(spam[3]);
   const symbols = rules.split(',').map((s) => s.trim()).filter(Boolean);
   return { scorer: 'spamassassin', score, threshold, spam: score >= threshold, symbols };
 }
@@ -96,7 +100,7 @@ export async function askRspamd(url: string, raw: Buffer, envelope: ScoringEnvel
   return parseRspamdReply(await res.json().catch(() => undefined));
 }
 
-/** rspamd's actions from mild to severe; `reject` is its "surely spam". */
+/** rspamd's actions from mild to severe (`add header` tags, `reject` refuses); only `reject` is "surely spam". */
 const RSPAMD_SPAM_ACTIONS = new Set(['reject']);
 
 export function parseRspamdReply(json: unknown): ExternalScore {
@@ -127,7 +131,7 @@ export class ExternalScorers {
 
   async score(raw: Buffer, envelope: ScoringEnvelope): Promise<ExternalScore[]> {
     const asks: Array<Promise<ExternalScore>> = [];
-    if (this.config.spamd) asks.push(askSpamd(this.config.spamd, raw, this.config.timeoutMs));
+    if (this.config.spamd) asks.push(askSpamd(this.config.spamd, raw, this.config.timeoutMs, this.config.spamdSpamScore));
     if (this.config.rspamd) asks.push(askRspamd(this.config.rspamd, raw, envelope, this.config.timeoutMs, this.config.rspamdPassword));
     const settled = await Promise.allSettled(asks);
     const scores: ExternalScore[] = [];

@@ -44,6 +44,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'CRGATE_CLASSIFIER_HAM_CUTOFF', path: 'classifier.hamCutoff', description: 'content scores below this are ham' },
   { name: 'CRGATE_CLASSIFIER_SPAM_CUTOFF', path: 'classifier.spamCutoff', description: 'content scores at or above this are spam' },
   { name: 'CRGATE_SPAMD', path: 'scorers.spamd', description: 'host:port of SpamAssassin spamd, asked for a second opinion on content' },
+  { name: 'CRGATE_SPAMD_SPAM_SCORE', path: 'scorers.spamdSpamScore', description: 'SpamAssassin score from which its answer counts as a spam vote' },
   { name: 'CRGATE_RSPAMD_URL', path: 'scorers.rspamd', description: 'URL of rspamd (http://host:11333), asked for a second opinion on content' },
   { name: 'CRGATE_RSPAMD_PASSWORD', path: 'scorers.rspamdPassword', description: 'password rspamd asks of its clients, if any' },
   { name: 'CRGATE_SCORER_TIMEOUT_MS', path: 'scorers.timeoutMs', description: 'milliseconds each external scorer may take per message' },

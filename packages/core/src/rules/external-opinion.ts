@@ -2,8 +2,9 @@
  * How the external scorers' answers (SpamAssassin, rspamd) combine with crgate's own content verdict.
  * The rule, as docs/classifier.md states it:
  *
- * - each scorer that answered casts one vote: `spam` when its score reaches its own spam threshold,
- *   `ham` when its score is below zero (both daemons go negative only on evidence of good mail: a
+ * - each scorer that answered casts one vote: `spam` when it is sure (rspamd's `reject`, SpamAssassin
+ *   at scorers.spamdSpamScore, decided by the client that read the answer), `ham` when its score is
+ *   below zero (both daemons go negative only on evidence of good mail: a
  *   DNS allowlist, a trusted signature, their own Bayes), `neutral` otherwise;
  * - our `ham` with any spam vote is not delivered on content: it becomes `unsure`;
  * - our `unsure` (or no verdict, an untrained model) with at least one spam vote and no ham vote
