@@ -81,7 +81,7 @@ export function renderChart(series: DecisionSeries, opts: { titleId: string; des
   const W = 960;
   const H = 320;
   const left = 56;
-  const right = 16;
+  const right = 36;
   const top = 16;
   const bottom = 44;
   const plotW = W - left - right;
