@@ -13,3 +13,4 @@ CREATE INDEX message_recipients_created_brin ON message_recipients USING brin (c
 CREATE INDEX challenges_confirmed ON challenges(confirmed_at) WHERE confirmed_at IS NOT NULL;
 -- Challenges created in a period (their outcomes: the confirmation rate).
 CREATE INDEX challenges_created_brin ON challenges USING brin (created_at);
+

@@ -2,11 +2,11 @@
  * The operator overview (`/admin`): for users with the admin flag, what crgate decided for everybody
  * over the last 30 days (per day) or 48 hours (per hour) — a chart, the same numbers as a table, the
  * challenge confirmation rate and the top reasons. Anyone else gets the site's 404 page: the route
- * does not say that it exists. The counts come from the store's stats (`decisionStats`, behind
- * `crgate stats`, and `decisionSeries`).
+ * does not say that it exists. The counts come from the store's stats: `decisionSeries`, and the
+ * reason and challenge counts that `decisionStats` (`crgate stats`) is made of.
  */
 import { Router, type NextFunction, type Request, type Response } from 'express';
-import { decisionSeries, decisionStats, type DecisionSeries, type DecisionStats, type SeriesStep } from '@crgate/store';
+import { challengeCounts, decisionSeries, reasonCounts, seriesPeriod, type DecisionSeries, type SeriesStep } from '@crgate/store';
 import { bucketLabel, legendSwatch, renderChart, SERIES } from './overview-chart.js';
 import { isInformative, reasonPhrase } from './reason-phrases.js';
 import { page, query, requireUser, signedIn, type SiteDeps } from './site-context.js';
@@ -19,7 +19,7 @@ const RANGES: Record<string, { step: SeriesStep; count: number; label: string }>
 const TOP_REASONS = 10;
 
 /** Confirmed of the challenges sent in the period (created in it and sent: confirmed, expired or still open). */
-export function confirmationRate(challenges: DecisionStats['challenges']): { confirmed: number; sent: number; rate?: number } {
+export function confirmationRate(challenges: Record<string, number>): { confirmed: number; sent: number; rate?: number } {
   const confirmed = challenges.confirmed ?? 0;
   const sent = confirmed + (challenges.sent ?? 0) + (challenges.expired ?? 0);
   return { confirmed, sent, ...(sent > 0 ? { rate: confirmed / sent } : {}) };
@@ -44,15 +44,21 @@ export function overviewRoutes(deps: SiteDeps): Router {
   router.get('/admin', async (req, res) => {
     const rangeKey = query(req, 'range') === '48h' ? '48h' : '30d';
     const range = RANGES[rangeKey]!;
-    const series = await decisionSeries(deps.db, range.step, range.count, deps.now());
-    const stats = await decisionStats(deps.db, series.since);
+    // The scans of the period side by side; the totals per decision are the sums of the buckets.
+    const now = deps.now();
+    const { since } = seriesPeriod(range.step, range.count, now);
+    const [series, reasonsSince, challengesSince] = await Promise.all([
+      decisionSeries(deps.db, range.step, range.count, now),
+      reasonCounts(deps.db, since),
+      challengeCounts(deps.db, since),
+    ]);
     const sums = totals(series);
-    const rate = confirmationRate(stats.challenges);
-    const reasons = Object.entries(stats.reasons)
+    const rate = confirmationRate(challengesSince);
+    const reasons = Object.entries(reasonsSince)
       .filter(([symbol]) => !isInformative(symbol))
       .slice(0, TOP_REASONS)
       .map(([symbol, count]) => ({ symbol, count: count.toLocaleString('en-US'), phrase: reasonPhrase(symbol) }));
-    const copies = Object.values(stats.decisions).reduce((a, b) => a + b, 0);
+    const copies = sums.filter((s) => s.key !== 'confirmed').reduce((a, s) => a + s.total, 0);
     const summary =
       `${copies.toLocaleString('en-US')} copies decided in the ${range.label.toLowerCase()}: ` +
       sums.map((s) => `${s.total.toLocaleString('en-US')} ${s.label.toLowerCase()}`).join(', ') +
@@ -75,7 +81,7 @@ export function overviewRoutes(deps: SiteDeps): Router {
         rate: rate.rate === undefined ? undefined : percent(rate.rate),
         rateConfirmed: rate.confirmed.toLocaleString('en-US'),
         rateSent: rate.sent.toLocaleString('en-US'),
-        challenges: Object.entries(stats.challenges).map(([status, n]) => ({ status, count: n.toLocaleString('en-US') })),
+        challenges: Object.entries(challengesSince).map(([status, n]) => ({ status, count: n.toLocaleString('en-US') })),
         reasons,
         since: series.since.toISOString().slice(0, 16).replace('T', ' '),
       }),
