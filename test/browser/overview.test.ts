@@ -124,7 +124,7 @@ describe.skipIf(!chromiumAvailable() && !process.env.CI)('operator overview in C
     expect(await total('rate')).toBe('33%');
 
     // The chart is there without JavaScript, named by its heading.
-    await expect(p.getByRole('img', { name: /Decisions per Day, Last 30 days/ }).isVisible()).resolves.toBe(true);
+    await expect(p.getByRole('img', { name: /Decisions per day, last 30 days/ }).isVisible()).resolves.toBe(true);
     // Today's row of the table carries the same numbers.
     const today = new Date();
     const label = `${today.toLocaleString('en-US', { month: 'short', timeZone: 'UTC' })} ${today.getUTCDate()}`;
@@ -140,7 +140,7 @@ describe.skipIf(!chromiumAvailable() && !process.env.CI)('operator overview in C
     // The 48-hour view by the keyboard: per hour, the same totals.
     await p.getByRole('link', { name: 'Last 48 hours' }).focus();
     await p.keyboard.press('Enter');
-    await p.getByRole('img', { name: /Decisions per Hour, Last 48 hours/ }).waitFor();
+    await p.getByRole('img', { name: /Decisions per hour, last 48 hours/ }).waitFor();
     expect(await total('deliver')).toBe('2');
     expect(await total('discard')).toBe('2');
     await p.close();

@@ -71,6 +71,8 @@ export function overviewRoutes(deps: SiteDeps): Router {
         ranges: Object.entries(RANGES).map(([key, r]) => ({ key, label: r.label, current: key === rangeKey })),
         rangeLabel: range.label,
         stepWord: range.step === 'day' ? 'Day' : 'Hour',
+        stepLower: range.step,
+        rangeLower: range.label.toLowerCase(),
         chart: renderChart(series, { titleId: 'chart-title', descId: 'chart-summary' }),
         legend: SERIES.map((s) => ({ label: s.label, swatch: legendSwatch(s) })),
         summary,
