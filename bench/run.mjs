@@ -18,6 +18,8 @@
  *   --logging          let the engine log at info (JSON to a discarded stdout) instead of silentLogger
  *   --no-classifier    run crgate with CRGATE_CLASSIFIER_ENABLED=false (to see what the classifier costs)
  *   --skip-ceiling, --skip-hostile, --quick (small counts, for trying the bench itself)
+ *   --skip-quarantine  leave out phase 5, the quarantine listing at 1,000,000 held messages
+ *                      (lib/quarantine-bench.mjs; 100,000 with --quick)
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -38,6 +40,7 @@ import { fmt, table } from './lib/stats.mjs';
 import { analyse } from './lib/cpuprofile.mjs';
 import { diff as sysDiff, snapshot as sysSnapshot } from './lib/sysstat.mjs';
 import { HOSTILE_CASES, DKIM_DOMAIN, bigMessage, dkimKey } from './lib/hostile.mjs';
+import { quarantineBench, quarantineReport } from './lib/quarantine-bench.mjs';
 import {
   BENCH_USER,
   BLACKLIST_SQL,
@@ -86,6 +89,7 @@ const opts = {
   noClassifier: flag('--no-classifier'),
   skipCeiling: flag('--skip-ceiling'),
   skipHostile: flag('--skip-hostile'),
+  skipQuarantine: flag('--skip-quarantine'),
   quick,
 };
 
@@ -562,6 +566,11 @@ async function main() {
     if (hostileProfileDir) results.hostileProfile = readProfile(hostileProfileDir);
   }
 
+  // ---- 5. the quarantine listing at 1,000,000 held messages (its own database and web process) -----
+  if (!opts.skipQuarantine) {
+    results.quarantine = await quarantineBench({ pgAdminUrl: PG_ADMIN_URL, redisUrl: REDIS_URL, quick: opts.quick, log, cleanups });
+  }
+
   results.durationSeconds = (Date.now() - started) / 1000;
   const file = join(resultsDir, `${stamp}.json`);
   writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
@@ -661,6 +670,7 @@ function report(r) {
     }
     out.push(table(hrows));
   }
+  if (r.quarantine) out.push('', quarantineReport(r.quarantine));
   for (const [label, p] of [['the engine under load', r.profile], ['the engine given the crafted messages', r.hostileProfile]]) {
     if (!p) continue;
     out.push('');

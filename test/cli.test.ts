@@ -56,6 +56,21 @@ describe('crgate command', { timeout: 180_000 }, () => {
     expect(removed.stdout).toBe('removed the password of alice@example.test\n');
   });
 
+  it('grants and revokes the admin flag, shown by list --json and not in the plain list', async () => {
+    expect((await runCli(['users', 'add', '--admin', 'ops@example.test'], t.env)).stdout).toBe('added ops@example.test\n');
+    expect((await runCli(['users', 'admin', 'alice@example.test'], t.env)).stdout).toBe('alice@example.test is an admin\n');
+    const admins = async () =>
+      (await runCli(['users', 'list', '--json'], t.env)).stdout.trim().split('\n').map((l) => JSON.parse(l)).filter((u) => u.admin).map((u) => u.address);
+    expect(await admins()).toEqual(['alice@example.test', 'ops@example.test']);
+    expect((await runCli(['users', 'admin', '--off', 'al@example.test'], t.env)).stdout).toBe('al@example.test is no longer an admin\n');
+    expect(await admins()).toEqual(['ops@example.test']);
+    expect((await runCli(['users', 'list'], t.env)).stdout).not.toContain('admin');
+    const unknown = await runCli(['users', 'admin', 'nobody@example.test'], t.env);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toBe('crgate: no user nobody@example.test\n');
+    await runCli(['users', 'remove', 'ops@example.test'], t.env);
+  });
+
   it('refuses an alias that belongs to another user', async () => {
     await runCli(['users', 'add', 'carol@example.test'], t.env);
     const r = await runCli(['users', 'alias', 'carol@example.test', 'al@example.test'], t.env);

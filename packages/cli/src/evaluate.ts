@@ -89,7 +89,7 @@ export async function evaluate(config: Config, db: Db, options: EvalOptions, log
   }
   const content = new ContentChecker({ ...config, classifier: { ...config.classifier, enabled: true } }, store, logger);
   const pipeline = createDecisionPipeline(config, { db, offline: options.offline, content, logger });
-  const user: User = { id: -1, address: 'eval@crgate.invalid', aliases: [], challengesEnabled: true, language: 'en', createdAt: new Date() };
+  const user: User = { id: -1, address: 'eval@crgate.invalid', aliases: [], challengesEnabled: true, language: 'en', isAdmin: false, createdAt: new Date() };
 
   const rows: EvalRow[] = [];
   for (const truth of ['ham', 'spam'] as const) {

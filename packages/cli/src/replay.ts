@@ -31,7 +31,7 @@ export async function* replay(config: Config, db: Db, paths: string[], options: 
   const address = normalizeAddress(options.as);
   const found = await findUserByAddress(db, address);
   // An address that is not a user is replayed as a user with no lists and no aliases.
-  const user: User = found ?? { id: -1, address, aliases: [], challengesEnabled: true, language: 'en', createdAt: new Date() };
+  const user: User = found ?? { id: -1, address, aliases: [], challengesEnabled: true, language: 'en', isAdmin: false, createdAt: new Date() };
   const pipeline = createDecisionPipeline(config, { db, offline: options.offline, logger });
   const window: Array<Promise<ReplayLine>> = [];
   const concurrency = options.concurrency ?? 8;

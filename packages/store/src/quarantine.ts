@@ -136,14 +136,27 @@ export async function listQuarantine(db: Queryable, q: QuarantineQuery): Promise
   return { items: page.map(toItem), ...(more && last ? { next: `${last.cursor_key}_${last.id}` } : {}) };
 }
 
-/** How many copies the user has held and discarded. */
-export async function countQuarantine(db: Queryable, userId: number): Promise<{ held: number; discarded: number }> {
+export interface QuarantineCounts {
+  held: number;
+  discarded: number;
+  /** Set when there are more than `cap` copies: then only this is known, and held/discarded are not counted. */
+  moreThan?: number;
+}
+
+/**
+ * How many copies the user has held and discarded, counted up to `cap`. An exact count reads every
+ * copy: in the bench, at a million held copies, an uncapped count cost each quarantine page most of a
+ * second, and one capped at 10,000 still 10 to 19 ms, more than the page's listing itself. Past the cap
+ * the page says "more than 1,000" instead.
+ */
+export async function countQuarantine(db: Queryable, userId: number, cap = 1_000): Promise<QuarantineCounts> {
   const { rows } = await db.query<{ held: number; discarded: number }>(
     `SELECT count(*) FILTER (WHERE status = 'held')::int AS held, count(*) FILTER (WHERE status = 'discarded')::int AS discarded
-       FROM message_recipients WHERE user_id = $1 AND status IN ('held', 'discarded')`,
-    [userId],
+       FROM (SELECT status FROM message_recipients WHERE user_id = $1 AND status IN ('held', 'discarded') LIMIT $2) AS s`,
+    [userId, cap + 1],
   );
-  return rows[0] ?? { held: 0, discarded: 0 };
+  const counts = rows[0] ?? { held: 0, discarded: 0 };
+  return counts.held + counts.discarded > cap ? { held: 0, discarded: 0, moreThan: cap } : counts;
 }
 
 export interface QuarantinedMessage extends QuarantineItem {

@@ -12,6 +12,8 @@ export interface WebSession {
   /** The user's primary address. */
   address: string;
   csrfToken: string;
+  /** Read with the session on every request, so revoking the flag takes effect at once. */
+  isAdmin: boolean;
   createdAt: Date;
   expiresAt: Date;
 }
@@ -33,12 +35,12 @@ export async function findSession(db: Queryable, id: string, now: Date): Promise
   const { rows } = await db.query(
     `UPDATE web_sessions s SET last_seen_at = $2 FROM users u
       WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.id = s.user_id
-      RETURNING s.user_id, u.address, s.csrf_token, s.created_at, s.expires_at`,
+      RETURNING s.user_id, u.address, u.is_admin, s.csrf_token, s.created_at, s.expires_at`,
     [hashToken(id), now],
   );
   const row = rows[0];
   return row
-    ? { userId: row.user_id, address: row.address, csrfToken: row.csrf_token, createdAt: row.created_at, expiresAt: row.expires_at }
+    ? { userId: row.user_id, address: row.address, csrfToken: row.csrf_token, isAdmin: row.is_admin, createdAt: row.created_at, expiresAt: row.expires_at }
     : undefined;
 }
 

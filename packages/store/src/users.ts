@@ -9,6 +9,8 @@ export interface User {
   aliases: string[];
   challengesEnabled: boolean;
   language: string;
+  /** May see the operator overview of the site (counts of every user's mail). */
+  isAdmin: boolean;
   createdAt: Date;
 }
 
@@ -19,13 +21,16 @@ export class UserError extends Error {
   }
 }
 
-/** Adds a user; returns false when the address already belongs to one (as primary or alias). */
-export async function addUser(db: Db, address: string): Promise<boolean> {
+/**
+ * Adds a user (an admin with `admin: true`); returns false when the address already belongs to one (as
+ * primary or alias), which is left as it was.
+ */
+export async function addUser(db: Db, address: string, options: { admin?: boolean } = {}): Promise<boolean> {
   const addr = normalizeAddress(address);
   return withTransaction(db, async (tx) => {
     const taken = await tx.query('SELECT 1 FROM user_addresses WHERE address = $1', [addr]);
     if (taken.rowCount) return false;
-    const { rows } = await tx.query<{ id: number }>('INSERT INTO users (address) VALUES ($1) RETURNING id', [addr]);
+    const { rows } = await tx.query<{ id: number }>('INSERT INTO users (address, is_admin) VALUES ($1, $2) RETURNING id', [addr, options.admin ?? false]);
     await tx.query('INSERT INTO user_addresses (address, user_id, is_primary) VALUES ($1, $2, true)', [addr, rows[0]!.id]);
     return true;
   });
@@ -52,12 +57,20 @@ export async function addAlias(db: Db, address: string, alias: string): Promise<
   });
 }
 
+/** Grants (or with `false` revokes) the admin flag of the user with this primary address or alias. */
+export async function setAdmin(db: Queryable, address: string, admin: boolean): Promise<void> {
+  const addr = normalizeAddress(address);
+  const res = await db.query('UPDATE users SET is_admin = $2 WHERE id = (SELECT user_id FROM user_addresses WHERE address = $1)', [addr, admin]);
+  if (!res.rowCount) throw new UserError(`no user ${addr}`);
+}
+
 interface UserRow {
   id: number;
   address: string;
   aliases: string[] | null;
   challenges_enabled: boolean;
   language: string;
+  is_admin: boolean;
   created_at: Date;
 }
 
@@ -68,12 +81,13 @@ function toUser(row: UserRow): User {
     aliases: row.aliases ?? [],
     challengesEnabled: row.challenges_enabled,
     language: row.language,
+    isAdmin: row.is_admin,
     createdAt: row.created_at,
   };
 }
 
 const USER_SELECT = `
-  SELECT u.id, u.address, u.challenges_enabled, u.language, u.created_at,
+  SELECT u.id, u.address, u.challenges_enabled, u.language, u.is_admin, u.created_at,
          array_remove(array_agg(a.address ORDER BY a.address) FILTER (WHERE NOT a.is_primary), NULL) AS aliases
     FROM users u LEFT JOIN user_addresses a ON a.user_id = u.id`;
 

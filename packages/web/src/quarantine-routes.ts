@@ -111,6 +111,7 @@ export function quarantineRoutes(deps: SiteDeps): Router {
         rows: result.items.map((i) => row(i, now)),
         scores: result.items.some((i) => i.score !== null),
         counts,
+        moreThan: counts.moreThan?.toLocaleString('en-US'),
         search,
         decision,
         reason,

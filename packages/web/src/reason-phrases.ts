@@ -52,7 +52,7 @@ export const REASON_PHRASES: Readonly<Record<string, string>> = {
 };
 
 /** Authentication results that are only information (passes, none, neutral) are not listed. */
-function informative(symbol: string): boolean {
+export function isInformative(symbol: string): boolean {
   return /^(SPF|DKIM|DMARC|ARC)_/.test(symbol) && !(symbol in REASON_PHRASES);
 }
 
@@ -95,7 +95,7 @@ export function reasonPhrases(item: Pick<QuarantineItem, 'challenge' | 'reasons'
   const challenge = challengePhrase(item, now);
   if (challenge) out.push(challenge);
   for (const r of item.reasons) {
-    if (typeof r?.symbol !== 'string' || informative(r.symbol)) continue;
+    if (typeof r?.symbol !== 'string' || isInformative(r.symbol)) continue;
     // "Unknown sender" is why a challenge is sent; beside a rule that held or discarded the mail it is noise.
     if (r.symbol === 'UNKNOWN_SENDER' && item.decision && item.decision !== 'challenge') continue;
     const phrase = reasonPhrase(r.symbol);

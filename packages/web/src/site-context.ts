@@ -133,7 +133,7 @@ export function page(deps: SiteDeps, res: Response, view: string, ctx: Record<st
   const s = signedIn(res);
   return deps.render(view, {
     base: deps.basePath,
-    ...(s ? { nav: { address: s.session.address, csrf: s.session.csrfToken, [String(ctx.section ?? '')]: true } } : {}),
+    ...(s ? { nav: { address: s.session.address, csrf: s.session.csrfToken, isAdmin: s.session.isAdmin, [String(ctx.section ?? '')]: true } } : {}),
     ...ctx,
   });
 }

@@ -17,6 +17,7 @@ import { signInRoutes } from './sign-in-routes.js';
 import { quarantineRoutes } from './quarantine-routes.js';
 import { listsRoutes } from './lists-routes.js';
 import { settingsRoutes } from './settings-routes.js';
+import { overviewRoutes } from './overview-routes.js';
 import { deriveWebKeys, deriveWebSecret, type WebKeys } from './web-keys.js';
 
 export interface WebDeps {
@@ -106,7 +107,7 @@ export function createWeb(config: Config, deps: WebDeps): WebRole {
   siteRouter.use(express.urlencoded({ extended: false, limit: '100kb', parameterLimit: 2000 }));
   siteRouter.use(checkOrigin(site));
   siteRouter.use(loadSession(site));
-  siteRouter.use(signInRoutes(site), quarantineRoutes(site), listsRoutes(site), settingsRoutes(site));
+  siteRouter.use(signInRoutes(site), quarantineRoutes(site), listsRoutes(site), settingsRoutes(site), overviewRoutes(site));
   app.use(basePath || '/', siteRouter);
   app.use((_req, res) => {
     res.status(404).send(render('error', { title: 'Not found', heading: 'Not found', message: 'There is no page here.' }));

@@ -1,7 +1,7 @@
 /** `crgate users`: protected users and their aliases. */
 import type { Command } from 'commander';
 import { normalizeAddress } from '@crgate/core';
-import { addAlias, addUser, listUsers, removeUser, setPassword, UserError } from '@crgate/store';
+import { addAlias, addUser, listUsers, removeUser, setAdmin, setPassword, UserError } from '@crgate/store';
 import { readPassword } from '../read-password.js';
 import { address, fail, withDb } from '../cli-helpers.js';
 
@@ -11,10 +11,11 @@ export function registerUsers(program: Command): void {
     .command('add')
     .description('add one or more users')
     .argument('<address...>', 'mail addresses', (v: string, prev: string[] = []) => [...prev, address(v)])
-    .action(async (addresses: string[]) => {
+    .option('--admin', 'the new users may see the operator overview on the site (/admin)')
+    .action(async (addresses: string[], opts: { admin?: boolean }) => {
       await withDb(async (db) => {
         for (const a of addresses) {
-          const added = await addUser(db, a);
+          const added = await addUser(db, a, { admin: opts.admin });
           process.stdout.write(added ? `added ${normalizeAddress(a)}\n` : `${normalizeAddress(a)} already exists\n`);
         }
       });
@@ -26,8 +27,10 @@ export function registerUsers(program: Command): void {
     .action(async (opts: { json?: boolean }) => {
       await withDb(async (db) => {
         for (const u of await listUsers(db)) {
+          // The text form stays "address  (aliases: ...)", without the admin flag:
+          // deploy/postfix/crgate-recipients.sh parses it.
           if (opts.json) {
-            const row = { address: u.address, aliases: u.aliases, challenges: u.challengesEnabled, language: u.language, created: u.createdAt.toISOString() };
+            const row = { address: u.address, aliases: u.aliases, challenges: u.challengesEnabled, language: u.language, admin: u.isAdmin, created: u.createdAt.toISOString() };
             process.stdout.write(`${JSON.stringify(row)}\n`);
           } else process.stdout.write(`${u.address}${u.aliases.length ? `  (aliases: ${u.aliases.join(', ')})` : ''}\n`);
         }
@@ -57,6 +60,22 @@ export function registerUsers(program: Command): void {
           throw err;
         }
         process.stdout.write(`${normalizeAddress(alias)} is an alias of ${normalizeAddress(a)}\n`);
+      });
+    });
+  users
+    .command('admin')
+    .description('let a user see the operator overview on the site (/admin), or with --off no longer')
+    .argument('<address>', 'the user (primary address or alias)', address)
+    .option('--off', 'revoke: the user sees only their own mail again')
+    .action(async (a: string, opts: { off?: boolean }) => {
+      await withDb(async (db) => {
+        try {
+          await setAdmin(db, a, !opts.off);
+        } catch (err) {
+          if (err instanceof UserError) fail(err.message);
+          throw err;
+        }
+        process.stdout.write(opts.off ? `${normalizeAddress(a)} is no longer an admin\n` : `${normalizeAddress(a)} is an admin\n`);
       });
     });
   users
