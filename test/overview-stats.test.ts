@@ -23,8 +23,8 @@ describe('decision counts over time', () => {
       [at, `sha-${n++}`],
     );
     await db.query(
-      `INSERT INTO message_recipients (message_id, user_id, rcpt_to, sender, decision, reasons, status, created_at)
-       VALUES ($1, $2, 'alice@example.test', 'x@remote.test', $3, '[]', $4, $5)`,
+      `INSERT INTO message_recipients (message_id, user_id, rcpt_to, sender, decision, reasons, status, created_at, received_at)
+       VALUES ($1, $2, 'alice@example.test', 'x@remote.test', $3, '[]', $4, $5, $5)`,
       [rows[0]!.id, userId, decision, decision === 'deliver' ? 'delivered' : decision === 'discard' ? 'discarded' : 'held', at],
     );
   }

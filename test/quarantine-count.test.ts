@@ -17,9 +17,9 @@ describe('quarantine count', () => {
     await db.query(
       `WITH m AS (
          INSERT INTO messages (mail_from, size, sha256)
-         SELECT 'x@remote.test', 10, md5(random()::text || g) FROM generate_series(1, $2::int) AS g RETURNING id)
-       INSERT INTO message_recipients (message_id, user_id, rcpt_to, sender, decision, reasons, status)
-       SELECT m.id, $1, 'alice@example.test', 'x@remote.test', $4, '[]', $3 FROM m`,
+         SELECT 'x@remote.test', 10, md5(random()::text || g) FROM generate_series(1, $2::int) AS g RETURNING id, received_at)
+       INSERT INTO message_recipients (message_id, user_id, rcpt_to, sender, decision, reasons, status, received_at)
+       SELECT m.id, $1, 'alice@example.test', 'x@remote.test', $4, '[]', $3, m.received_at FROM m`,
       [userId, n, status, status === 'discarded' ? 'discard' : status === 'held' ? 'quarantine' : 'deliver'],
     );
   }

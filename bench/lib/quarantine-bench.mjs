@@ -46,14 +46,14 @@ WITH m AS (
     FROM generate_series($2::int, $3::int) AS g
   RETURNING id, received_at, mail_from
 )
-INSERT INTO message_recipients (message_id, user_id, rcpt_to, sender, decision, reasons, status, created_at, expires_at)
+INSERT INTO message_recipients (message_id, user_id, rcpt_to, sender, decision, reasons, status, created_at, expires_at, received_at)
 SELECT m.id, $1, '${QUARANTINE_USER}', m.mail_from,
        CASE WHEN m.id % 10 < 7 THEN 'challenge' ELSE 'quarantine' END,
        jsonb_build_array(
          jsonb_build_object('symbol', CASE WHEN m.id % 10 < 7 THEN 'UNKNOWN_SENDER' ELSE 'BULK_PRECEDENCE' END, 'weight', 0, 'detail', ''),
          jsonb_build_object('symbol', 'CONTENT_UNSURE', 'weight', 0,
                             'detail', 'content score ' || to_char(((m.id * 7919) % 1000000) / 1000000.0, 'FM0.000000') || '; bench'))
-       , 'held', m.received_at, m.received_at + interval '30 days'
+       , 'held', m.received_at, m.received_at + interval '30 days', m.received_at
   FROM m`;
 
 function freePort() {
