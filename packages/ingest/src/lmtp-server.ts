@@ -8,7 +8,7 @@ import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMT
 import { createHash, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { CrgateError, normalizeAddress, reasonSymbols, toReplyError, type Config, type Decision, type Logger } from '@crgate/core';
-import { findRecentCopies, findUserByAddress, Metrics, recordMessage, type Db, type RecipientOutcome, type User } from '@crgate/store';
+import { findUserByAddress, Metrics, recordMessage, type Db, type RecipientOutcome, type User } from '@crgate/store';
 import { createDecisionPipeline, type PipelineResult } from './decision-pipeline.js';
 import type { ContentCheck } from './content-check.js';
 
@@ -132,9 +132,6 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
     // One decision per user: an alias and its primary address in one envelope get one copy.
     const users = new Map<number, User>();
     for (const r of rcpts) if (r.crgateUser) users.set(r.crgateUser.id, r.crgateUser);
-    // A retry of a message we already accepted (our 250 was lost) is answered, not stored again.
-    const already = await findRecentCopies(deps.db, sha256, [...users.keys()]);
-    for (const userId of already.keys()) users.delete(userId);
     const traceId = randomUUID();
     const sessionLog = log.child({ session: session.id, trace: traceId });
     let tap: TapOutcome | Error | undefined;
@@ -149,9 +146,15 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
       clientAddress: forwarded ? session.remoteAddress : undefined,
       clientHelo: forwarded ? session.hostNameAppearsAs : undefined,
     };
-    const { facts, auth, decisions, content }: PipelineResult = users.size
-      ? await pipeline.decideFor(raw, envelope, [...users.values()], sessionLog)
-      : { facts: { mailFrom: mailFromRaw, headers: new Map() }, decisions: new Map() };
+    const { facts, auth, decisions, content, recentCopies: already }: PipelineResult = users.size
+      ? await pipeline.decideFor(raw, envelope, [...users.values()], sessionLog, { sha256 })
+      : { facts: { mailFrom: mailFromRaw, headers: new Map() }, decisions: new Map(), recentCopies: new Map() };
+    // A retry of a message we already accepted (our 250 was lost) is answered, not stored again. The
+    // pipeline found those copies in its one lookup; their new decisions are dropped.
+    for (const userId of already.keys()) {
+      users.delete(userId);
+      decisions.delete(userId);
+    }
     const msgLog = sessionLog.child({ messageId: facts.messageId, mailFrom: facts.mailFrom });
 
     // Deliver what is to be delivered first: its reply depends on the downstream server alone.
@@ -306,11 +309,14 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
           resolve(addr);
         });
       }),
-    stop: () =>
-      new Promise<void>((resolve) => {
+    stop: async () => {
+      await new Promise<void>((resolve) => {
         stopping = true;
         server.close(() => resolve());
-      }),
+      });
+      // What the last messages taught is written before the pool closes.
+      await pipeline.content.flush();
+    },
     ready: async () => (stopping ? 'stopping' : listening ? null : 'not listening'),
   };
 }

@@ -20,3 +20,4 @@ export * from './web-rate-limits.js';
 export * from './quarantine.js';
 export * from './settings-user.js';
 export * from './lists-user.js';
+export * from './decision-lookups.js';
