@@ -55,6 +55,25 @@ describe('batched classifier training', () => {
     ],
   ];
 
+  it('answers from its cache of the global model what the database answers, also after the global model is trained', async () => {
+    const cachedStore = new PgTokenStore(db, 0);
+    const plain = new PgTokenStore(db);
+    const tokens = ['cheap', 'pills', 'hello', 'never-seen'];
+    await plain.train(0, 'g1', ['cheap', 'pills'], 'spam', 1);
+    await plain.train(0, 'g2', ['hello'], 'ham', 1);
+    await plain.train(77, 'u1', ['hello', 'cheap'], 'ham', 1);
+    const first = await cachedStore.lookup([0, 77], tokens);
+    expect(first).toEqual(await plain.lookup([0, 77], tokens));
+    expect(first.counts.get('cheap')).toEqual({ ham: 1, spam: 1 });
+    expect(first.counts.has('never-seen')).toBe(false);
+    // crgate train adds to the global model: the next lookup must see it, not the cached counts.
+    await plain.train(0, 'g3', ['never-seen', 'cheap'], 'spam', 1);
+    const second = await cachedStore.lookup([0, 77], tokens);
+    expect(second).toEqual(await plain.lookup([0, 77], tokens));
+    expect(second.counts.get('never-seen')).toEqual({ ham: 0, spam: 1 });
+    expect(second.totals).toEqual({ nham: 2, nspam: 2 });
+  });
+
   it('leaves the same counts, totals and training log as training one message at a time', async () => {
     const store = new PgTokenStore(db);
     for (const batch of history(1000)) for (const it of batch) await store.train(it.scope, it.messageKey, it.tokens, it.label, it.weight);

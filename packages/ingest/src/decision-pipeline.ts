@@ -6,7 +6,7 @@
  */
 import { decide, domainOf, silentLogger, type Config, type Decision, type Logger, type MessageFacts, type PolicySettings, type RecipientFacts } from '@crgate/core';
 import { listLocalDomains, lookupDecisionFacts, PgTokenStore, type Db, type DecisionLookups, type User } from '@crgate/store';
-import { ContentChecker, type ContentCheck } from './content-check.js';
+import { ContentChecker, GLOBAL_SCOPE, type ContentCheck } from './content-check.js';
 import { parseMessage } from './parse-message.js';
 import { checkAuthentication, type AuthOutcome } from './authenticate.js';
 import { createResolver, isDomainRoutable, type ResolveFn } from './dns-resolver.js';
@@ -52,7 +52,7 @@ export interface PipelineOptions {
 
 export function createDecisionPipeline(config: Config, options: PipelineOptions): DecisionPipeline {
   const resolver = options.resolver ?? createResolver(config.dns);
-  const content = options.content ?? new ContentChecker(config, new PgTokenStore(options.db), options.logger ?? silentLogger);
+  const content = options.content ?? new ContentChecker(config, new PgTokenStore(options.db, GLOBAL_SCOPE), options.logger ?? silentLogger);
   let localDomains: { until: number; value: Promise<Set<string>> } | undefined;
 
   /** Our own domains change only with `crgate users`: read them at most every 30 seconds. */

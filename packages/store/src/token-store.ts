@@ -8,6 +8,11 @@ import { withTransaction } from './db.js';
 
 type Label = 'ham' | 'spam';
 
+/** The cached scope's counts are read again at least this often... */
+const CACHE_TTL_MS = 60_000;
+/** ...and when the cache holds more tokens than this. */
+const CACHE_MAX_TOKENS = 200_000;
+
 /** One message to train (see PgTokenStore.trainMany). */
 export interface TrainingItem {
   scope: number;
@@ -25,7 +30,13 @@ interface Contribution {
 }
 
 export class PgTokenStore {
-  constructor(private readonly db: Db) {}
+  private cache: { version: string; until: number; counts: Map<string, { ham: number; spam: number } | null> } | undefined;
+
+  /** `cacheScope`: keep that scope's token counts in memory (see lookup). */
+  constructor(
+    private readonly db: Db,
+    private readonly cacheScope?: number,
+  ) {}
 
   async totals(scopes: readonly number[]): Promise<{ nham: number; nspam: number }> {
     const { rows } = await this.db.query<{ nham: number | null; nspam: number | null }>(
@@ -50,8 +61,68 @@ export class PgTokenStore {
   /**
    * totals() and counts() in one round trip: the classifier asks both for every message, and each
    * round trip is a wake-up of both processes on the ingest's hot path.
+   *
+   * With `cacheScope` set (the ingest sets the global scope, 0), the counts of that scope are kept in
+   * memory: most of a message's tokens are the same few thousand, and looking up the global model's
+   * rows for every message was the largest read of the ingest. That scope changes only when
+   * `crgate train` runs, and every lookup reads its totals anyway: when they differ from those the
+   * cache was filled under, the cache is dropped. It is also dropped after CACHE_TTL_MS, and when it
+   * outgrows CACHE_MAX_TOKENS. Tokens the scope does not have are cached too (as absent).
    */
   async lookup(
+    scopes: readonly number[],
+    tokens: readonly string[],
+  ): Promise<{ totals: { nham: number; nspam: number }; counts: Map<string, { ham: number; spam: number }> }> {
+    const cached = this.cacheScope !== undefined && scopes.includes(this.cacheScope) ? this.cacheScope : undefined;
+    if (cached === undefined) return this.lookupUncached(scopes, tokens);
+    const now = Date.now();
+    if (this.cache && (now > this.cache.until || this.cache.counts.size > CACHE_MAX_TOKENS)) this.cache = undefined;
+    const cache = this.cache;
+    const missing = cache ? tokens.filter((t) => !cache.counts.has(t)) : tokens;
+    const others = scopes.filter((sc) => sc !== cached);
+    const { rows } = await this.db.query<{ scope: number; token: string | null; ham: number; spam: number }>({
+      name: 'crgate.classifier_lookup_cached',
+      text: `SELECT scope, NULL AS token, nham AS ham, nspam AS spam FROM classifier_totals WHERE scope = ANY($1::bigint[])
+             UNION ALL
+             SELECT scope, token, ham, spam FROM classifier_tokens WHERE scope = ANY($2::bigint[]) AND token = ANY($3::text[])
+             UNION ALL
+             SELECT scope, token, ham, spam FROM classifier_tokens WHERE scope = $4 AND token = ANY($5::text[])`,
+      values: [scopes, others, tokens, cached, missing],
+    });
+    const totals = { nham: 0, nspam: 0 };
+    let version = '0/0';
+    const counts = new Map<string, { ham: number; spam: number }>();
+    const fetched = new Map<string, { ham: number; spam: number }>();
+    const addTo = (m: Map<string, { ham: number; spam: number }>, token: string, ham: number, spam: number) => {
+      const c = m.get(token);
+      if (c) {
+        c.ham += ham;
+        c.spam += spam;
+      } else m.set(token, { ham, spam });
+    };
+    for (const r of rows) {
+      if (r.token === null) {
+        totals.nham += Number(r.ham);
+        totals.nspam += Number(r.spam);
+        if (r.scope === cached) version = `${r.ham}/${r.spam}`;
+      } else if (r.scope === cached) fetched.set(r.token, { ham: Number(r.ham), spam: Number(r.spam) });
+      else addTo(counts, r.token, Number(r.ham), Number(r.spam));
+    }
+    if (cache && cache.version !== version) {
+      // The cached scope was trained since: what the cache holds may be stale.
+      this.cache = undefined;
+      return this.lookupUncached(scopes, tokens);
+    }
+    const live = cache ?? (this.cache = { version, until: now + CACHE_TTL_MS, counts: new Map() });
+    for (const t of missing) live.counts.set(t, fetched.get(t) ?? null);
+    for (const t of tokens) {
+      const c = live.counts.get(t);
+      if (c) addTo(counts, t, c.ham, c.spam);
+    }
+    return { totals, counts };
+  }
+
+  private async lookupUncached(
     scopes: readonly number[],
     tokens: readonly string[],
   ): Promise<{ totals: { nham: number; nspam: number }; counts: Map<string, { ham: number; spam: number }> }> {
