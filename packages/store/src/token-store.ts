@@ -78,7 +78,20 @@ export class PgTokenStore {
     const now = Date.now();
     if (this.cache && (now > this.cache.until || this.cache.counts.size > CACHE_MAX_TOKENS)) this.cache = undefined;
     const cache = this.cache;
-    const missing = cache ? tokens.filter((t) => !cache.counts.has(t)) : tokens;
+    // One pass over the tokens: what the cache knows (present or absent) and what it has to ask for.
+    const missing: string[] = [];
+    const hits: Array<{ ham: number; spam: number }> = [];
+    const hitTokens: string[] = [];
+    if (cache) {
+      for (const t of tokens) {
+        const c = cache.counts.get(t);
+        if (c === undefined) missing.push(t);
+        else if (c) {
+          hitTokens.push(t);
+          hits.push(c);
+        }
+      }
+    }
     const others = scopes.filter((sc) => sc !== cached);
     const { rows } = await this.db.query<{ scope: number; token: string | null; ham: number; spam: number }>({
       name: 'crgate.classifier_lookup_cached',
@@ -87,7 +100,7 @@ export class PgTokenStore {
              SELECT scope, token, ham, spam FROM classifier_tokens WHERE scope = ANY($2::bigint[]) AND token = ANY($3::text[])
              UNION ALL
              SELECT scope, token, ham, spam FROM classifier_tokens WHERE scope = $4 AND token = ANY($5::text[])`,
-      values: [scopes, others, tokens, cached, missing],
+      values: [scopes, others, tokens, cached, cache ? missing : tokens],
     });
     const totals = { nham: 0, nspam: 0 };
     let version = '0/0';
@@ -114,9 +127,10 @@ export class PgTokenStore {
       return this.lookupUncached(scopes, tokens);
     }
     const live = cache ?? (this.cache = { version, until: now + CACHE_TTL_MS, counts: new Map() });
-    for (const t of missing) live.counts.set(t, fetched.get(t) ?? null);
-    for (const t of tokens) {
-      const c = live.counts.get(t);
+    for (let i = 0; i < hitTokens.length; i++) addTo(counts, hitTokens[i]!, hits[i]!.ham, hits[i]!.spam);
+    for (const t of cache ? missing : tokens) {
+      const c = fetched.get(t) ?? null;
+      live.counts.set(t, c);
       if (c) addTo(counts, t, c.ham, c.spam);
     }
     return { totals, counts };
