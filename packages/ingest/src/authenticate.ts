@@ -21,11 +21,61 @@ export interface AuthOutcome {
   headers: string;
 }
 
+/**
+ * At most this many DKIM-Signature fields are verified, the first ones (the newest, added by the last
+ * hops). RFC 6376 §6.1 lets a verifier limit the signatures it checks; KumoMTA, for one, stops at 10.
+ * mailauth verifies every one and keeps a body hasher per (canonicalisation, algorithm, l=): a message
+ * with 200 signatures of distinct l= hashed its body 200 times and looked up 200 keys (over 1 s of CPU,
+ * docs/performance.md).
+ */
+export const MAX_DKIM_SIGNATURES = 10;
+/** mailauth parses every header field it gets; it gets at most the first this many (as the decision does). */
+export const MAX_AUTH_HEADER_FIELDS = 5000;
+
+/**
+ * The message as mailauth is given it: unchanged unless its header block has more than
+ * MAX_AUTH_HEADER_FIELDS fields or more than MAX_DKIM_SIGNATURES DKIM-Signature fields; then a copy
+ * without the fields past either limit. The bytes stored and delivered are never changed.
+ */
+export function boundedForAuthentication(raw: Buffer): Buffer {
+  // Field starts, by scanning the header block once: a line that does not start with white space.
+  const starts: number[] = [];
+  let dkim = 0;
+  let over = false;
+  let end = raw.length;
+  for (let i = 0; i < raw.length; ) {
+    const c = raw[i];
+    if (c === 0x0a || (c === 0x0d && raw[i + 1] === 0x0a)) {
+      end = i; // the blank line: the body follows
+      break;
+    }
+    if (c !== 0x20 && c !== 0x09) {
+      starts.push(i);
+      if ((c === 0x44 || c === 0x64) && raw.subarray(i, i + 15).toString('latin1').toLowerCase() === 'dkim-signature:') dkim++;
+      if (starts.length > MAX_AUTH_HEADER_FIELDS || dkim > MAX_DKIM_SIGNATURES) over = true;
+    }
+    const nl = raw.indexOf(0x0a, i);
+    if (nl < 0) break;
+    i = nl + 1;
+  }
+  if (!over) return raw;
+  const kept: Buffer[] = [];
+  let signatures = 0;
+  for (let f = 0; f < starts.length && f < MAX_AUTH_HEADER_FIELDS; f++) {
+    const from = starts[f]!;
+    const to = f + 1 < starts.length ? starts[f + 1]! : end;
+    if (raw.subarray(from, from + 15).toString('latin1').toLowerCase() === 'dkim-signature:' && ++signatures > MAX_DKIM_SIGNATURES) continue;
+    kept.push(raw.subarray(from, to));
+  }
+  kept.push(raw.subarray(end));
+  return Buffer.concat(kept);
+}
+
 export async function checkAuthentication(
   raw: Buffer,
   opts: { mailFrom: string; clientAddress?: string; clientHelo?: string; hostname: string; resolver: ResolveFn },
 ): Promise<AuthOutcome> {
-  const res = await authenticate(raw, {
+  const res = await authenticate(boundedForAuthentication(raw), {
     sender: opts.mailFrom,
     ip: opts.clientAddress,
     helo: opts.clientHelo,

@@ -5,8 +5,8 @@
  * exactly as the ingest would; only what happens afterwards (store, deliver, challenge) differs.
  */
 import { decide, domainOf, silentLogger, type Config, type Decision, type Logger, type MessageFacts, type PolicySettings, type RecipientFacts } from '@crgate/core';
-import { findSenderMatches, findSentMatches, isSenderOptedOut, listLocalDomains, PgTokenStore, type Db, type User } from '@crgate/store';
-import { ContentChecker, type ContentCheck } from './content-check.js';
+import { listLocalDomains, lookupDecisionFacts, PgTokenStore, type Db, type DecisionLookups, type User } from '@crgate/store';
+import { ContentChecker, GLOBAL_SCOPE, type ContentCheck } from './content-check.js';
 import { parseMessage } from './parse-message.js';
 import { checkAuthentication, type AuthOutcome } from './authenticate.js';
 import { createResolver, isDomainRoutable, type ResolveFn } from './dns-resolver.js';
@@ -27,10 +27,16 @@ export interface PipelineResult {
   decisions: Map<number, Decision>;
   /** The classifier's tokens and verdicts, when it ran (the ingest learns from them afterwards). */
   content?: ContentCheck;
+  /** Users who already have a copy of these exact bytes (asked for with `sha256`): a retry. */
+  recentCopies: DecisionLookups['recentCopies'];
 }
 
 export interface DecisionPipeline {
-  decideFor(raw: Buffer, envelope: Envelope, users: User[], log: Logger): Promise<PipelineResult>;
+  /**
+   * `sha256`, when given, also finds the users who already have a copy of these bytes (in the same
+   * round trip as the other lookups); their decisions are made but are the caller's to ignore.
+   */
+  decideFor(raw: Buffer, envelope: Envelope, users: User[], log: Logger, options?: { sha256?: string }): Promise<PipelineResult>;
   content: ContentChecker;
 }
 
@@ -49,7 +55,7 @@ export interface PipelineOptions {
 
 export function createDecisionPipeline(config: Config, options: PipelineOptions): DecisionPipeline {
   const resolver = options.resolver ?? createResolver(config.dns);
-  const content = options.content ?? new ContentChecker(config, new PgTokenStore(options.db), options.logger ?? silentLogger);
+  const content = options.content ?? new ContentChecker(config, new PgTokenStore(options.db, GLOBAL_SCOPE), options.logger ?? silentLogger);
   const scorers = options.scorers ?? new ExternalScorers(config.scorers, options.logger ?? silentLogger);
   let localDomains: { until: number; value: Promise<Set<string>> } | undefined;
 
@@ -86,10 +92,12 @@ export function createDecisionPipeline(config: Config, options: PipelineOptions)
 
   return {
     content,
-    async decideFor(raw, envelope, users, log) {
+    async decideFor(raw, envelope, users, log, opts = {}) {
       const { facts } = parseMessage(raw, envelope);
       const userIds = users.map((u) => u.id);
-      const [auth, checked, externalScores] = await Promise.all([
+      // The database lookups need only the envelope and the header: they run while DNS, the
+      // classifier and the external scorers work.
+      const [auth, checked, externalScores, found, domains] = await Promise.all([
         senderFacts(raw, facts, log),
         content.check(raw, userIds).catch((err: unknown) => {
           log.warn({ event: 'classifier.failed', err: (err as Error).message }, 'content classification failed; deciding without it');
@@ -98,14 +106,17 @@ export function createDecisionPipeline(config: Config, options: PipelineOptions)
         scorers.configured
           ? scorers.score(raw, { mailFrom: facts.mailFrom, recipients: users.map((u) => u.address), clientAddress: facts.clientAddress, clientHelo: facts.clientHelo })
           : undefined,
+        lookupDecisionFacts(options.db, {
+          userIds,
+          sender: facts.mailFrom,
+          messageIds: [...(facts.referencedMessageIds ?? [])],
+          sha256: opts.sha256,
+        }),
+        ownDomains(),
       ]);
       if (externalScores) facts.externalScores = externalScores;
-      const [matches, optedOut, domains, sent] = await Promise.all([
-        findSenderMatches(options.db, userIds, facts.mailFrom),
-        isSenderOptedOut(options.db, facts.mailFrom),
-        ownDomains(),
-        findSentMatches(options.db, userIds, [...(facts.referencedMessageIds ?? [])]),
-      ]);
+      const { matches, sent } = found;
+      const optedOut = found.senderOptedOut;
       const policy: PolicySettings = { challengeRequiresAuth: config.policy.challengeRequiresAuth, localDomains: domains };
       const decisions = new Map<number, Decision>();
       for (const user of users) {
@@ -123,7 +134,7 @@ export function createDecisionPipeline(config: Config, options: PipelineOptions)
         };
         decisions.set(user.id, decide(facts, recipient, policy));
       }
-      return { facts, auth, decisions, content: checked };
+      return { facts, auth, decisions, content: checked, recentCopies: found.recentCopies };
     },
   };
 }

@@ -9,6 +9,7 @@ import { mkdir, open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { Readable } from 'node:stream';
 import { domainOf, type DeliverTarget } from '@crgate/core';
 
 export interface DeliveryResult {
@@ -22,8 +23,12 @@ export interface DeliveryResult {
 export interface DeliveryRequest {
   mailFrom: string;
   recipients: string[];
-  /** The whole message as it will be written, including any header crgate prepends. */
-  message: Buffer;
+  /**
+   * The whole message as it will be written, including any header crgate prepends: one Buffer, or
+   * parts written one after the other (a prepended header and the original bytes, without copying
+   * the original into a new buffer).
+   */
+  message: Buffer | readonly Buffer[];
   /** DSN NOTIFY values for every recipient, sent only if the server offers DSN (challenges use NEVER). */
   notify?: Array<'NEVER' | 'SUCCESS' | 'FAILURE' | 'DELAY'>;
 }
@@ -41,11 +46,12 @@ function replyText(err: unknown): string {
   return (e.response ?? e.message ?? 'delivery failed').replace(/^\d{3}[ -](\d\.\d{1,3}\.\d{1,3} )?/, '').slice(0, 200);
 }
 
-async function deliverOverWire(
-  target: { kind: 'lmtp' | 'smtp'; host: string; port: number },
-  req: DeliveryRequest,
-  clientName: string,
-): Promise<DeliveryResult[]> {
+type WireTarget = { kind: 'lmtp' | 'smtp'; host: string; port: number };
+
+const noop = (): void => undefined;
+
+/** Connects and greets; rejects with the reason when the server cannot be reached. */
+async function openConnection(target: WireTarget, clientName: string): Promise<SMTPConnection> {
   const conn = new SMTPConnection({
     host: target.host,
     port: target.port,
@@ -57,7 +63,8 @@ async function deliverOverWire(
     socketTimeout: SOCKET_TIMEOUT_MS,
     logger: false,
   });
-  const all = (code: number, message: string) => req.recipients.map((recipient) => ({ recipient, ok: code < 400, code, message }));
+  // An error while nobody waits on the connection (idle in a pool, or closing) must not crash the process.
+  conn.on('error', noop);
   try {
     await new Promise<void>((resolve, reject) => {
       conn.once('error', reject);
@@ -68,33 +75,168 @@ async function deliverOverWire(
     });
   } catch (err) {
     conn.close();
-    return all(451, `downstream ${target.kind}://${target.host}:${target.port} unreachable: ${(err as Error).message}`);
+    throw err;
   }
+  return conn;
+}
+
+/**
+ * One mail transaction on an open connection. `reusable` is true only when it ended cleanly with every
+ * recipient accepted: after anything else the connection is closed, not kept.
+ */
+async function sendOn(conn: SMTPConnection, req: DeliveryRequest): Promise<{ results: DeliveryResult[]; reusable: boolean }> {
+  let onError: ((err: Error) => void) | undefined;
   try {
     const info = await new Promise<{ rejectedErrors?: unknown[]; accepted: unknown[] }>((resolve, reject) => {
-      conn.on('error', reject);
-      conn.send({ from: req.mailFrom, to: req.recipients, ...(req.notify ? { dsn: { notify: req.notify } } : {}) } as never, req.message, (err, result) => (err ? reject(err) : resolve(result as never)));
+      onError = reject;
+      conn.on('error', onError);
+      conn.send({ from: req.mailFrom, to: req.recipients, ...(req.notify ? { dsn: { notify: req.notify } } : {}) } as never, messageBody(req.message) as never, (err, result) => (err ? reject(err) : resolve(result as never)));
     });
     const failures = new Map<string, unknown>();
     for (const e of info.rejectedErrors ?? []) failures.set(String((e as { recipient?: string }).recipient).toLowerCase(), e);
-    return req.recipients.map((recipient) => {
+    const results = req.recipients.map((recipient) => {
       const e = failures.get(recipient.toLowerCase());
       return e
         ? { recipient, ok: false, code: replyCode(e), message: replyText(e) }
         : { recipient, ok: true, code: 250, message: 'delivered' };
     });
+    return { results, reusable: failures.size === 0 };
   } catch (err) {
     const rejected = (err as { rejectedErrors?: unknown[] }).rejectedErrors;
     if (rejected?.length) {
       const failures = new Map(rejected.map((e) => [String((e as { recipient?: string }).recipient).toLowerCase(), e]));
-      return req.recipients.map((recipient) => {
-        const e = failures.get(recipient.toLowerCase()) ?? err;
-        return { recipient, ok: false, code: replyCode(e), message: replyText(e) };
-      });
+      return {
+        results: req.recipients.map((recipient) => {
+          const e = failures.get(recipient.toLowerCase()) ?? err;
+          return { recipient, ok: false, code: replyCode(e), message: replyText(e) };
+        }),
+        reusable: false,
+      };
     }
-    return all(replyCode(err), replyText(err));
+    return { results: req.recipients.map((recipient) => ({ recipient, ok: false, code: replyCode(err), message: replyText(err) })), reusable: false };
+  } finally {
+    if (onError) conn.removeListener('error', onError);
+  }
+}
+
+/** Slices handed to the SMTP client at a time: its dot-stuffing then copies a slice, not the message. */
+const SEND_SLICE = 256 * 1024;
+
+function* slices(parts: readonly Buffer[]): Generator<Buffer> {
+  for (const part of parts) for (let i = 0; i < part.length; i += SEND_SLICE) yield part.subarray(i, i + SEND_SLICE);
+}
+
+/** What nodemailer is given: a small message as it is, a large one or parts as a stream of slices. */
+function messageBody(message: DeliveryRequest['message']): Buffer | Readable {
+  const parts = Buffer.isBuffer(message) ? [message] : message;
+  const size = parts.reduce((n, p) => n + p.length, 0);
+  if (size <= SEND_SLICE) return parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+  return Readable.from(slices(parts), { objectMode: false });
+}
+
+function unreachable(target: WireTarget, req: DeliveryRequest, err: unknown): DeliveryResult[] {
+  const message = `downstream ${target.kind}://${target.host}:${target.port} unreachable: ${(err as Error).message}`;
+  return req.recipients.map((recipient) => ({ recipient, ok: false, code: 451, message }));
+}
+
+async function deliverOverWire(target: WireTarget, req: DeliveryRequest, clientName: string): Promise<DeliveryResult[]> {
+  let conn: SMTPConnection;
+  try {
+    conn = await openConnection(target, clientName);
+  } catch (err) {
+    return unreachable(target, req, err);
+  }
+  try {
+    return (await sendOn(conn, req)).results;
   } finally {
     conn.quit();
+  }
+}
+
+interface Pooled {
+  conn: SMTPConnection;
+  openedAt: number;
+  idleTimer?: NodeJS.Timeout;
+  onEnd?: () => void;
+}
+
+/** How long an idle connection is kept (Postfix's smtp_connection_cache_time_limit is 2 s). */
+const POOL_IDLE_MS = 2_000;
+/** A connection is not reused after this long (Postfix's smtp_connection_reuse_time_limit is 300 s). */
+const POOL_MAX_AGE_MS = 300_000;
+/** At most this many idle connections per downstream. */
+const POOL_MAX_IDLE = 32;
+
+/**
+ * Connections to the downstream LMTP/SMTP server kept open between deliveries, as Postfix's connection
+ * cache does: a connection that finished a transaction cleanly waits up to 2 s for the next one, which
+ * saves the connect, greeting, LHLO and QUIT of every delivered message (a TCP connection per delivery
+ * was 2–3 % of the ingest's CPU, docs/performance.md). A connection the server closed while idle is
+ * dropped before use; one that fails in use is closed, and the message answered as before (451 unless
+ * the server said otherwise), so reuse never turns a failure into a loss or a second copy.
+ */
+export class DeliveryPool {
+  private readonly idle = new Map<string, Pooled[]>();
+  private closed = false;
+
+  async deliver(target: DeliverTarget, req: DeliveryRequest, clientName = 'crgate.localdomain'): Promise<DeliveryResult[]> {
+    if (target.kind === 'maildir' || this.closed) return deliver(target, req, clientName);
+    const key = `${target.kind}://${target.host}:${target.port}/${clientName}`;
+    let pooled = this.take(key);
+    if (!pooled) {
+      try {
+        pooled = { conn: await openConnection(target, clientName), openedAt: Date.now() };
+      } catch (err) {
+        return unreachable(target, req, err);
+      }
+    }
+    const { results, reusable } = await sendOn(pooled.conn, req);
+    if (reusable) this.put(key, pooled);
+    else pooled.conn.close();
+    return results;
+  }
+
+  /** Closes every idle connection; later deliveries open and close their own. */
+  close(): void {
+    this.closed = true;
+    for (const list of this.idle.values()) for (const p of list) this.drop(p);
+    this.idle.clear();
+  }
+
+  private take(key: string): Pooled | undefined {
+    const list = this.idle.get(key);
+    while (list?.length) {
+      const p = list.pop()!;
+      clearTimeout(p.idleTimer);
+      if (p.onEnd) p.conn.removeListener('end', p.onEnd);
+      if (!(p.conn as unknown as { destroyed?: boolean }).destroyed) return p;
+    }
+    return undefined;
+  }
+
+  private put(key: string, p: Pooled): void {
+    const list = this.idle.get(key) ?? [];
+    if (this.closed || list.length >= POOL_MAX_IDLE || Date.now() - p.openedAt > POOL_MAX_AGE_MS) {
+      this.drop(p);
+      return;
+    }
+    list.push(p);
+    this.idle.set(key, list);
+    const remove = () => {
+      const i = list.indexOf(p);
+      if (i >= 0) list.splice(i, 1);
+    };
+    p.onEnd = remove;
+    p.conn.once('end', remove);
+    p.idleTimer = setTimeout(() => {
+      remove();
+      this.drop(p);
+    }, POOL_IDLE_MS).unref();
+  }
+
+  private drop(p: Pooled): void {
+    clearTimeout(p.idleTimer);
+    p.conn.quit();
   }
 }
 
@@ -114,7 +256,7 @@ async function deliverToMaildir(dir: string, req: DeliveryRequest): Promise<Deli
       const tmp = join(base, 'tmp', name);
       const fh = await open(tmp, 'wx', 0o600);
       try {
-        await fh.writeFile(req.message);
+        for (const part of Buffer.isBuffer(req.message) ? [req.message] : req.message) await fh.write(part);
         await fh.sync();
       } finally {
         await fh.close();

@@ -8,7 +8,7 @@ import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMT
 import { createHash, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { CrgateError, normalizeAddress, reasonSymbols, toReplyError, type Config, type Decision, type Logger } from '@crgate/core';
-import { findRecentCopies, findUserByAddress, Metrics, recordMessage, type Db, type RecipientOutcome, type User } from '@crgate/store';
+import { findUserByAddress, Metrics, recordMessage, type Db, type RecipientOutcome, type User } from '@crgate/store';
 import { createDecisionPipeline, type PipelineResult } from './decision-pipeline.js';
 import type { ContentCheck } from './content-check.js';
 
@@ -16,7 +16,7 @@ import type { ContentCheck } from './content-check.js';
 const ALREADY_HAM_SCORE = 0.01;
 import { handleTapCopy, isTrustedPeer, type TapOutcome } from './outgoing-tap.js';
 import type { ResolveFn } from './dns-resolver.js';
-import { decisionHeader, deliver, prependHeaders, type DeliveryResult } from './downstream.js';
+import { decisionHeader, DeliveryPool, type DeliveryResult } from './downstream.js';
 
 export interface IngestDeps {
   db: Db;
@@ -56,6 +56,7 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
   let stopping = false;
 
   const metrics = deps.metrics ?? new Metrics();
+  const downstream = new DeliveryPool();
   let listening = false;
   const tapAddress = config.tap.address ? normalizeAddress(config.tap.address) : undefined;
 
@@ -112,16 +113,33 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
     for (const r of d.reasons) metrics.reasons.inc({ reason: r.symbol });
   }
 
-  async function readMessage(stream: SMTPServerDataStream): Promise<Buffer | undefined> {
+  /**
+   * The message as one Buffer, written once. With the MTA's SIZE estimate (Postfix sends it) the bytes
+   * go straight into a buffer of that size; collecting chunks and concatenating them held two copies of
+   * a large message at once (docs/performance.md). A buffer from allocUnsafe costs memory only where it
+   * is written, so an estimate that is too high costs address space, not RSS; one too low, or none,
+   * falls back to growing.
+   */
+  async function readMessage(stream: SMTPServerDataStream, sizeHint: number): Promise<Buffer | undefined> {
+    const hint = Number.isSafeInteger(sizeHint) && sizeHint > 0 ? Math.min(sizeHint, config.lmtp.maxSize) : 0;
+    let buf = hint ? Buffer.allocUnsafe(hint + (hint >> 6) + 65_536) : undefined;
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of stream) {
       // Past the limit smtp-server answers 552 itself; stop keeping bytes so memory stays bounded.
       if (stream.sizeExceeded) continue;
-      chunks.push(chunk as Buffer);
-      size += (chunk as Buffer).length;
+      const c = chunk as Buffer;
+      if (buf && size + c.length > buf.length) {
+        // The estimate was too low: keep what is there as one chunk and collect the rest.
+        chunks.push(buf.subarray(0, size));
+        buf = undefined;
+      }
+      if (buf) c.copy(buf, size);
+      else chunks.push(c);
+      size += c.length;
     }
-    return stream.sizeExceeded ? undefined : Buffer.concat(chunks, size);
+    if (stream.sizeExceeded) return undefined;
+    return buf ? buf.subarray(0, size) : Buffer.concat(chunks, size);
   }
 
   async function processMessage(raw: Buffer, session: SMTPServerSession): Promise<Reply[]> {
@@ -132,9 +150,6 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
     // One decision per user: an alias and its primary address in one envelope get one copy.
     const users = new Map<number, User>();
     for (const r of rcpts) if (r.crgateUser) users.set(r.crgateUser.id, r.crgateUser);
-    // A retry of a message we already accepted (our 250 was lost) is answered, not stored again.
-    const already = await findRecentCopies(deps.db, sha256, [...users.keys()]);
-    for (const userId of already.keys()) users.delete(userId);
     const traceId = randomUUID();
     const sessionLog = log.child({ session: session.id, trace: traceId });
     let tap: TapOutcome | Error | undefined;
@@ -149,9 +164,15 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
       clientAddress: forwarded ? session.remoteAddress : undefined,
       clientHelo: forwarded ? session.hostNameAppearsAs : undefined,
     };
-    const { facts, auth, decisions, content }: PipelineResult = users.size
-      ? await pipeline.decideFor(raw, envelope, [...users.values()], sessionLog)
-      : { facts: { mailFrom: mailFromRaw, headers: new Map() }, decisions: new Map() };
+    const { facts, auth, decisions, content, recentCopies: already }: PipelineResult = users.size
+      ? await pipeline.decideFor(raw, envelope, [...users.values()], sessionLog, { sha256 })
+      : { facts: { mailFrom: mailFromRaw, headers: new Map() }, decisions: new Map(), recentCopies: new Map() };
+    // A retry of a message we already accepted (our 250 was lost) is answered, not stored again. The
+    // pipeline found those copies in its one lookup; their new decisions are dropped.
+    for (const userId of already.keys()) {
+      users.delete(userId);
+      decisions.delete(userId);
+    }
     const msgLog = sessionLog.child({ messageId: facts.messageId, mailFrom: facts.mailFrom });
 
     // Deliver what is to be delivered first: its reply depends on the downstream server alone.
@@ -167,9 +188,9 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
       [...byHeader].map(async ([header, group]) => {
         const rcptOf = (u: User) =>
           config.deliverTo.kind === 'maildir' ? u.address : (rcpts.find((r) => r.crgateUser?.id === u.id)?.address ?? u.address);
-        const results = await deliver(
+        const results = await downstream.deliver(
           config.deliverTo,
-          { mailFrom: mailFromRaw, recipients: group.map(rcptOf), message: prependHeaders(raw, [header, auth?.headers ?? '']) },
+          { mailFrom: mailFromRaw, recipients: group.map(rcptOf), message: [Buffer.from(header + (auth?.headers ?? '')), raw] },
           config.lmtp.hostname,
         );
         group.forEach((u, i) => deliveries.set(u.id, results[i]!));
@@ -278,7 +299,9 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
       onRcptTo(address, session).then(() => callback(), (err: Error) => callback(err));
     },
     onData(stream, session, callback) {
-      readMessage(stream)
+      const from = session.envelope.mailFrom as (SMTPServerAddress & { args?: Record<string, string> }) | false;
+      const sizeHint = from ? Number(from.args?.SIZE ?? 0) : 0;
+      readMessage(stream, sizeHint)
         .then(async (raw) => {
           if (!raw) return callback(smtpError(552, `Message exceeds fixed maximum message size ${config.lmtp.maxSize}`));
           const timer = metrics.lmtpData.startTimer();
@@ -306,11 +329,15 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
           resolve(addr);
         });
       }),
-    stop: () =>
-      new Promise<void>((resolve) => {
+    stop: async () => {
+      await new Promise<void>((resolve) => {
         stopping = true;
         server.close(() => resolve());
-      }),
+      });
+      downstream.close();
+      // What the last messages taught is written before the pool closes.
+      await pipeline.content.flush();
+    },
     ready: async () => (stopping ? 'stopping' : listening ? null : 'not listening'),
   };
 }

@@ -22,3 +22,4 @@ export * from './quarantine.js';
 export * from './settings-user.js';
 export * from './lists-user.js';
 export * from './partitions.js';
+export * from './decision-lookups.js';

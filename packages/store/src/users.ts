@@ -98,10 +98,12 @@ export async function listUsers(db: Queryable): Promise<User[]> {
 
 /** The user an address (primary or alias, any case, with or without +tag) delivers to. */
 export async function findUserByAddress(db: Queryable, address: string): Promise<User | undefined> {
-  const { rows } = await db.query<UserRow>(
-    `${USER_SELECT} WHERE u.id = (SELECT user_id FROM user_addresses WHERE address = $1) GROUP BY u.id`,
-    [normalizeAddress(address)],
-  );
+  // Asked at every RCPT: prepared once per connection.
+  const { rows } = await db.query<UserRow>({
+    name: 'crgate.user_by_address',
+    text: `${USER_SELECT} WHERE u.id = (SELECT user_id FROM user_addresses WHERE address = $1) GROUP BY u.id`,
+    values: [normalizeAddress(address)],
+  });
   return rows[0] ? toUser(rows[0]) : undefined;
 }
 

@@ -1,0 +1,88 @@
+/**
+ * Batched training (PgTokenStore.trainMany, what the ingest's learning uses) must leave the model
+ * exactly as training the same messages one by one does: repeats change nothing, relabelling moves the
+ * counts, and several scopes and messages share one transaction.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '@crgate/core';
+import { openDatabase, PgTokenStore, type Db, type TrainingItem } from '@crgate/store';
+import { createTestEnvironment, type TestEnvironment } from './helpers/environment.js';
+
+describe('batched classifier training', () => {
+  let t: TestEnvironment;
+  let db: Db;
+
+  beforeAll(async () => {
+    t = await createTestEnvironment();
+    db = await openDatabase(t.databaseUrl, silentLogger, { max: 4 });
+  });
+
+  afterAll(async () => {
+    await db?.end();
+    await t?.cleanup();
+  });
+
+  async function model(scopeBase: number): Promise<unknown> {
+    const tokens = await db.query(
+      `SELECT scope - $1 AS scope, token, ham, spam FROM classifier_tokens WHERE scope >= $1 AND scope < $1 + 100 ORDER BY 1, 2`,
+      [scopeBase],
+    );
+    const totals = await db.query(`SELECT scope - $1 AS scope, nham, nspam FROM classifier_totals WHERE scope >= $1 AND scope < $1 + 100 ORDER BY 1`, [
+      scopeBase,
+    ]);
+    const trained = await db.query(
+      `SELECT scope - $1 AS scope, message_key, label, weight, tokens FROM classifier_trained WHERE scope >= $1 AND scope < $1 + 100 ORDER BY 1, 2`,
+      [scopeBase],
+    );
+    return { tokens: tokens.rows, totals: totals.rows, trained: trained.rows };
+  }
+
+  const history = (base: number): TrainingItem[][] => [
+    [
+      { scope: base + 1, messageKey: 'm1', tokens: ['free', 'money', 'free'], label: 'spam', weight: 1 },
+      { scope: base + 1, messageKey: 'm2', tokens: ['meeting', 'monday'], label: 'ham', weight: 1 },
+      { scope: base + 2, messageKey: 'm1', tokens: ['free', 'lunch'], label: 'ham', weight: 0.5 },
+    ],
+    [
+      // The same message again, unchanged: nothing moves.
+      { scope: base + 1, messageKey: 'm2', tokens: ['meeting', 'monday'], label: 'ham', weight: 1 },
+      // Relabelled: its counts move from spam to ham.
+      { scope: base + 1, messageKey: 'm1', tokens: ['free', 'money'], label: 'ham', weight: 1 },
+      { scope: base + 1, messageKey: 'm3', tokens: ['money', 'wire'], label: 'spam', weight: 0.5 },
+      // Twice in one batch: the later one wins, as in order.
+      { scope: base + 2, messageKey: 'm4', tokens: ['wire'], label: 'ham', weight: 1 },
+      { scope: base + 2, messageKey: 'm4', tokens: ['wire'], label: 'spam', weight: 1 },
+    ],
+  ];
+
+  it('answers from its cache of the global model what the database answers, also after the global model is trained', async () => {
+    const cachedStore = new PgTokenStore(db, 0);
+    const plain = new PgTokenStore(db);
+    const tokens = ['cheap', 'pills', 'hello', 'never-seen'];
+    await plain.train(0, 'g1', ['cheap', 'pills'], 'spam', 1);
+    await plain.train(0, 'g2', ['hello'], 'ham', 1);
+    await plain.train(77, 'u1', ['hello', 'cheap'], 'ham', 1);
+    const first = await cachedStore.lookup([0, 77], tokens);
+    expect(first).toEqual(await plain.lookup([0, 77], tokens));
+    expect(first.counts.get('cheap')).toEqual({ ham: 1, spam: 1 });
+    expect(first.counts.has('never-seen')).toBe(false);
+    // crgate train adds to the global model: the next lookup must see it, not the cached counts.
+    await plain.train(0, 'g3', ['never-seen', 'cheap'], 'spam', 1);
+    const second = await cachedStore.lookup([0, 77], tokens);
+    expect(second).toEqual(await plain.lookup([0, 77], tokens));
+    expect(second.counts.get('never-seen')).toEqual({ ham: 0, spam: 1 });
+    expect(second.totals).toEqual({ nham: 2, nspam: 2 });
+  });
+
+  it('leaves the same counts, totals and training log as training one message at a time', async () => {
+    const store = new PgTokenStore(db);
+    for (const batch of history(1000)) for (const it of batch) await store.train(it.scope, it.messageKey, it.tokens, it.label, it.weight);
+    for (const batch of history(2000)) await store.trainMany(batch);
+    const one = await model(1000);
+    expect(await model(2000)).toEqual(one);
+    expect((one as { totals: unknown[] }).totals).toEqual([
+      { scope: 1, nham: 2, nspam: 0.5 },
+      { scope: 2, nham: 0.5, nspam: 1 },
+    ]);
+  });
+});
