@@ -1,6 +1,7 @@
 /**
  * Every input the fuzz test ever kept (test/fixtures/fuzz-regressions/, see its README) goes through
- * parse, decision and tokenizer again: each must get a decision and tokens, without an exception.
+ * parse, decision and tokenizer again: each must get a decision and tokens, without an exception and
+ * without the tokenizer having to cut the parse off at its deadline.
  */
 import { describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -23,6 +24,8 @@ describe('inputs the fuzzer kept', () => {
       expect(['deliver', 'challenge', 'quarantine', 'discard']).toContain(decide(facts, alice, policy).action);
       const tokens = await tokenize(input);
       expect(tokens.length).toBeGreaterThan(0);
+      // Parsed, not given up on at the parser's deadline (each such message would hold its reply 2 s).
+      expect(tokens).not.toContain('control:parse-timeout');
     });
   }
 });

@@ -55,7 +55,9 @@ function parseWithTimeout(message: Buffer): Promise<ParsedMail> {
 
 /** The message's distinct tokens, header tokens first. */
 export async function tokenize(raw: Buffer): Promise<string[]> {
-  const { message, trimmed } = boundHeaderBlock(withoutMboxEnvelope(raw.subarray(0, MAX_MESSAGE_BYTES)));
+  const bounded = boundHeaderBlock(withoutMboxEnvelope(raw.subarray(0, MAX_MESSAGE_BYTES)));
+  const message = withHeaderEnd(bounded.message);
+  const trimmed = bounded.trimmed;
   const bag = new TokenBag();
   if (trimmed) bag.add('header:oversized');
   let mail: ParsedMail | undefined;
@@ -125,6 +127,19 @@ function fieldStart(raw: Buffer, from: number, step: 1 | -1): number {
     if (raw[i - 1] === 10 && c !== 32 && c !== 9) return i;
   }
   return step < 0 ? 0 : raw.length;
+}
+
+/**
+ * Ends the message with a blank line. mailparser (3.14) can wait for more input forever on a message
+ * whose last line leaves it inside a header block (of the message or of a MIME part): fuzzing found
+ * truncated messages whose parse never settled, each then costing the full PARSE_TIMEOUT_MS
+ * (test/fixtures/fuzz-regressions/). A trailing empty line adds no token and changes no text.
+ */
+function withHeaderEnd(message: Buffer): Buffer {
+  const n = message.length;
+  if (n >= 2 && message[n - 1] === 10 && (message[n - 2] === 10 || (message[n - 2] === 13 && n >= 3 && message[n - 3] === 10))) return message;
+  const endsWithNewline = n > 0 && message[n - 1] === 10;
+  return Buffer.concat([message, Buffer.from(endsWithNewline ? '\r\n' : '\r\n\r\n')]);
 }
 
 /** mbox files put a `From sender date` envelope line before the headers; it is not part of the message. */
