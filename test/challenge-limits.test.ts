@@ -5,10 +5,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { addListEntry, addUser, expireOld, findUserByAddress, setSenderOptOut } from '@crgate/store';
-import { createTestEnvironment, type TestEnvironment } from './helpers/environment.js';
+import { createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
 import { lmtpSend } from './helpers/lmtp-client.js';
-import { sleep, startSink, waitFor, type Sink } from './helpers/sinks.js';
+import { sleep, waitFor, type Sink } from './helpers/sinks.js';
 
 const FIXTURE = readFileSync(new URL('./fixtures/bob-to-alice.eml', import.meta.url), 'utf8');
 /**
@@ -22,7 +22,7 @@ const mail = (sender: string, user: string) =>
     .replace('<lunch-1@remote.test>', `<limits-${++sent}@remote.test>`);
 
 describe('challenge limits and quiet holds', () => {
-  let t: TestEnvironment;
+  let t: MailTestEnvironment;
   let lmtpSink: Sink;
   let smtpSink: Sink;
   let engine: Awaited<ReturnType<typeof startInProcess>>;
@@ -43,24 +43,19 @@ describe('challenge limits and quiet holds', () => {
   }
 
   beforeAll(async () => {
-    lmtpSink = await startSink('lmtp');
-    smtpSink = await startSink('smtp');
-    t = await createTestEnvironment({
-      CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${lmtpSink.port}`,
-      CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${smtpSink.port}`,
+    t = await createMailTestEnvironment({
       CRGATE_CHALLENGE_PER_SENDER_PER_HOUR: '2',
       CRGATE_CHALLENGE_GLOBAL_PER_HOUR: '4',
       // These tests are about limits; the evidence rule (SPF/DKIM before a challenge) has its own tests.
       CRGATE_POLICY_CHALLENGE_REQUIRES_AUTH: 'false',
     });
+    ({ lmtpSink, smtpSink } = t);
     engine = await startInProcess(t.env);
     for (const u of users) await addUser(engine.db, u);
   });
 
   afterAll(async () => {
     await engine?.stop();
-    await lmtpSink?.close();
-    await smtpSink?.close();
     await t?.cleanup();
   });
 

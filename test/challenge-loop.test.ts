@@ -6,27 +6,24 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { simpleParser } from 'mailparser';
-import { createTestEnvironment, REMOTE_CLIENT, type TestEnvironment } from './helpers/environment.js';
+import { REMOTE_CLIENT, createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
 import { runCli, startEngineReady, type EngineProcess } from './helpers/engine-process.js';
 import { pythonLmtpSend } from './helpers/lmtp-client.js';
-import { sleep, startSink, waitFor, type Sink } from './helpers/sinks.js';
+import { sleep, waitFor, type Sink } from './helpers/sinks.js';
 
 const FIXTURE = readFileSync(new URL('./fixtures/bob-to-alice.eml', import.meta.url), 'utf8');
 const message = (n: number) => FIXTURE.replace('<lunch-1@remote.test>', `<lunch-${n}@remote.test>`).replace('Thursday?', `Thursday? (${n})`);
 
 describe('challenge/response loop', () => {
-  let t: TestEnvironment;
+  let t: MailTestEnvironment;
   let lmtpSink: Sink;
   let smtpSink: Sink;
   let engine: EngineProcess;
   let challengeLink: string;
 
   beforeAll(async () => {
-    lmtpSink = await startSink('lmtp');
-    smtpSink = await startSink('smtp', { dsn: true });
-    t = await createTestEnvironment();
-    t.env.CRGATE_DELIVER_TO = `lmtp://127.0.0.1:${lmtpSink.port}`;
-    t.env.CRGATE_SMTP_RELAY = `smtp://127.0.0.1:${smtpSink.port}`;
+    t = await createMailTestEnvironment({}, { dsn: true });
+    ({ lmtpSink, smtpSink } = t);
     const added = await runCli(['users', 'add', 'alice@example.test'], t.env);
     expect(added.code, added.stderr).toBe(0);
     engine = await startEngineReady(t.env);
@@ -34,8 +31,6 @@ describe('challenge/response loop', () => {
 
   afterAll(async () => {
     await engine?.kill();
-    await lmtpSink?.close();
-    await smtpSink?.close();
     await t?.cleanup();
   });
 

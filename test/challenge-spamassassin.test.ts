@@ -11,10 +11,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addUser } from '@crgate/store';
-import { createTestEnvironment, REMOTE_CLIENT, type TestEnvironment } from './helpers/environment.js';
+import { REMOTE_CLIENT, createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
 import { pythonLmtpSend } from './helpers/lmtp-client.js';
-import { startSink, waitFor, type Captured, type Sink } from './helpers/sinks.js';
+import { waitFor, type Captured, type Sink } from './helpers/sinks.js';
 
 const FIXTURE = readFileSync(new URL('./fixtures/bob-to-alice.eml', import.meta.url), 'utf8');
 const PUBLIC_URL = 'https://mail.example.org';
@@ -115,7 +115,7 @@ function spamassassin(message: string): Promise<SpamReport> {
 }
 
 describe('challenge format under SpamAssassin', () => {
-  let t: TestEnvironment;
+  let t: MailTestEnvironment;
   let lmtpSink: Sink;
   let smtpSink: Sink;
   let engine: Awaited<ReturnType<typeof startInProcess>>;
@@ -139,11 +139,8 @@ describe('challenge format under SpamAssassin', () => {
     const version = spawnSync('spamassassin', ['--version'], { encoding: 'utf8' });
     if (!version.error && version.status === 0) spamassassinVersion = /SpamAssassin version (\S+)/.exec(version.stdout)?.[1] ?? 'unknown';
 
-    lmtpSink = await startSink('lmtp');
-    smtpSink = await startSink('smtp', { dsn: true });
-    t = await createTestEnvironment();
-    t.env.CRGATE_DELIVER_TO = `lmtp://127.0.0.1:${lmtpSink.port}`;
-    t.env.CRGATE_SMTP_RELAY = `smtp://127.0.0.1:${smtpSink.port}`;
+    t = await createMailTestEnvironment({}, { dsn: true });
+    ({ lmtpSink, smtpSink } = t);
     // Links and From: as in production; the web role still listens on the test port (CRGATE_WEB_LISTEN).
     t.env.CRGATE_PUBLIC_URL = PUBLIC_URL;
     engine = await startInProcess(t.env);
@@ -152,8 +149,6 @@ describe('challenge format under SpamAssassin', () => {
 
   afterAll(async () => {
     await engine?.stop();
-    await lmtpSink?.close();
-    await smtpSink?.close();
     await t?.cleanup();
   });
 

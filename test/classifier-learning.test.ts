@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { addUser, findUserByAddress } from '@crgate/store';
-import { createTestEnvironment, REMOTE_CLIENT, type TestEnvironment } from './helpers/environment.js';
+import { REMOTE_CLIENT, createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
 import { runCli } from './helpers/engine-process.js';
 import { startInProcess } from './helpers/in-process.js';
 import { pythonLmtpSend } from './helpers/lmtp-client.js';
-import { startSink, waitFor, type Sink } from './helpers/sinks.js';
+import { waitFor, type Sink } from './helpers/sinks.js';
 
 const CORPUS = fileURLToPath(new URL('../../shared/corpus/', import.meta.url));
 const FIXTURE = readFileSync(new URL('./fixtures/bob-to-alice.eml', import.meta.url), 'utf8');
@@ -26,7 +26,7 @@ function sample(folder: string, n: number): string {
 }
 
 describe('classifier learning in the engine', () => {
-  let t: TestEnvironment;
+  let t: MailTestEnvironment;
   let lmtpSink: Sink;
   let smtpSink: Sink;
   let engine: Awaited<ReturnType<typeof startInProcess>>;
@@ -37,18 +37,14 @@ describe('classifier learning in the engine', () => {
     (await t.db.query(`SELECT nham, nspam FROM classifier_totals WHERE scope = $1`, [scope])).rows[0] ?? { nham: 0, nspam: 0 };
 
   beforeAll(async () => {
-    lmtpSink = await startSink('lmtp');
-    smtpSink = await startSink('smtp');
-    t = await createTestEnvironment();
-    Object.assign(t.env, { CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${lmtpSink.port}`, CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${smtpSink.port}` });
+    t = await createMailTestEnvironment();
+    ({ lmtpSink, smtpSink } = t);
     hamDir = sample('ham', 60);
     spamDir = sample('spam', 60);
   });
 
   afterAll(async () => {
     await engine?.stop();
-    await lmtpSink?.close();
-    await smtpSink?.close();
     await t?.cleanup();
   });
 

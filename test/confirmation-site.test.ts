@@ -5,15 +5,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { addUser } from '@crgate/store';
-import { createTestEnvironment, type TestEnvironment } from './helpers/environment.js';
+import { createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
 import { lmtpSend } from './helpers/lmtp-client.js';
-import { startSink, waitFor, type Sink } from './helpers/sinks.js';
+import { waitFor, type Sink } from './helpers/sinks.js';
 
 const FIXTURE = readFileSync(new URL('./fixtures/bob-to-alice.eml', import.meta.url), 'utf8');
 
 describe('confirmation site', () => {
-  let t: TestEnvironment;
+  let t: MailTestEnvironment;
   let lmtpSink: Sink;
   let smtpSink: Sink;
   let engine: Awaited<ReturnType<typeof startInProcess>>;
@@ -28,22 +28,17 @@ describe('confirmation site', () => {
   }
 
   beforeAll(async () => {
-    lmtpSink = await startSink('lmtp');
-    smtpSink = await startSink('smtp');
-    t = await createTestEnvironment({
-      CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${lmtpSink.port}`,
-      CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${smtpSink.port}`,
+    t = await createMailTestEnvironment({
       // The pages are under test here; the evidence rule (SPF/DKIM before a challenge) has its own tests.
       CRGATE_POLICY_CHALLENGE_REQUIRES_AUTH: 'false',
     });
+    ({ lmtpSink, smtpSink } = t);
     engine = await startInProcess(t.env);
     await addUser(engine.db, 'alice@example.test');
   });
 
   afterAll(async () => {
     await engine?.stop();
-    await lmtpSink?.close();
-    await smtpSink?.close();
     await t?.cleanup();
   });
 

@@ -7,11 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { askRspamd, askSpamd } from '@crgate/ingest';
 import { addUser } from '@crgate/store';
-import { createTestEnvironment, freePort, REMOTE_CLIENT, type TestEnvironment } from './helpers/environment.js';
+import { freePort, REMOTE_CLIENT, createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
 import { pythonLmtpSend } from './helpers/lmtp-client.js';
 import { GTUBE, startRspamd, startSpamd, type Daemon } from './helpers/scorers.js';
-import { startSink, type Sink } from './helpers/sinks.js';
+import type { Sink } from './helpers/sinks.js';
 
 const FIXTURE = readFileSync(new URL('./fixtures/bob-to-alice.eml', import.meta.url), 'utf8');
 const WITH_GTUBE = FIXTURE.replace('Subject: Lunch on Thursday?', 'Subject: Test pattern').trimEnd() + `\n\n${GTUBE}\n`;
@@ -64,7 +64,7 @@ describe('external scorers', () => {
   });
 
   describe('in the ingest', () => {
-    let t: TestEnvironment;
+    let t: MailTestEnvironment;
     let lmtpSink: Sink;
     let smtpSink: Sink;
     let engine: Awaited<ReturnType<typeof startInProcess>> | undefined;
@@ -73,16 +73,12 @@ describe('external scorers', () => {
       (await t.db.query(`SELECT decision, reasons FROM message_recipients ORDER BY id DESC LIMIT 1`)).rows[0] as { decision: string; reasons: Array<{ symbol: string; detail: string }> };
 
     beforeAll(async () => {
-      lmtpSink = await startSink('lmtp');
-      smtpSink = await startSink('smtp');
-      t = await createTestEnvironment({ CRGATE_SCORER_TIMEOUT_MS: '20000' });
-      Object.assign(t.env, { CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${lmtpSink.port}`, CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${smtpSink.port}` });
+      t = await createMailTestEnvironment({ CRGATE_SCORER_TIMEOUT_MS: '20000' });
+      ({ lmtpSink, smtpSink } = t);
     });
 
     afterAll(async () => {
       await engine?.stop();
-      await lmtpSink?.close();
-      await smtpSink?.close();
       await t?.cleanup();
     });
 

@@ -11,11 +11,11 @@ import { simpleParser } from 'mailparser';
 import { silentLogger } from '@crgate/core';
 import { addUser, resolveSecret } from '@crgate/store';
 import { sendDigests } from '@crgate/worker';
-import { createTestEnvironment, type TestEnvironment } from './helpers/environment.js';
+import { createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
 import { runCli } from './helpers/engine-process.js';
 import { lmtpSend, rawLmtp } from './helpers/lmtp-client.js';
-import { startSink, waitFor, type Sink } from './helpers/sinks.js';
+import { waitFor, type Sink } from './helpers/sinks.js';
 import { signInLinkIn, WebClient } from './helpers/browser.js';
 
 const SQL = `'; DROP TABLE messages; --`;
@@ -46,7 +46,7 @@ function mail(from: string, subject: string, id: string, extraHeaders = ''): str
 }
 
 describe('hostile strings', () => {
-  let t: TestEnvironment;
+  let t: MailTestEnvironment;
   let lmtpSink: Sink;
   let smtpSink: Sink;
   let engine: Awaited<ReturnType<typeof startInProcess>>;
@@ -66,14 +66,11 @@ describe('hostile strings', () => {
   }
 
   beforeAll(async () => {
-    lmtpSink = await startSink('lmtp');
-    smtpSink = await startSink('smtp');
-    t = await createTestEnvironment({
-      CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${lmtpSink.port}`,
-      CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${smtpSink.port}`,
+    t = await createMailTestEnvironment({
       CRGATE_POLICY_CHALLENGE_REQUIRES_AUTH: 'false',
       CRGATE_WEB_SIGNIN_PER_CLIENT: '1000',
     });
+    ({ lmtpSink, smtpSink } = t);
     engine = await startInProcess(t.env);
     await addUser(engine.db, 'alice@example.test');
     await addUser(engine.db, 'bert@example.test');
@@ -96,8 +93,6 @@ describe('hostile strings', () => {
 
   afterAll(async () => {
     await engine?.stop();
-    await lmtpSink?.close();
-    await smtpSink?.close();
     await t?.cleanup();
   });
 

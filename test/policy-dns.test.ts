@@ -6,17 +6,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { addListEntry, addUser, findUserByAddress } from '@crgate/store';
-import { createTestEnvironment, type TestEnvironment } from './helpers/environment.js';
+import { createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
 import { pythonLmtpSend } from './helpers/lmtp-client.js';
-import { sleep, startSink, waitFor, type Sink } from './helpers/sinks.js';
+import { sleep, waitFor, type Sink } from './helpers/sinks.js';
 
 const FIXTURE = readFileSync(new URL('./fixtures/bob-to-alice.eml', import.meta.url), 'utf8');
 const from = (sender: string, id: string) =>
   FIXTURE.replace('From: Bob Remote <bob@remote.test>', `From: ${sender}`).replace('<lunch-1@remote.test>', `<${id}@test>`);
 
 describe('policy with DNS', () => {
-  let t: TestEnvironment;
+  let t: MailTestEnvironment;
   let lmtpSink: Sink;
   let smtpSink: Sink;
   let engine: Awaited<ReturnType<typeof startInProcess>>;
@@ -30,10 +30,8 @@ describe('policy with DNS', () => {
   }
 
   beforeAll(async () => {
-    lmtpSink = await startSink('lmtp');
-    smtpSink = await startSink('smtp');
-    t = await createTestEnvironment();
-    Object.assign(t.env, { CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${lmtpSink.port}`, CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${smtpSink.port}` });
+    t = await createMailTestEnvironment();
+    ({ lmtpSink, smtpSink } = t);
     Object.assign(t.dns.records, {
       'strict.test': { MX: [{ exchange: 'mx.strict.test', priority: 10 }], TXT: ['v=spf1 ip4:198.51.100.10 -all'] },
       '_dmarc.strict.test': { TXT: ['v=DMARC1; p=reject'] },
@@ -47,8 +45,6 @@ describe('policy with DNS', () => {
 
   afterAll(async () => {
     await engine?.stop();
-    await lmtpSink?.close();
-    await smtpSink?.close();
     await t?.cleanup();
   });
 

@@ -11,10 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import { addUser, findUserByAddress, QUARANTINE_ACTIONS } from '@crgate/store';
-import { createTestEnvironment, type TestEnvironment } from './helpers/environment.js';
+import { createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
 import { lmtpSend } from './helpers/lmtp-client.js';
-import { sleep, startSink, waitFor, type Sink } from './helpers/sinks.js';
+import { sleep, waitFor, type Sink } from './helpers/sinks.js';
 import { signInLinkIn, WebClient } from './helpers/browser.js';
 
 type Mail = ConstructorParameters<typeof MailComposer>[0];
@@ -32,7 +32,7 @@ function client(base: string): WebClient {
 }
 
 describe('recipient site security', () => {
-  let t: TestEnvironment;
+  let t: MailTestEnvironment;
   let lmtpSink: Sink;
   let smtpSink: Sink;
   let engine: Awaited<ReturnType<typeof startInProcess>>;
@@ -75,17 +75,14 @@ describe('recipient site security', () => {
   }
 
   beforeAll(async () => {
-    lmtpSink = await startSink('lmtp');
-    smtpSink = await startSink('smtp', { dsn: true });
-    t = await createTestEnvironment({
-      CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${lmtpSink.port}`,
-      CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${smtpSink.port}`,
+    t = await createMailTestEnvironment({
       CRGATE_POLICY_CHALLENGE_REQUIRES_AUTH: 'false',
       CRGATE_WEB_TRUST_PROXY: 'true',
       CRGATE_WEB_SIGNIN_MAIL: 'relay',
       CRGATE_WEB_SIGNIN_PER_ADDRESS: '4',
       CRGATE_WEB_SIGNIN_PER_CLIENT: '6',
-    });
+    }, { dsn: true });
+    ({ lmtpSink, smtpSink } = t);
     engine = await startInProcess(t.env);
     for (const u of ['anna@example.test', 'bert@example.test', 'carl@example.test', 'dina@example.test']) await addUser(engine.db, u);
     idA = await send('Sam <sam@remote.test>', 'anna@example.test', { subject: 'For Anna', text: 'anna only' });
@@ -102,8 +99,6 @@ describe('recipient site security', () => {
 
   afterAll(async () => {
     await engine?.stop();
-    await lmtpSink?.close();
-    await smtpSink?.close();
     await t?.cleanup();
   });
 

@@ -7,10 +7,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import { addUser, findUserByAddress, likePattern, listQuarantine, setPassword } from '@crgate/store';
-import { createTestEnvironment, type TestEnvironment } from './helpers/environment.js';
+import { createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
 import { lmtpSend } from './helpers/lmtp-client.js';
-import { startSink, waitFor, type Sink } from './helpers/sinks.js';
+import { waitFor, type Sink } from './helpers/sinks.js';
 import { signInLinkIn, WebClient } from './helpers/browser.js';
 
 type Mail = ConstructorParameters<typeof MailComposer>[0];
@@ -22,7 +22,7 @@ function compose(mail: Mail): Promise<Buffer> {
 }
 
 describe('recipient site', () => {
-  let t: TestEnvironment;
+  let t: MailTestEnvironment;
   let lmtpSink: Sink;
   let smtpSink: Sink;
   let engine: Awaited<ReturnType<typeof startInProcess>>;
@@ -62,16 +62,13 @@ describe('recipient site', () => {
   }
 
   beforeAll(async () => {
-    lmtpSink = await startSink('lmtp');
-    smtpSink = await startSink('smtp');
-    t = await createTestEnvironment({
-      CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${lmtpSink.port}`,
-      CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${smtpSink.port}`,
+    t = await createMailTestEnvironment({
       CRGATE_POLICY_CHALLENGE_REQUIRES_AUTH: 'false',
       // Every request of this file comes from 127.0.0.1; the limits have their own tests.
       CRGATE_WEB_SIGNIN_PER_CLIENT: '1000',
       CRGATE_WEB_SIGNIN_PER_ADDRESS: '1000',
     });
+    ({ lmtpSink, smtpSink } = t);
     engine = await startInProcess(t.env);
     await addUser(engine.db, 'alice@example.test');
     await addUser(engine.db, 'pat@example.test');
@@ -81,8 +78,6 @@ describe('recipient site', () => {
 
   afterAll(async () => {
     await engine?.stop();
-    await lmtpSink?.close();
-    await smtpSink?.close();
     await t?.cleanup();
   });
 

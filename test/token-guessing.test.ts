@@ -6,10 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createTestEnvironment, type TestEnvironment } from './helpers/environment.js';
+import { createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
 import { runCli, startEngineReady, type EngineProcess } from './helpers/engine-process.js';
 import { lmtpSend } from './helpers/lmtp-client.js';
-import { startSink, waitFor, type Sink } from './helpers/sinks.js';
+import { waitFor, type Sink } from './helpers/sinks.js';
 import { signInLinkIn, WebClient } from './helpers/browser.js';
 
 const FIXTURE = readFileSync(new URL('./fixtures/bob-to-alice.eml', import.meta.url), 'utf8');
@@ -29,7 +29,7 @@ function client(base: string): WebClient {
 const guess = () => randomBytes(32).toString('base64url');
 
 describe('link token guessing', () => {
-  let t: TestEnvironment;
+  let t: MailTestEnvironment;
   let lmtpSink: Sink;
   let smtpSink: Sink;
   let engine: EngineProcess;
@@ -55,24 +55,19 @@ describe('link token guessing', () => {
   }
 
   beforeAll(async () => {
-    lmtpSink = await startSink('lmtp');
-    smtpSink = await startSink('smtp');
-    t = await createTestEnvironment({
-      CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${lmtpSink.port}`,
-      CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${smtpSink.port}`,
+    t = await createMailTestEnvironment({
       CRGATE_POLICY_CHALLENGE_REQUIRES_AUTH: 'false',
       CRGATE_WEB_TRUST_PROXY: 'true',
       CRGATE_WEB_BAD_TOKENS_PER_CLIENT: String(LIMIT),
       CRGATE_SECRET: SECRET,
     });
+    ({ lmtpSink, smtpSink } = t);
     expect((await runCli(['users', 'add', 'alice@example.test'], t.env)).code).toBe(0);
     engine = await startEngineReady(t.env);
   });
 
   afterAll(async () => {
     await engine?.kill('SIGKILL');
-    await lmtpSink?.close();
-    await smtpSink?.close();
     await t?.cleanup();
   });
 

@@ -9,10 +9,10 @@ import { generateKeyPairSync } from 'node:crypto';
 import { text } from 'node:stream/consumers';
 import DKIM from 'nodemailer/lib/dkim';
 import { addUser } from '@crgate/store';
-import { createTestEnvironment, type TestEnvironment } from './helpers/environment.js';
+import { createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
 import { pythonLmtpSend } from './helpers/lmtp-client.js';
-import { startSink, waitFor, type Sink } from './helpers/sinks.js';
+import { waitFor, type Sink } from './helpers/sinks.js';
 
 const CLIENT = { addr: '198.51.100.30', helo: 'mx.signed.test' };
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -28,7 +28,7 @@ async function signed(id: string): Promise<string> {
 }
 
 describe('whitelist entries bound to authentication', () => {
-  let t: TestEnvironment;
+  let t: MailTestEnvironment;
   let lmtpSink: Sink;
   let smtpSink: Sink;
   let engine: Awaited<ReturnType<typeof startInProcess>>;
@@ -42,10 +42,8 @@ describe('whitelist entries bound to authentication', () => {
   }
 
   beforeAll(async () => {
-    lmtpSink = await startSink('lmtp');
-    smtpSink = await startSink('smtp');
-    t = await createTestEnvironment();
-    Object.assign(t.env, { CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${lmtpSink.port}`, CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${smtpSink.port}` });
+    t = await createMailTestEnvironment();
+    ({ lmtpSink, smtpSink } = t);
     Object.assign(t.dns.records, {
       // SPF passes for the client in every case: only the DKIM signature tells the messages apart.
       'signed.test': { MX: [{ exchange: 'mx.signed.test', priority: 10 }], TXT: [`v=spf1 ip4:${CLIENT.addr} -all`] },
@@ -57,8 +55,6 @@ describe('whitelist entries bound to authentication', () => {
 
   afterAll(async () => {
     await engine?.stop();
-    await lmtpSink?.close();
-    await smtpSink?.close();
     await t?.cleanup();
   });
 

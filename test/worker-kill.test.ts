@@ -12,10 +12,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { createTestEnvironment, type TestEnvironment } from './helpers/environment.js';
+import { createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
 import { runCli, startEngineReady, type EngineProcess } from './helpers/engine-process.js';
 import { lmtpSend } from './helpers/lmtp-client.js';
-import { sleep, startSink, waitFor, type Sink } from './helpers/sinks.js';
+import { sleep, waitFor, type Sink } from './helpers/sinks.js';
 
 const FIXTURE = readFileSync(new URL('./fixtures/bob-to-alice.eml', import.meta.url), 'utf8');
 const CHALLENGES = 200;
@@ -40,7 +40,7 @@ function countById(sink: Sink): Map<string, number> {
 }
 
 describe('kill -9 of the worker while it sends challenges and releases', () => {
-  let t: TestEnvironment;
+  let t: MailTestEnvironment;
   let lmtpSink: Sink;
   let smtpSink: Sink;
   let front: EngineProcess;
@@ -93,17 +93,14 @@ describe('kill -9 of the worker while it sends challenges and releases', () => {
 
   let held: string[];
   beforeAll(async () => {
-    lmtpSink = await startSink('lmtp');
-    smtpSink = await startSink('smtp');
-    t = await createTestEnvironment({
-      CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${lmtpSink.port}`,
-      CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${smtpSink.port}`,
+    t = await createMailTestEnvironment({
       CRGATE_POLICY_CHALLENGE_REQUIRES_AUTH: 'false',
       CRGATE_CHALLENGE_GLOBAL_PER_HOUR: '100000',
       CRGATE_WORKER_CONCURRENCY: String(CONCURRENCY),
       // A killed worker's jobs are taken over within two of these, not the default minute.
       CRGATE_WORKER_STALLED_MS: '2000',
     });
+    ({ lmtpSink, smtpSink } = t);
     expect((await runCli(['users', 'add', 'alice@example.test'], t.env)).code).toBe(0);
     front = await startEngineReady(t.env, ['--role', 'ingest,web']);
     // Senders whose challenges go out first (with a healthy worker) and are confirmed later, so that
@@ -118,8 +115,6 @@ describe('kill -9 of the worker while it sends challenges and releases', () => {
   afterAll(async () => {
     await worker?.kill('SIGKILL');
     await front?.kill('SIGKILL');
-    await lmtpSink?.close();
-    await smtpSink?.close();
     await t?.cleanup();
   });
 

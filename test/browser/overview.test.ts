@@ -16,10 +16,10 @@ import { fileURLToPath } from 'node:url';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type { Page } from 'playwright-core';
 import { addListEntry, addUser, findUserByAddress, setAdmin } from '@crgate/store';
-import { createTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
+import { createMailTestEnvironment, type MailTestEnvironment } from '../helpers/environment.js';
 import { startInProcess } from '../helpers/in-process.js';
 import { lmtpSend } from '../helpers/lmtp-client.js';
-import { startSink, waitFor, type Sink } from '../helpers/sinks.js';
+import { waitFor, type Sink } from '../helpers/sinks.js';
 import { chromiumAvailable, launchChromium, signInLinkIn } from '../helpers/browser.js';
 
 type Mail = ConstructorParameters<typeof MailComposer>[0];
@@ -35,7 +35,7 @@ function compose(mail: Mail): Promise<Buffer> {
 }
 
 describe.skipIf(!chromiumAvailable() && !process.env.CI)('operator overview in Chromium', () => {
-  let t: TestEnvironment;
+  let t: MailTestEnvironment;
   let lmtpSink: Sink;
   let smtpSink: Sink;
   let engine: Awaited<ReturnType<typeof startInProcess>>;
@@ -67,14 +67,11 @@ describe.skipIf(!chromiumAvailable() && !process.env.CI)('operator overview in C
 
   beforeAll(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
-    lmtpSink = await startSink('lmtp');
-    smtpSink = await startSink('smtp');
-    t = await createTestEnvironment({
-      CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${lmtpSink.port}`,
-      CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${smtpSink.port}`,
+    t = await createMailTestEnvironment({
       CRGATE_POLICY_CHALLENGE_REQUIRES_AUTH: 'false',
       CRGATE_WEB_SIGNIN_PER_CLIENT: '1000',
     });
+    ({ lmtpSink, smtpSink } = t);
     engine = await startInProcess(t.env);
     await addUser(engine.db, 'ops@example.test', { admin: true });
     await addUser(engine.db, 'alice@example.test');
@@ -105,8 +102,6 @@ describe.skipIf(!chromiumAvailable() && !process.env.CI)('operator overview in C
   afterAll(async () => {
     await chromium?.close();
     await engine?.stop();
-    await lmtpSink?.close();
-    await smtpSink?.close();
     await t?.cleanup();
   });
 

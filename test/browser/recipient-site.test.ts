@@ -16,10 +16,10 @@ import { fileURLToPath } from 'node:url';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type { BrowserContext, Page } from 'playwright-core';
 import { addUser } from '@crgate/store';
-import { createTestEnvironment, type TestEnvironment } from '../helpers/environment.js';
+import { createMailTestEnvironment, type MailTestEnvironment } from '../helpers/environment.js';
 import { startInProcess } from '../helpers/in-process.js';
 import { lmtpSend } from '../helpers/lmtp-client.js';
-import { startSink, waitFor, type Sink } from '../helpers/sinks.js';
+import { waitFor, type Sink } from '../helpers/sinks.js';
 import { chromiumAvailable, launchChromium, signInLinkIn } from '../helpers/browser.js';
 
 type Mail = ConstructorParameters<typeof MailComposer>[0];
@@ -36,7 +36,7 @@ function compose(mail: Mail): Promise<Buffer> {
 
 // Locally a machine without Chromium skips these; in CI a missing browser is a failure, not a skip.
 describe.skipIf(!chromiumAvailable() && !process.env.CI)('recipient site in Chromium', () => {
-  let t: TestEnvironment;
+  let t: MailTestEnvironment;
   let lmtpSink: Sink;
   let smtpSink: Sink;
   let engine: Awaited<ReturnType<typeof startInProcess>>;
@@ -88,14 +88,11 @@ describe.skipIf(!chromiumAvailable() && !process.env.CI)('recipient site in Chro
 
   beforeAll(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
-    lmtpSink = await startSink('lmtp');
-    smtpSink = await startSink('smtp');
-    t = await createTestEnvironment({
-      CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${lmtpSink.port}`,
-      CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${smtpSink.port}`,
+    t = await createMailTestEnvironment({
       CRGATE_POLICY_CHALLENGE_REQUIRES_AUTH: 'false',
       CRGATE_WEB_SIGNIN_PER_CLIENT: '1000',
     });
+    ({ lmtpSink, smtpSink } = t);
     engine = await startInProcess(t.env);
     await addUser(engine.db, 'alice@example.test');
     chromium = await launchChromium();
@@ -106,8 +103,6 @@ describe.skipIf(!chromiumAvailable() && !process.env.CI)('recipient site in Chro
   afterAll(async () => {
     await chromium?.close();
     await engine?.stop();
-    await lmtpSink?.close();
-    await smtpSink?.close();
     await t?.cleanup();
   });
 

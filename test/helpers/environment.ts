@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { startDnsServer, type DnsRecords, type TestDnsServer } from './dns-server.js';
+import { startSink, type Sink } from './sinks.js';
 
 /** The client address the tests' "MTA" forwards with XFORWARD for remote.test mail; SPF allows it. */
 export const REMOTE_CLIENT = { addr: '203.0.113.7', helo: 'mx.remote.test' };
@@ -106,6 +107,37 @@ export async function createTestEnvironment(extra: Record<string, string> = {}):
       const keys = await redis.keys(`${name}:*`);
       if (keys.length) await redis.del(...keys);
       redis.disconnect();
+    },
+  };
+}
+
+export interface MailTestEnvironment extends TestEnvironment {
+  /** The mailbox side: CRGATE_DELIVER_TO points here. */
+  lmtpSink: Sink;
+  /** The outside world: CRGATE_SMTP_RELAY points here (challenges, sign-in links, digests). */
+  smtpSink: Sink;
+}
+
+/**
+ * createTestEnvironment with the two sinks most end-to-end tests need, already named in the
+ * environment; cleanup() closes them too. `dsn: true` makes the SMTP sink offer DSN (to see NOTIFY=NEVER).
+ */
+export async function createMailTestEnvironment(extra: Record<string, string> = {}, options: { dsn?: boolean } = {}): Promise<MailTestEnvironment> {
+  const lmtpSink = await startSink('lmtp');
+  const smtpSink = await startSink('smtp', options.dsn ? { dsn: true } : {});
+  const t = await createTestEnvironment({
+    CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${lmtpSink.port}`,
+    CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${smtpSink.port}`,
+    ...extra,
+  });
+  return {
+    ...t,
+    lmtpSink,
+    smtpSink,
+    async cleanup() {
+      await lmtpSink.close();
+      await smtpSink.close();
+      await t.cleanup();
     },
   };
 }
