@@ -5,21 +5,12 @@
  * sanitised HTML frame, every action, the lists and the settings.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import MailComposer from 'nodemailer/lib/mail-composer';
 import { addUser, findUserByAddress, likePattern, listQuarantine, setPassword } from '@crgate/store';
 import { createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
-import { lmtpSend } from './helpers/lmtp-client.js';
+import { composeToAlice, lmtpSend, type TestMail } from './helpers/lmtp-client.js';
 import { waitFor, type Sink } from './helpers/sinks.js';
 import { signInLinkIn, WebClient } from './helpers/browser.js';
-
-type Mail = ConstructorParameters<typeof MailComposer>[0];
-
-function compose(mail: Mail): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    new MailComposer({ to: 'Alice <alice@example.test>', date: new Date(), ...mail }).compile().build((err, buf) => (err ? reject(err) : resolve(buf))),
-  );
-}
 
 describe('recipient site', () => {
   let t: MailTestEnvironment;
@@ -30,8 +21,8 @@ describe('recipient site', () => {
   let aliceId: number;
 
   /** Sends a message to alice (or `to`) over LMTP; returns the decision and the copy's id. */
-  async function send(from: string, mail: Mail, to = 'alice@example.test'): Promise<{ decision: string; id: number }> {
-    const raw = await compose({ from, to, ...mail });
+  async function send(from: string, mail: TestMail, to = 'alice@example.test'): Promise<{ decision: string; id: number }> {
+    const raw = await composeToAlice({ from, to, ...mail });
     const [reply] = await lmtpSend(t.lmtpPort, from.replace(/^.*<|>$/g, ''), [to], raw);
     expect(reply!.code).toBe(250);
     const { rows } = await t.db.query('SELECT id, decision FROM message_recipients ORDER BY id DESC LIMIT 1');
@@ -159,7 +150,7 @@ describe('recipient site', () => {
   });
 
   it('filters by decision and by reason', async () => {
-    const raw = await compose({ from: 'MAILER-DAEMON@remote.test', subject: 'Undelivered Mail Returned to Sender', text: 'bounce' });
+    const raw = await composeToAlice({ from: 'MAILER-DAEMON@remote.test', subject: 'Undelivered Mail Returned to Sender', text: 'bounce' });
     expect((await lmtpSend(t.lmtpPort, '', ['alice@example.test'], raw))[0]!.code).toBe(250);
     const held = await alice.get('/q?decision=quarantine');
     expect(held.text).toContain('Undelivered Mail Returned to Sender');

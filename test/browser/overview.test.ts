@@ -9,30 +9,18 @@
  * CRGATE_UPDATE_SCREENSHOTS=1, otherwise to a temporary folder.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import MailComposer from 'nodemailer/lib/mail-composer';
 import type { Page } from 'playwright-core';
 import { addListEntry, addUser, findUserByAddress, setAdmin } from '@crgate/store';
 import { createMailTestEnvironment, type MailTestEnvironment } from '../helpers/environment.js';
 import { startInProcess } from '../helpers/in-process.js';
-import { lmtpSend } from '../helpers/lmtp-client.js';
+import { composeToAlice, lmtpSend, type TestMail } from '../helpers/lmtp-client.js';
 import { waitFor, type Sink } from '../helpers/sinks.js';
-import { chromiumAvailable, launchChromium, signInLinkIn } from '../helpers/browser.js';
+import { chromiumAvailable, launchChromium, screenshotFolder, signInLinkIn } from '../helpers/browser.js';
 
-type Mail = ConstructorParameters<typeof MailComposer>[0];
+const SCREENSHOTS = screenshotFolder();
 
-const SCREENSHOTS = process.env.CRGATE_UPDATE_SCREENSHOTS
-  ? fileURLToPath(new URL('../../docs/screenshots/', import.meta.url))
-  : mkdtempSync(join(tmpdir(), 'crgate-screens-'));
-
-function compose(mail: Mail): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    new MailComposer({ to: 'Alice <alice@example.test>', date: new Date(), text: 'Hello.', ...mail }).compile().build((err, buf) => (err ? reject(err) : resolve(buf))),
-  );
-}
+const compose = (mail: TestMail) => composeToAlice({ text: 'Hello.', ...mail });
 
 describe.skipIf(!chromiumAvailable() && !process.env.CI)('operator overview in Chromium', () => {
   let t: MailTestEnvironment;
@@ -41,7 +29,7 @@ describe.skipIf(!chromiumAvailable() && !process.env.CI)('operator overview in C
   let engine: Awaited<ReturnType<typeof startInProcess>>;
   let chromium: Awaited<ReturnType<typeof launchChromium>>;
 
-  async function send(sender: string, mail: Mail = {}): Promise<void> {
+  async function send(sender: string, mail: TestMail = {}): Promise<void> {
     const raw = await compose({ from: sender, subject: `From ${sender}`, ...mail });
     const [reply] = await lmtpSend(t.lmtpPort, sender, ['alice@example.test'], raw);
     expect(reply!.code).toBe(250);
@@ -66,7 +54,6 @@ describe.skipIf(!chromiumAvailable() && !process.env.CI)('operator overview in C
   }
 
   beforeAll(async () => {
-    mkdirSync(SCREENSHOTS, { recursive: true });
     t = await createMailTestEnvironment({
       CRGATE_POLICY_CHALLENGE_REQUIRES_AUTH: 'false',
       CRGATE_WEB_SIGNIN_PER_CLIENT: '1000',

@@ -9,30 +9,16 @@
  * (the dates in them change every run), otherwise to a temporary folder.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import MailComposer from 'nodemailer/lib/mail-composer';
 import type { BrowserContext, Page } from 'playwright-core';
 import { addUser } from '@crgate/store';
 import { createMailTestEnvironment, type MailTestEnvironment } from '../helpers/environment.js';
 import { startInProcess } from '../helpers/in-process.js';
-import { lmtpSend } from '../helpers/lmtp-client.js';
+import { composeToAlice, lmtpSend, type TestMail } from '../helpers/lmtp-client.js';
 import { waitFor, type Sink } from '../helpers/sinks.js';
-import { chromiumAvailable, launchChromium, signInLinkIn } from '../helpers/browser.js';
+import { chromiumAvailable, launchChromium, screenshotFolder, signInLinkIn } from '../helpers/browser.js';
 
-type Mail = ConstructorParameters<typeof MailComposer>[0];
-
-const SCREENSHOTS = process.env.CRGATE_UPDATE_SCREENSHOTS
-  ? fileURLToPath(new URL('../../docs/screenshots/', import.meta.url))
-  : mkdtempSync(join(tmpdir(), 'crgate-screens-'));
-
-function compose(mail: Mail): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    new MailComposer({ to: 'Alice <alice@example.test>', date: new Date(), ...mail }).compile().build((err, buf) => (err ? reject(err) : resolve(buf))),
-  );
-}
+const SCREENSHOTS = screenshotFolder();
 
 // Locally a machine without Chromium skips these; in CI a missing browser is a failure, not a skip.
 describe.skipIf(!chromiumAvailable() && !process.env.CI)('recipient site in Chromium', () => {
@@ -45,8 +31,8 @@ describe.skipIf(!chromiumAvailable() && !process.env.CI)('recipient site in Chro
   const dialogs: string[] = [];
   const foreignRequests: string[] = [];
 
-  async function send(from: string, mail: Mail, envelope = from.replace(/^.*<|>$/g, '')): Promise<number> {
-    const [reply] = await lmtpSend(t.lmtpPort, envelope, ['alice@example.test'], await compose({ from, ...mail }));
+  async function send(from: string, mail: TestMail, envelope = from.replace(/^.*<|>$/g, '')): Promise<number> {
+    const [reply] = await lmtpSend(t.lmtpPort, envelope, ['alice@example.test'], await composeToAlice({ from, ...mail }));
     expect(reply!.code).toBe(250);
     const { rows } = await t.db.query('SELECT max(id)::int AS id FROM message_recipients');
     return rows[0].id;
@@ -87,7 +73,6 @@ describe.skipIf(!chromiumAvailable() && !process.env.CI)('recipient site in Chro
   }
 
   beforeAll(async () => {
-    mkdirSync(SCREENSHOTS, { recursive: true });
     t = await createMailTestEnvironment({
       CRGATE_POLICY_CHALLENGE_REQUIRES_AUTH: 'false',
       CRGATE_WEB_SIGNIN_PER_CLIENT: '1000',
@@ -132,7 +117,7 @@ describe.skipIf(!chromiumAvailable() && !process.env.CI)('recipient site in Chro
     await send('Carol <carol@remote.test>', { subject: 'Slides for Monday', text: 'Here they are.' });
     await send('Prize Desk <winner@remote.test>', { subject: 'You have won 1,000,000', text: 'Claim your prize now!' });
     await send('Newsletter <news@lists.remote.test>', { subject: 'Weekly digest', text: 'News', headers: { 'List-Id': '<news.lists.remote.test>', Precedence: 'bulk' } });
-    const raw = await compose({ from: 'MAILER-DAEMON@remote.test', subject: 'Undelivered Mail Returned to Sender', text: 'bounce' });
+    const raw = await composeToAlice({ from: 'MAILER-DAEMON@remote.test', subject: 'Undelivered Mail Returned to Sender', text: 'bounce' });
     expect((await lmtpSend(t.lmtpPort, '', ['alice@example.test'], raw))[0]!.code).toBe(250);
     const evil = await send('"<img src=x onerror=window.__pwned=1>" <mallory@remote.test>', {
       subject: '<script>window.__pwned=1</script> invoice',

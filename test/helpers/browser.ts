@@ -3,9 +3,10 @@
  * no redirects followed) for HTTP-level tests; `launchChromium` starts Debian's headless Chromium
  * through playwright-core for browser tests (never a browser that Playwright downloads).
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { BrowserContext } from 'playwright-core';
 import type { Captured } from './sinks.js';
 
@@ -121,4 +122,13 @@ export async function launchChromium(options: { javaScriptEnabled?: boolean } = 
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+/** Where browser tests write screenshots: docs/screenshots/ with CRGATE_UPDATE_SCREENSHOTS=1, else a temporary folder. */
+export function screenshotFolder(): string {
+  const dir = process.env.CRGATE_UPDATE_SCREENSHOTS
+    ? fileURLToPath(new URL('../../docs/screenshots/', import.meta.url))
+    : mkdtempSync(join(tmpdir(), 'crgate-screens-'));
+  mkdirSync(dir, { recursive: true });
+  return dir;
 }

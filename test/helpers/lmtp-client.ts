@@ -3,6 +3,7 @@
  * reply for each recipient; `pythonLmtpSend` runs Python's smtplib.LMTP, an independent
  * implementation, and returns its replies as JSON.
  */
+import MailComposer from 'nodemailer/lib/mail-composer';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { spawn } from 'node:child_process';
 
@@ -165,3 +166,13 @@ export async function rawLmtp(port: number): Promise<RawLmtp> {
     },
   };
 }
+
+export type TestMail = ConstructorParameters<typeof MailComposer>[0];
+
+/** A real MIME message built by nodemailer's composer, addressed to Alice unless `mail` says otherwise. */
+export function composeToAlice(mail: TestMail): Promise<Buffer> {
+  return new Promise((resolve, reject) =>
+    new MailComposer({ to: 'Alice <alice@example.test>', date: new Date(), ...mail }).compile().build((err, buf) => (err ? reject(err) : resolve(buf))),
+  );
+}
+
