@@ -118,16 +118,28 @@ describe('kill -9 of the worker while it sends challenges and releases', () => {
     await t?.cleanup();
   });
 
-  it('sends every challenge and delivers every release exactly once when kills land while no send is handed over', async () => {
-    const challenged = Array.from({ length: CHALLENGES }, (_, i) => `a${i}@remote.test`);
-    const released = held.slice(0, RELEASES);
+  /**
+   * Queues CHALLENGES new challenges (senders `<prefix>N@remote.test`) and the release of `released`,
+   * then starts the worker on them; `finish()` waits until all are done and counts both sinks by Message-ID.
+   */
+  async function stream(prefix: string, released: typeof held) {
+    const challenged = Array.from({ length: CHALLENGES }, (_, i) => `${prefix}${i}@remote.test`);
     await confirm(released);
     await feed(challenged);
     const want = await expected(challenged, released);
     const total = () => smtpSink.messages.length + lmtpSink.messages.length;
     const start = total();
-
     await startWorker();
+    const finish = async () => {
+      await waitFor(() => allDone(challenged, released), 'every challenge and release done', 120_000);
+      await sleep(1000);
+      return { challenges: countById(smtpSink), releases: countById(lmtpSink) };
+    };
+    return { want, total, start, finish };
+  }
+
+  it('sends every challenge and delivers every release exactly once when kills land while no send is handed over', async () => {
+    const { want, total, start, finish } = await stream('a', held.slice(0, RELEASES));
     for (let k = 1; k <= KILLS; k++) {
       await waitFor(() => total() - start >= (k * (CHALLENGES + RELEASES)) / (KILLS + 1), `send ${k} of the stream`, 60_000);
       // Every send in flight now waits at MAIL FROM; once the count stands still, none is between the
@@ -149,10 +161,7 @@ describe('kill -9 of the worker while it sends challenges and releases', () => {
       await startWorker();
     }
 
-    await waitFor(() => allDone(challenged, released), 'every challenge and release done', 120_000);
-    await sleep(1000);
-    const challenges = countById(smtpSink);
-    const releases = countById(lmtpSink);
+    const { challenges, releases } = await finish();
     expect(want.challenges.filter((id) => challenges.get(id) !== 1)).toEqual([]);
     expect(want.releases.filter((id) => releases.get(id) !== 1)).toEqual([]);
     expect(worker!.logs.filter((l) => l.event === 'job.gave_up')).toEqual([]);
@@ -160,25 +169,14 @@ describe('kill -9 of the worker while it sends challenges and releases', () => {
 
   it('loses no challenge or release when killed at arbitrary moments, and repeats at most the sends in flight at a kill', async () => {
     await worker!.kill('SIGTERM');
-    const challenged = Array.from({ length: CHALLENGES }, (_, i) => `b${i}@remote.test`);
-    const released = held.slice(RELEASES);
-    await confirm(released);
-    await feed(challenged);
-    const want = await expected(challenged, released);
-    const total = () => smtpSink.messages.length + lmtpSink.messages.length;
-    const start = total();
-
-    await startWorker();
+    const { want, total, start, finish } = await stream('b', held.slice(RELEASES));
     for (let k = 1; k <= KILLS; k++) {
       await waitFor(() => total() - start >= (k * (CHALLENGES + RELEASES)) / (KILLS + 1), `send ${k} of the stream`, 60_000);
       await worker!.kill('SIGKILL');
       await startWorker();
     }
 
-    await waitFor(() => allDone(challenged, released), 'every challenge and release done', 120_000);
-    await sleep(1000);
-    const challenges = countById(smtpSink);
-    const releases = countById(lmtpSink);
+    const { challenges, releases } = await finish();
     expect(want.challenges.filter((id) => !challenges.has(id)), 'challenges lost').toEqual([]);
     expect(want.releases.filter((id) => !releases.has(id)), 'releases lost').toEqual([]);
     const repeats = [...want.challenges.map((id) => challenges.get(id)!), ...want.releases.map((id) => releases.get(id)!)].reduce((n, c) => n + c - 1, 0);

@@ -16,7 +16,7 @@ import { createMailTestEnvironment, type MailTestEnvironment } from '../helpers/
 import { startInProcess } from '../helpers/in-process.js';
 import { composeToAlice, lmtpSend, type TestMail } from '../helpers/lmtp-client.js';
 import { waitFor, type Sink } from '../helpers/sinks.js';
-import { chromiumAvailable, launchChromium, screenshotFolder, signInLinkIn } from '../helpers/browser.js';
+import { chromiumAvailable, launchChromium, screenshotFolder, signInInBrowser } from '../helpers/browser.js';
 
 const SCREENSHOTS = screenshotFolder();
 
@@ -41,17 +41,7 @@ describe.skipIf(!chromiumAvailable() && !process.env.CI)('operator overview in C
     return p;
   }
 
-  async function signIn(p: Page, address: string): Promise<void> {
-    await p.goto(`${t.publicUrl}/signin`);
-    const before = lmtpSink.messages.length;
-    await p.getByRole('textbox', { name: 'Mail address' }).fill(address);
-    await p.getByRole('textbox', { name: 'Mail address' }).press('Enter');
-    await p.getByRole('heading', { name: 'Check your mail' }).waitFor();
-    await waitFor(() => lmtpSink.messages.slice(before).some((m) => signInLinkIn(m)), 'the sign-in mail');
-    await p.goto(signInLinkIn(lmtpSink.messages.slice(before).find((m) => signInLinkIn(m))!)!);
-    await p.getByRole('button', { name: 'Sign in' }).click();
-    await p.getByRole('heading', { name: 'Held mail' }).waitFor();
-  }
+  const signIn = (p: Page, address: string) => signInInBrowser(p, t.publicUrl, lmtpSink, address);
 
   beforeAll(async () => {
     t = await createMailTestEnvironment({

@@ -7,8 +7,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BrowserContext } from 'playwright-core';
-import type { Captured } from './sinks.js';
+import type { BrowserContext, Page } from 'playwright-core';
+import { waitFor, type Captured, type Sink } from './sinks.js';
 
 export interface WebResponse {
   status: number;
@@ -131,4 +131,21 @@ export function screenshotFolder(): string {
     : mkdtempSync(join(tmpdir(), 'crgate-screens-'));
   mkdirSync(dir, { recursive: true });
   return dir;
+}
+
+/**
+ * Signs in as a recipient does, keyboard only: the address typed into the field found by its label,
+ * Enter, the link from the sign-in mail caught by `mailbox`, then the confirming button. Ends on the
+ * held-mail page.
+ */
+export async function signInInBrowser(p: Page, publicUrl: string, mailbox: Sink, address: string): Promise<void> {
+  await p.goto(`${publicUrl}/signin`);
+  const before = mailbox.messages.length;
+  await p.getByRole('textbox', { name: 'Mail address' }).fill(address);
+  await p.getByRole('textbox', { name: 'Mail address' }).press('Enter');
+  await p.getByRole('heading', { name: 'Check your mail' }).waitFor();
+  await waitFor(() => mailbox.messages.slice(before).some((m) => signInLinkIn(m)), 'the sign-in mail');
+  await p.goto(signInLinkIn(mailbox.messages.slice(before).find((m) => signInLinkIn(m))!)!);
+  await p.getByRole('button', { name: 'Sign in' }).click();
+  await p.getByRole('heading', { name: 'Held mail' }).waitFor();
 }
