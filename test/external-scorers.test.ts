@@ -31,21 +31,21 @@ describe('external scorers', () => {
 
   describe('the spamd client', () => {
     it("reads SpamAssassin's score, threshold and rules", async () => {
-      const s = await askSpamd(spamd.address, Buffer.from(WITH_GTUBE), 20_000);
+      const s = await askSpamd({ host: '127.0.0.1', port: spamd.port }, Buffer.from(WITH_GTUBE), 20_000);
       expect(s).toMatchObject({ scorer: 'spamassassin', spam: true, threshold: 5 });
       expect(s.score).toBeGreaterThanOrEqual(1000);
       expect(s.symbols).toContain('GTUBE');
     });
 
     it('gets a not-spam answer for an ordinary note', async () => {
-      const s = await askSpamd(spamd.address, Buffer.from(FIXTURE), 20_000);
+      const s = await askSpamd({ host: '127.0.0.1', port: spamd.port }, Buffer.from(FIXTURE), 20_000);
       expect(s.spam).toBe(false);
       expect(s.score).toBeLessThan(5);
     });
 
     it('fails with a clear error when spamd is not there', async () => {
       const port = await freePort();
-      await expect(askSpamd(`127.0.0.1:${port}`, Buffer.from(FIXTURE), 2000)).rejects.toThrow(/^spamd 127\.0\.0\.1:\d+: .*ECONNREFUSED/);
+      await expect(askSpamd({ host: '127.0.0.1', port }, Buffer.from(FIXTURE), 2000)).rejects.toThrow(/^spamd 127\.0\.0\.1:\d+: .*ECONNREFUSED/);
     });
   });
 

@@ -12,6 +12,7 @@ import { freePort, portListening } from './environment.js';
 
 export interface Daemon {
   address: string;
+  port: number;
   stop(): Promise<void>;
 }
 
@@ -56,7 +57,7 @@ export async function startSpamd(): Promise<Daemon> {
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   await waitForPort(port, child, 'spamd', () => out.slice(-2000));
-  return { address: `127.0.0.1:${port}`, stop: stopper(child, dir) };
+  return { address: `127.0.0.1:${port}`, port, stop: stopper(child, dir) };
 }
 
 /** rspamd's normal worker alone, its network-based modules off; answers GTUBE with `reject`. */
@@ -80,7 +81,7 @@ export async function startRspamd(): Promise<Daemon> {
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   await waitForPort(port, child, 'rspamd', () => out.slice(-2000));
-  return { address: `http://127.0.0.1:${port}`, stop: stopper(child, dir) };
+  return { address: `http://127.0.0.1:${port}`, port, stop: stopper(child, dir) };
 }
 
 /** SpamAssassin's test pattern: every spam filter calls a message that contains it spam. */

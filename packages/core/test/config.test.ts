@@ -65,6 +65,16 @@ describe('configuration', () => {
     expect(problems({ CRGATE_SECRET: 'short' })).toEqual(['CRGATE_SECRET (secret): must be at least 32 characters']);
   });
 
+  it("reads spamd's address as host:port, a host alone on spamd's port 783", () => {
+    expect(loadConfig({ CRGATE_SPAMD: '10.0.0.5:7830' }).scorers.spamd).toEqual({ host: '10.0.0.5', port: 7830 });
+    expect(loadConfig({ CRGATE_SPAMD: 'spamd.internal' }).scorers.spamd).toEqual({ host: 'spamd.internal', port: 783 });
+    expect(loadConfig({ CRGATE_SPAMD: '::1' }).scorers.spamd).toEqual({ host: '::1', port: 783 });
+  });
+
+  it('refuses a spamd address that is not host or host:port, naming the variable', () => {
+    expect(() => loadConfig({ CRGATE_SPAMD: 'spamd:abc' })).toThrow(/CRGATE_SPAMD \(scorers\.spamd\): expected host or host:port/);
+  });
+
   it('reports every bad key at once', () => {
     expect(problems({ CRGATE_WEB_LISTEN: 'x', CRGATE_SMTP_RELAY: 'lmtp://a:1' })).toHaveLength(2);
   });

@@ -8,7 +8,7 @@
  * talks the protocols.
  */
 import { connect } from 'node:net';
-import type { Config, ExternalScore, Logger } from '@crgate/core';
+import type { Config, ExternalScore, Listen, Logger } from '@crgate/core';
 
 export interface ScoringEnvelope {
   mailFrom: string;
@@ -26,8 +26,8 @@ export const MAX_SCORED_BYTES = 512 * 1024;
  * Asks spamd for a verdict with the SYMBOLS command of the SPAMC/1.5 protocol (what `spamc -y`
  * sends): the answer carries `Spam: True ; 6.2 / 5.0` and the names of the rules that hit.
  */
-export function askSpamd(address: string, raw: Buffer, timeoutMs: number, spamScore?: number): Promise<ExternalScore> {
-  const { host, port } = hostPort(address, 783);
+export function askSpamd({ host, port }: Listen, raw: Buffer, timeoutMs: number, spamScore?: number): Promise<ExternalScore> {
+  const address = `${host.includes(':') ? `[${host}]` : host}:${port}`;
   const body = raw.subarray(0, MAX_SCORED_BYTES);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -110,12 +110,6 @@ export function parseRspamdReply(json: unknown): ExternalScore {
   const threshold = typeof r.required_score === 'number' ? r.required_score : 15;
   const symbols = r.symbols && typeof r.symbols === 'object' ? Object.keys(r.symbols) : [];
   return { scorer: 'rspamd', score: r.score, threshold, spam: RSPAMD_SPAM_ACTIONS.has(r.action) || r.score >= threshold, symbols, action: r.action };
-}
-
-function hostPort(address: string, defaultPort: number): { host: string; port: number } {
-  const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(address.trim());
-  if (!m) throw new ScorerError(`not a host:port: "${address}"`);
-  return { host: m[1]!, port: m[2] ? Number(m[2]) : defaultPort };
 }
 
 /** The configured scorers, asked at once; the answers that came back in time, in a fixed order. */

@@ -18,6 +18,12 @@ export const listenSchema = z.string().transform((value, ctx) => {
 });
 export type Listen = z.output<typeof listenSchema>;
 
+/** A checked spamd address for listenSchema: a host alone gets spamd's own port 783, a bare IPv6 address brackets. */
+function withSpamdPort(value: string): string {
+  if (/^\[.*\]:\d+$/.test(value) || /^[^:]+:\d+$/.test(value)) return value;
+  return value.includes(':') && !value.startsWith('[') ? `[${value}]:783` : `${value}:783`;
+}
+
 /** Where accepted and released mail goes. */
 export type DeliverTarget =
   | { kind: 'lmtp'; host: string; port: number }
@@ -195,8 +201,13 @@ export const configSchema = z
       .prefault({}),
     scorers: z
       .strictObject({
-        /** SpamAssassin's spamd as host:port (spamd's default port is 783); unset: not asked. */
-        spamd: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[0-9a-fA-F:.]+|[A-Za-z0-9.-]+)(:\d{1,5})?$/, 'expected host or host:port').optional(),
+        /** SpamAssassin's spamd as host:port, or a host alone for spamd's own port 783; unset: not asked. */
+        spamd: z
+          .string()
+          .regex(/^(\[[0-9a-fA-F:.]+\]|[0-9a-fA-F:.]+|[A-Za-z0-9.-]+)(:\d{1,5})?$/, 'expected host or host:port')
+          .transform(withSpamdPort)
+          .pipe(listenSchema)
+          .optional(),
         /**
          * SpamAssassin score from which its answer is a spam vote. Its own required_score (5) tags
          * spam; crgate acts only on a surer call, as rspamd's `reject` (15) is surer than its `add header` (6).
