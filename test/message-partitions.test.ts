@@ -22,6 +22,7 @@ import {
   listQuarantine,
   migrate,
   prepareMonthPartitions,
+  RAW_PIECE_BYTES,
   recordMessage,
   type Db,
   type RecordOptions,
@@ -328,5 +329,66 @@ describe('partition upkeep on a busy table', () => {
       reader.release();
     }
     expect((await expireHistory(db, new Date('2036-01-15T00:00:00Z'), 180)).droppedMonths).toContain('203501');
+  });
+});
+
+describe('a body larger than one piece', () => {
+  const CHALLENGE: Decision = { action: 'challenge', reasons: [{ symbol: 'UNKNOWN_SENDER', weight: 0, detail: 'not on a list' }] };
+  let db: Db;
+  let url: string;
+  let userId: number;
+
+  beforeAll(async () => {
+    ({ db, url } = await newDatabase());
+    await migrate(db, silentLogger);
+    await addUser(db, 'alice@example.test');
+    userId = (await findUserByAddress(db, 'alice@example.test'))!.id;
+  });
+
+  /** Random bytes that do not fill the last piece: a piece boundary that falls inside the message. */
+  const bigBody = () => randomBytes(Math.floor(RAW_PIECE_BYTES * 2.5));
+
+  async function storedRaw(recipientId: number): Promise<Buffer> {
+    const { rows } = await db.query(
+      `SELECT m.raw FROM messages m JOIN message_recipients r ON r.message_id = m.id WHERE r.id = $1`,
+      [recipientId],
+    );
+    return rows[0].raw;
+  }
+
+  for (const [how, decision] of [['quarantined', QUARANTINE], ['held for a challenge', CHALLENGE]] as const) {
+    it(`is stored byte for byte when ${how}`, async () => {
+      const raw = bigBody();
+      const sender = `s${randomBytes(3).toString('hex')}@remote.test`;
+      const [copy] = await recordMessage(
+        db,
+        { mailFrom: sender, mailFromOriginal: sender, size: raw.length, sha256: randomBytes(8).toString('hex') },
+        raw,
+        [{ userId, rcptTo: 'alice@example.test', decision, delivered: false }],
+        options(new Date()),
+      );
+      expect((await storedRaw(copy!.recipientId)).equals(raw)).toBe(true);
+    });
+  }
+
+  it('does not carry one message’s pieces into the next on the same connection', async () => {
+    const one = createPool(url, { max: 1 });
+    pools.push(one);
+    const copies: Array<{ id: number; raw: Buffer }> = [];
+    for (const raw of [bigBody(), randomBytes(RAW_PIECE_BYTES + 1)]) {
+      const sender = `s${randomBytes(3).toString('hex')}@remote.test`;
+      const [copy] = await recordMessage(
+        one,
+        { mailFrom: sender, mailFromOriginal: sender, size: raw.length, sha256: randomBytes(8).toString('hex') },
+        raw,
+        [{ userId, rcptTo: 'alice@example.test', decision: QUARANTINE, delivered: false }],
+        options(new Date()),
+      );
+      copies.push({ id: copy!.recipientId, raw });
+    }
+    for (const c of copies) expect((await storedRaw(c.id)).equals(c.raw)).toBe(true);
+    // The pieces went through this connection's temporary table, and none of them outlived its transaction.
+    const { rows } = await one.query(`SELECT count(*)::int AS n FROM pg_temp.crgate_raw_pieces`);
+    expect(rows[0].n).toBe(0);
   });
 });

@@ -3,12 +3,18 @@
  * 250 for every recipient. Same library and options as crgate's ingest where they matter (LMTP,
  * reverse lookups off, XFORWARD accepted, enhanced status codes), and nothing else. Run as a child
  * process; reports its port over IPC and serves the same stats as the engine.
+ *
+ * With CEILING_KEEP=1 it keeps each message as one Buffer until the end of DATA, as crgate must (it
+ * answers only once the message is stored or delivered): the memory reference for large messages.
  */
 import { SMTPServer } from 'smtp-server';
 import { createProcStats, serveStatsOverIpc } from './proc-stats.mjs';
 
+const KEEP = process.env.CEILING_KEEP === '1';
 const stats = createProcStats();
 let messages = 0;
+/** The last message kept (CEILING_KEEP): held until the next one, like a message being stored. */
+let kept;
 const server = new SMTPServer({
   lmtp: true,
   disableReverseLookup: true,
@@ -20,10 +26,17 @@ const server = new SMTPServer({
   size: 64 * 1024 * 1024,
   maxClients: 1000,
   logger: false,
-  onData(stream, _session, callback) {
-    stream.on('data', () => undefined);
+  onData(stream, session, callback) {
+    // Kept the way crgate's ingest keeps it: one buffer of the size MAIL FROM announced.
+    const size = KEEP ? Number(session.envelope.mailFrom?.args?.SIZE ?? 0) : 0;
+    const buf = size > 0 ? Buffer.allocUnsafe(size) : undefined;
+    let at = 0;
+    stream.on('data', (c) => {
+      if (buf) at += c.copy(buf, at);
+    });
     stream.on('end', () => {
       messages++;
+      if (buf) kept = buf.subarray(0, at);
       callback();
     });
   },

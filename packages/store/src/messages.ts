@@ -134,6 +134,31 @@ const INSERT_MESSAGE = `INSERT INTO messages (received_at, mail_from, client_add
                              date_header, size, sha256, raw, auth, auth_headers, trace_id)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id`;
 
+/**
+ * A body kept for a held or discarded copy is sent to PostgreSQL in pieces of this size when it is
+ * larger. As one parameter, `pg` would serialise it into one protocol message: a second copy of the
+ * body in the ingest's memory (docs/performance.md, large messages). In pieces the extra memory is one
+ * piece; PostgreSQL joins them into the row's `raw` in the same transaction.
+ */
+export const RAW_PIECE_BYTES = 1024 * 1024;
+
+/** INSERT_MESSAGE with `raw` taken from the pieces stageRawInPieces() wrote ($11 is then null). */
+const INSERT_MESSAGE_FROM_PIECES = INSERT_MESSAGE.replace(
+  '$11,',
+  `coalesce($11::bytea, (SELECT string_agg(piece, ''::bytea ORDER BY seq) FROM crgate_raw_pieces)),`,
+);
+
+/**
+ * Writes the body into a temporary table of this connection, one piece per statement. The table is
+ * emptied at commit or rollback, so the pieces never outlive the transaction that stores the message.
+ */
+async function stageRawInPieces(tx: DbClient, raw: Buffer): Promise<void> {
+  await tx.query('CREATE TEMP TABLE IF NOT EXISTS crgate_raw_pieces (seq integer PRIMARY KEY, piece bytea NOT NULL) ON COMMIT DELETE ROWS');
+  for (let seq = 0, at = 0; at < raw.length; seq++, at += RAW_PIECE_BYTES) {
+    await tx.query('INSERT INTO crgate_raw_pieces (seq, piece) VALUES ($1, $2)', [seq, raw.subarray(at, at + RAW_PIECE_BYTES)]);
+  }
+}
+
 function messageValues(meta: MessageMeta, raw: Buffer, keepRaw: boolean, opts: RecordOptions): unknown[] {
   return [
     opts.now,
@@ -175,11 +200,16 @@ export async function recordMessage(
   opts: RecordOptions,
 ): Promise<RecordedRecipient[]> {
   const keepRaw = recipients.some((r) => !r.delivered);
-  if (!recipients.some((r) => !r.delivered && r.decision.action === 'challenge')) {
-    return recordWithoutChallenge(db, meta, raw, keepRaw, recipients, opts);
-  }
+  const inPieces = keepRaw && raw.length > RAW_PIECE_BYTES;
+  const challenged = recipients.some((r) => !r.delivered && r.decision.action === 'challenge');
+  if (!challenged && !inPieces) return recordWithoutChallenge(db, meta, raw, keepRaw, recipients, opts, false);
   return withTransaction(db, async (tx) => {
-    const msg = await tx.query<{ id: number }>(INSERT_MESSAGE, messageValues(meta, raw, keepRaw, opts));
+    if (inPieces) await stageRawInPieces(tx, raw);
+    if (!challenged) return recordWithoutChallenge(tx, meta, raw, keepRaw, recipients, opts, true);
+    const msg = await tx.query<{ id: number }>(
+      inPieces ? INSERT_MESSAGE_FROM_PIECES : INSERT_MESSAGE,
+      messageValues(meta, raw, keepRaw && !inPieces, opts),
+    );
     const messageId = msg.rows[0]!.id;
     const out: RecordedRecipient[] = [];
     for (const r of recipients) {
@@ -215,18 +245,20 @@ async function recordWithoutChallenge(
   keepRaw: boolean,
   recipients: RecipientOutcome[],
   opts: RecordOptions,
+  /** The body was staged by stageRawInPieces() in this transaction. */
+  inPieces: boolean,
 ): Promise<RecordedRecipient[]> {
   const rows = recipients.map((r) => recipientRow(r, r.decision, meta.mailFrom, opts));
   const { rows: inserted } = await db.query<{ id: number; user_id: number }>({
-    name: 'crgate.record_message',
-    text: `WITH m AS (${INSERT_MESSAGE})
+    name: inPieces ? 'crgate.record_message_from_pieces' : 'crgate.record_message',
+    text: `WITH m AS (${inPieces ? INSERT_MESSAGE_FROM_PIECES : INSERT_MESSAGE})
       INSERT INTO message_recipients (message_id, user_id, rcpt_to, sender, decision, reasons, status, created_at, expires_at, received_at)
       SELECT m.id, r.user_id, r.rcpt_to, $15, r.decision, r.reasons, r.status, $1, r.expires_at, $1
         FROM m, unnest($16::bigint[], $17::text[], $18::text[], $19::jsonb[], $20::text[], $21::timestamptz[])
                 AS r(user_id, rcpt_to, decision, reasons, status, expires_at)
       RETURNING id, user_id`,
     values: [
-      ...messageValues(meta, raw, keepRaw, opts),
+      ...messageValues(meta, raw, keepRaw && !inPieces, opts),
       meta.mailFrom,
       rows.map((r) => r.userId),
       rows.map((r) => r.rcptTo),
