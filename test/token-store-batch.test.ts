@@ -74,6 +74,20 @@ describe('batched classifier training', () => {
     expect(second.totals).toEqual({ nham: 2, nspam: 2 });
   });
 
+  it('counts a token asked for twice once, in every way of looking it up', async () => {
+    const plain = new PgTokenStore(db);
+    await plain.train(300, 'd1', ['twice', 'once'], 'spam', 1);
+    await plain.train(301, 'd2', ['twice'], 'ham', 1);
+    const asked = ['twice', 'once', 'twice', 'absent', 'twice'];
+    const expected = new Map([
+      ['twice', { ham: 1, spam: 1 }],
+      ['once', { ham: 0, spam: 1 }],
+    ]);
+    expect(await plain.counts([300, 301], asked)).toEqual(expected);
+    expect((await plain.lookup([300, 301], asked)).counts).toEqual(expected);
+    expect((await new PgTokenStore(db, 300).lookup([300, 301], asked)).counts).toEqual(expected);
+  });
+
   it('leaves the same counts, totals and training log as training one message at a time', async () => {
     const store = new PgTokenStore(db);
     for (const batch of history(1000)) for (const it of batch) await store.train(it.scope, it.messageKey, it.tokens, it.label, it.weight);
