@@ -21,6 +21,8 @@ export interface OutboxJob {
   jobName: JobName;
   jobId: string;
   payload: unknown;
+  /** Put back by requeueStranded: a failed BullMQ job of this id is to be retried, not left alone. */
+  retryFailed: boolean;
 }
 
 /**
@@ -30,11 +32,11 @@ export interface OutboxJob {
 export async function drainOutbox(db: Db, limit: number, publish: (jobs: OutboxJob[]) => Promise<void>): Promise<number> {
   return withTransaction(db, async (tx) => {
     const { rows } = await tx.query(
-      'SELECT id, queue, job_name, job_id, payload FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED',
+      'SELECT id, queue, job_name, job_id, payload, retry_failed FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED',
       [limit],
     );
     if (rows.length === 0) return 0;
-    await publish(rows.map((r) => ({ id: r.id, queue: r.queue, jobName: r.job_name, jobId: r.job_id, payload: r.payload })));
+    await publish(rows.map((r) => ({ id: r.id, queue: r.queue, jobName: r.job_name, jobId: r.job_id, payload: r.payload, retryFailed: r.retry_failed })));
     await tx.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
     return rows.length;
   });
@@ -47,23 +49,26 @@ export async function outboxDepth(db: Queryable): Promise<number> {
 
 /**
  * After Redis lost its data, jobs that had already left the outbox are gone: challenges stay 'queued'
- * and released copies 'releasing' for good. This puts them back in the outbox. Safe at any time: a job
- * keeps its id (BullMQ ignores one it still holds) and each job checks the state before it acts, so
- * nothing is sent or delivered twice. Only work older than `olderThanMinutes` is touched, so jobs
- * simply still in flight are left alone. Returns how many jobs were queued again.
+ * and released copies 'releasing' for good. The same happens when a job ran out of retries and
+ * recording that (suppressing the challenge, marking the copy failed) failed too. This puts them back
+ * in the outbox. Safe at any time: a job keeps its id (BullMQ ignores one it still holds waiting,
+ * delayed or active; the relay retries one it holds as failed, see OutboxJob.retryFailed) and each job
+ * checks the state before it acts, so nothing is sent or delivered twice. Only work older than
+ * `olderThanMinutes` is touched, so jobs simply still in flight are left alone. Returns how many jobs
+ * were queued again.
  */
 export async function requeueStranded(db: Queryable, olderThanMinutes = 10): Promise<number> {
   const challenges = await db.query(
-    `INSERT INTO outbox (queue, job_name, job_id, payload)
-     SELECT 'challenges', 'challenge.send', 'challenge-' || c.id, jsonb_build_object('challengeId', c.id::text)
+    `INSERT INTO outbox (queue, job_name, job_id, payload, retry_failed)
+     SELECT 'challenges', 'challenge.send', 'challenge-' || c.id, jsonb_build_object('challengeId', c.id::text), true
        FROM challenges c
       WHERE c.status = 'queued' AND c.created_at < now() - make_interval(mins => $1)
         AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.job_id = 'challenge-' || c.id)`,
     [olderThanMinutes],
   );
   const releases = await db.query(
-    `INSERT INTO outbox (queue, job_name, job_id, payload)
-     SELECT 'deliveries', 'message.deliver', 'deliver-' || r.id, jsonb_build_object('recipientId', r.id)
+    `INSERT INTO outbox (queue, job_name, job_id, payload, retry_failed)
+     SELECT 'deliveries', 'message.deliver', 'deliver-' || r.id, jsonb_build_object('recipientId', r.id), true
        FROM message_recipients r
       WHERE r.status = 'releasing' AND COALESCE(r.released_at, r.created_at) < now() - make_interval(mins => $1)
         AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.job_id = 'deliver-' || r.id)`,

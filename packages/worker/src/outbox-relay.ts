@@ -2,7 +2,8 @@
  * Moves jobs from the PostgreSQL outbox into BullMQ. Woken by NOTIFY on every outbox insert and by a
  * slow poll as a safety net (a lost notification, or Redis coming back after an outage). Rows are
  * deleted only after BullMQ took them; a crash in between re-adds them under the same job id, which
- * BullMQ ignores while the job exists and the job handlers ignore once its work is done.
+ * BullMQ ignores while the job exists and the job handlers ignore once its work is done. Rows the
+ * stranded-work recovery wrote (retry_failed) also retry a job BullMQ holds as failed.
  */
 import pg from 'pg';
 import type { Queue } from 'bullmq';
@@ -86,7 +87,20 @@ export class OutboxRelay {
       const queue = this.queues.get(name);
       if (!queue) throw new Error(`outbox names unknown queue ${name}`);
       await queue.addBulk(list.map((j) => ({ name: j.jobName, data: j.payload, opts: { jobId: j.jobId } })));
+      for (const j of list) if (j.retryFailed) await this.retryIfFailed(queue, j.jobId);
     }
+  }
+
+  /**
+   * Recovered work whose job BullMQ still holds as failed: the add above was ignored, and the state in
+   * PostgreSQL says the work is due, so the job runs again with fresh attempts. A job waiting, delayed,
+   * active or completed is left alone (the handlers check the state before they act).
+   */
+  private async retryIfFailed(queue: Queue, jobId: string): Promise<void> {
+    const job = await queue.getJob(jobId);
+    if (!job || !(await job.isFailed())) return;
+    await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+    this.logger.warn({ event: 'outbox.retried_failed', queue: queue.name, job: jobId }, `retrying failed job ${jobId}: its work is still due`);
   }
 
   private async drainAll(): Promise<void> {
