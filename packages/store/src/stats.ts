@@ -1,6 +1,13 @@
 /** Counts for operators: decisions and reasons over a period, and the state of the outbox and copies. */
 import type { Queryable } from './db.js';
 
+/**
+ * Added to every period condition on copies: copies are partitioned by their message's `received_at`
+ * (migration 009), and a condition on it lets PostgreSQL read only the months of the period. A copy is
+ * made when its message is received, so the day of margin never leaves one out.
+ */
+const IN_RECEIVED_MONTHS = `received_at >= $1::timestamptz - interval '1 day'`;
+
 export interface DecisionStats {
   since: Date;
   decisions: Record<string, number>;
@@ -11,7 +18,7 @@ export interface DecisionStats {
 export async function decisionStats(db: Queryable, since: Date): Promise<DecisionStats> {
   const [decisions, reasons, challenges] = await Promise.all([
     db.query<{ decision: string; n: number }>(
-      'SELECT decision, count(*)::int AS n FROM message_recipients WHERE created_at >= $1 GROUP BY decision ORDER BY decision',
+      `SELECT decision, count(*)::int AS n FROM message_recipients WHERE created_at >= $1 AND ${IN_RECEIVED_MONTHS} GROUP BY decision ORDER BY decision`,
       [since],
     ),
     reasonCounts(db, since),
@@ -25,7 +32,7 @@ export async function reasonCounts(db: Queryable, since: Date): Promise<Record<s
   const { rows } = await db.query<{ symbol: string; n: number }>(
     `SELECT r->>'symbol' AS symbol, count(*)::int AS n
        FROM message_recipients mr, jsonb_array_elements(mr.reasons) AS r
-      WHERE mr.created_at >= $1 GROUP BY 1 ORDER BY 2 DESC, 1`,
+      WHERE mr.created_at >= $1 AND mr.${IN_RECEIVED_MONTHS} GROUP BY 1 ORDER BY 2 DESC, 1`,
     [since],
   );
   return Object.fromEntries(rows.map((r) => [r.symbol, r.n]));
@@ -89,7 +96,7 @@ export async function decisionSeries(db: Queryable, step: SeriesStep, count: num
   const [decisions, confirmed] = await Promise.all([
     db.query<{ i: number; decision: string; n: number }>(
       `SELECT floor(extract(epoch FROM created_at - $1::timestamptz) / $3)::int AS i, decision, count(*)::int AS n
-         FROM message_recipients WHERE created_at >= $1 AND created_at < $2 GROUP BY 1, 2`,
+         FROM message_recipients WHERE created_at >= $1 AND created_at < $2 AND ${IN_RECEIVED_MONTHS} GROUP BY 1, 2`,
       [since, until, seconds],
     ),
     db.query<{ i: number; n: number }>(
