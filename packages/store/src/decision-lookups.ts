@@ -38,7 +38,7 @@ export async function lookupDecisionFacts(
     text: `SELECT
       (SELECT json_agg(c) FROM (
          SELECT DISTINCT ON (r.user_id) r.user_id, r.decision, r.status
-           FROM messages m JOIN message_recipients r ON r.message_id = m.id AND r.received_at = m.received_at
+           FROM messages m JOIN message_recipients r ON r.message_id = m.id
           WHERE $4::text IS NOT NULL AND m.sha256 = $4 AND m.received_at > now() - interval '1 day' AND r.user_id = ANY($1::bigint[])
           ORDER BY r.user_id, r.id) c) AS recent,
       (SELECT json_agg(e) FROM (

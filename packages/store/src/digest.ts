@@ -35,7 +35,7 @@ export async function digestsDue(db: Queryable, now: Date, maxItems = 50): Promi
   for (const u of users) {
     const { rows } = await db.query(
       `SELECT r.id, r.sender, m.subject, r.decision, r.created_at, count(*) OVER ()::int AS total
-         FROM message_recipients r JOIN messages m ON m.id = r.message_id AND m.received_at = r.received_at
+         FROM message_recipients r JOIN messages m ON m.id = r.message_id
         WHERE r.user_id = $1 AND r.status IN ('held', 'discarded') AND r.created_at > $2
         ORDER BY r.created_at DESC, r.id DESC LIMIT $3`,
       [u.id, u.since, maxItems],

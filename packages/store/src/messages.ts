@@ -295,7 +295,7 @@ export interface HeldCopy {
 export async function getRecipientCopy(db: Queryable, recipientId: number): Promise<HeldCopy | undefined> {
   const { rows } = await db.query(
     `SELECT r.id, r.message_id, r.user_id, u.address AS user_address, r.rcpt_to, r.sender, r.status, r.decision, r.reasons, m.raw, m.auth_headers, m.mail_from, m.sha256, m.trace_id
-       FROM message_recipients r JOIN messages m ON m.id = r.message_id AND m.received_at = r.received_at JOIN users u ON u.id = r.user_id WHERE r.id = $1`,
+       FROM message_recipients r JOIN messages m ON m.id = r.message_id JOIN users u ON u.id = r.user_id WHERE r.id = $1`,
     [recipientId],
   );
   const row = rows[0];
@@ -352,7 +352,7 @@ export async function releaseHeldFromSender(tx: Queryable, userId: number, sende
 export async function unconfirmedChallengeCopies(db: Queryable, now: Date, limit = 1000): Promise<Array<{ userId: number; raw: Buffer; sha256: string }>> {
   const { rows } = await db.query(
     `SELECT r.user_id, m.raw, m.sha256 FROM message_recipients r
-       JOIN challenges c ON c.id = r.challenge_id JOIN messages m ON m.id = r.message_id AND m.received_at = r.received_at
+       JOIN challenges c ON c.id = r.challenge_id JOIN messages m ON m.id = r.message_id
       WHERE c.status IN ('queued', 'sent') AND c.expires_at <= $1 AND r.status = 'held' AND m.raw IS NOT NULL
       LIMIT $2`,
     [now, limit],
@@ -385,7 +385,7 @@ export async function expireOld(db: Db, now: Date): Promise<ExpiryResult> {
       `UPDATE messages m SET raw = NULL
         WHERE m.raw IS NOT NULL
           AND NOT EXISTS (SELECT 1 FROM message_recipients r
-                           WHERE r.message_id = m.id AND r.received_at = m.received_at AND r.status IN ('held', 'discarded', 'releasing', 'failed'))`,
+                           WHERE r.message_id = m.id AND r.status IN ('held', 'discarded', 'releasing', 'failed'))`,
     );
     return { expiredCopies: copies.rowCount ?? 0, expiredChallenges: challenges.rowCount ?? 0, purgedBodies: purged.rowCount ?? 0 };
   });
@@ -401,7 +401,7 @@ export async function findRecentCopies(db: Queryable, sha256: string, userIds: n
   if (userIds.length === 0) return out;
   const { rows } = await db.query<{ user_id: number; decision: DecisionAction; status: RecipientStatus }>(
     `SELECT DISTINCT ON (r.user_id) r.user_id, r.decision, r.status
-       FROM messages m JOIN message_recipients r ON r.message_id = m.id AND r.received_at = m.received_at
+       FROM messages m JOIN message_recipients r ON r.message_id = m.id
       WHERE m.sha256 = $1 AND m.received_at > now() - interval '1 day' AND r.user_id = ANY($2::bigint[])
       ORDER BY r.user_id, r.id`,
     [sha256, userIds],

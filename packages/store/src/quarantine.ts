@@ -123,7 +123,7 @@ export async function listQuarantine(db: Queryable, q: QuarantineQuery): Promise
   const { rows } = await db.query(
     `SELECT ${ITEM_COLUMNS}, ${cursorExpr} AS cursor_key
        FROM message_recipients r
-       JOIN messages m ON m.id = r.message_id AND m.received_at = r.received_at
+       JOIN messages m ON m.id = r.message_id
        LEFT JOIN challenges c ON c.id = r.challenge_id
       WHERE ${where.join(' AND ')}
       ORDER BY ${key} DESC, r.id DESC
@@ -178,7 +178,7 @@ export async function getQuarantinedMessage(db: Queryable, userId: number, recip
     `SELECT ${ITEM_COLUMNS}, r.rcpt_to, r.expires_at, r.status_detail,
             m.mail_from, m.client_address, m.client_helo, m.message_id_header, m.auth, m.raw
        FROM message_recipients r
-       JOIN messages m ON m.id = r.message_id AND m.received_at = r.received_at
+       JOIN messages m ON m.id = r.message_id
        LEFT JOIN challenges c ON c.id = r.challenge_id
       WHERE r.id = $1 AND r.user_id = $2`,
     [recipientId, userId],
@@ -214,7 +214,7 @@ async function sendersOf(tx: Queryable, userId: number, ids: number[]): Promise<
   const { rows } = await tx.query<{ sender: string; domains: string[] | null }>(
     `SELECT r.sender,
             array_agg(DISTINCT sig->>'domain') FILTER (WHERE sig->>'result' = 'pass') AS domains
-       FROM message_recipients r JOIN messages m ON m.id = r.message_id AND m.received_at = r.received_at
+       FROM message_recipients r JOIN messages m ON m.id = r.message_id
        LEFT JOIN LATERAL jsonb_array_elements(COALESCE(m.auth->'dkim', '[]'::jsonb)) AS sig ON true
       WHERE r.id = ANY($1::bigint[]) AND r.user_id = $2 AND r.status IN ('held', 'discarded') AND r.sender <> ''
       GROUP BY r.sender`,
@@ -277,7 +277,7 @@ export async function applyQuarantineAction(db: Db, userId: number, ids: number[
           `UPDATE messages m SET raw = NULL
             WHERE m.id = ANY($1::bigint[]) AND m.raw IS NOT NULL
               AND NOT EXISTS (SELECT 1 FROM message_recipients r
-                               WHERE r.message_id = m.id AND r.received_at = m.received_at AND r.status IN ('held', 'discarded', 'releasing', 'failed'))`,
+                               WHERE r.message_id = m.id AND r.status IN ('held', 'discarded', 'releasing', 'failed'))`,
           [rows.map((r) => r.message_id)],
         );
       }
