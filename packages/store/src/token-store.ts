@@ -30,12 +30,12 @@ interface Contribution {
 }
 
 /**
- * `FROM <this>`: the rows of the given tokens (a text[] parameter), found by one
- * index probe per distinct token, whatever the planner believes. Written as `token = ANY($n)`, the
+ * `FROM <this>`: the rows of the given tokens (a text[] parameter), found by one index probe per
+ * distinct token, whatever the planner believes. Written as `token = ANY($n)`, the
  * lookup was planned from the table's statistics, and a recipient's model that had grown since the
  * last ANALYZE looked small: PostgreSQL read the recipient's whole model and filtered it (6–20 ms a
- * message, the largest cost of the ingest in PostgreSQL) instead of probing 100–3,000 tokens (under
- * 1 ms). A LATERAL subquery kept apart by OFFSET 0 cannot be turned into a scan and a hash join.
+ * message, the largest cost of the ingest in PostgreSQL) instead of probing 100–3,000 tokens (1.7 ms
+ * on average in the bench, docs/performance.md). A LATERAL subquery kept apart by OFFSET 0 cannot be turned into a scan and a hash join.
  */
 function probeEach(tokensParam: string, scopeCondition: string): string {
   return `(SELECT DISTINCT unnest(${tokensParam}::text[])) AS t(token)
