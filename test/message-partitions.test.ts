@@ -356,18 +356,23 @@ describe('a body larger than one piece', () => {
     return rows[0].raw;
   }
 
+  /** Records `raw` from a new sender as held for alice; returns its copy's id. */
+  async function recordHeld(pool: Db, raw: Buffer, decision: Decision): Promise<number> {
+    const sender = `s${randomBytes(3).toString('hex')}@remote.test`;
+    const [copy] = await recordMessage(
+      pool,
+      { mailFrom: sender, mailFromOriginal: sender, size: raw.length, sha256: randomBytes(8).toString('hex') },
+      raw,
+      [{ userId, rcptTo: 'alice@example.test', decision, delivered: false }],
+      options(new Date()),
+    );
+    return copy!.recipientId;
+  }
+
   for (const [how, decision] of [['quarantined', QUARANTINE], ['held for a challenge', CHALLENGE]] as const) {
     it(`is stored byte for byte when ${how}`, async () => {
       const raw = bigBody();
-      const sender = `s${randomBytes(3).toString('hex')}@remote.test`;
-      const [copy] = await recordMessage(
-        db,
-        { mailFrom: sender, mailFromOriginal: sender, size: raw.length, sha256: randomBytes(8).toString('hex') },
-        raw,
-        [{ userId, rcptTo: 'alice@example.test', decision, delivered: false }],
-        options(new Date()),
-      );
-      expect((await storedRaw(copy!.recipientId)).equals(raw)).toBe(true);
+      expect((await storedRaw(await recordHeld(db, raw, decision))).equals(raw)).toBe(true);
     });
   }
 
@@ -375,17 +380,7 @@ describe('a body larger than one piece', () => {
     const one = createPool(url, { max: 1 });
     pools.push(one);
     const copies: Array<{ id: number; raw: Buffer }> = [];
-    for (const raw of [bigBody(), randomBytes(RAW_PIECE_BYTES + 1)]) {
-      const sender = `s${randomBytes(3).toString('hex')}@remote.test`;
-      const [copy] = await recordMessage(
-        one,
-        { mailFrom: sender, mailFromOriginal: sender, size: raw.length, sha256: randomBytes(8).toString('hex') },
-        raw,
-        [{ userId, rcptTo: 'alice@example.test', decision: QUARANTINE, delivered: false }],
-        options(new Date()),
-      );
-      copies.push({ id: copy!.recipientId, raw });
-    }
+    for (const raw of [bigBody(), randomBytes(RAW_PIECE_BYTES + 1)]) copies.push({ id: await recordHeld(one, raw, QUARANTINE), raw });
     for (const c of copies) expect((await storedRaw(c.id)).equals(c.raw)).toBe(true);
     // The pieces went through this connection's temporary table, and none of them outlived its transaction.
     const { rows } = await one.query(`SELECT count(*)::int AS n FROM pg_temp.crgate_raw_pieces`);
