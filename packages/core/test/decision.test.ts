@@ -274,6 +274,18 @@ describe('content classifier', () => {
     expect(action({ mailFrom: 'users-bounces@remote.test', mailFromOriginal: 'users-bounces@remote.test', headers: headers({ 'List-Id': '<users.remote.test>', 'List-Post': '<mailto:users@remote.test>' }) }, { content: verdict('ham', 0.01) })).toBe('deliver');
   });
 
+  it('delivers a post to a list older than List-Id that reads like ham', () => {
+    // LISTSERV and Majordomo add no List-* fields: the post is addressed to the list the envelope sender owns.
+    const listserv = { mailFrom: 'owner-words@listserv.remote.test', mailFromOriginal: 'owner-words@listserv.remote.test', fromAddress: 'editor@words.test' };
+    expect(action({ ...listserv, headerRecipients: ['words@listserv.remote.test'] }, { content: verdict('ham', 0.01) })).toBe('deliver');
+    expect(action({ ...listserv, headerRecipients: [], headers: headers({ Sender: 'Words <WORDS@listserv.remote.test>' }) }, { content: verdict('ham', 0.01) })).toBe('deliver');
+  });
+
+  it('does not take a list software notice to a subscriber for a list post', () => {
+    expect(action({ mailFrom: 'words-request@remote.test', mailFromOriginal: 'words-request@remote.test', headerRecipients: ['alice@example.test'] }, { content: verdict('ham', 0.01) })).toBe('quarantine');
+    expect(action({ mailFrom: 'owner-words@remote.test', mailFromOriginal: 'owner-words@remote.test', headerRecipients: ['other@remote.test'] }, { content: verdict('ham', 0.01) })).toBe('quarantine');
+  });
+
   it('lets the recipient\'s blacklist win over a ham verdict', () => {
     expect(action({}, { content: verdict('ham', 0.01), blacklisted: { kind: 'address', value: 'bob@remote.test', source: 'manual' } })).toBe('discard');
   });

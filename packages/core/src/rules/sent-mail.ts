@@ -9,6 +9,8 @@ import type { Rule, RuleContext } from '../decision.js';
 import { nullSenderRule } from './null-sender.js';
 import { mailerDaemonRule, listSoftwareRule } from './role-sender.js';
 import { headerValues } from '../signals.js';
+import { normalizeAddress } from '../address.js';
+import type { MessageFacts } from '../facts.js';
 import { deliveryReportRule, reportSubjectRule } from './delivery-report.js';
 import { autoSubmittedRule, autoReplyRule } from './auto-reply.js';
 import { otherChallengeRule } from './other-cr-system.js';
@@ -19,10 +21,32 @@ const AUTOMATIC_ANSWER = [nullSenderRule, mailerDaemonRule, deliveryReportRule, 
 /** A bounce, report, auto-reply or challenge: an automatic answer to some earlier message. */
 export function isAutomaticAnswer(ctx: RuleContext): boolean {
   if (AUTOMATIC_ANSWER.some((rule) => rule.evaluate(ctx) !== null)) return true;
-  // List software writing on its own (no List-Post / List-Id: not a post to the list) sends notices:
-  // bounces, loop alerts, moderation notes.
-  const isPost = headerValues(ctx.message, 'list-post').length > 0 || headerValues(ctx.message, 'list-id').length > 0;
-  return !isPost && listSoftwareRule.evaluate(ctx) !== null;
+  // List software writing on its own (not a post to the list) sends notices: bounces, loop alerts,
+  // moderation notes.
+  return listSoftwareRule.evaluate(ctx) !== null && !isListPost(ctx.message);
+}
+
+/**
+ * A post the list distributes: it carries List-Post or List-Id, or — lists older than RFC 2369, such
+ * as LISTSERV and Majordomo, add neither — it is addressed to the list itself (To, Cc or Sender name
+ * the address the envelope sender manages: owner-users@host or users-request@host posts to
+ * users@host). A notice from the list software goes to one subscriber, not to the list.
+ */
+function isListPost(message: MessageFacts): boolean {
+  if (headerValues(message, 'list-post').length > 0 || headerValues(message, 'list-id').length > 0) return true;
+  const list = listAddressOf(message.mailFromOriginal ?? message.mailFrom);
+  if (!list) return false;
+  const sender = headerValues(message, 'sender').map((v) => normalizeAddress(/<([^<>]*)>/.exec(v)?.[1] ?? v));
+  return Boolean(message.headerRecipients?.includes(list)) || sender.includes(list);
+}
+
+/** The list address an envelope sender of list software stands for, or undefined. */
+function listAddressOf(envelope: string): string | undefined {
+  const at = envelope.lastIndexOf('@');
+  if (at < 0) return undefined;
+  const local = envelope.slice(0, at).toLowerCase().split('+')[0]!;
+  const name = /^owner-(.+)$/.exec(local)?.[1] ?? /^(.+)-(?:owner|request|admin|bounces?)$/.exec(local)?.[1];
+  return name ? normalizeAddress(`${name}@${envelope.slice(at + 1)}`) : undefined;
 }
 
 function forged(ctx: RuleContext): boolean {
