@@ -3,6 +3,7 @@
  * Authentication-Results header added to delivered mail. The client address comes from XFORWARD when
  * the MTA sent it, else from the newest Received header (the one our MTA wrote).
  */
+import { Readable } from 'node:stream';
 import { authenticate } from 'mailauth';
 import type { AuthFacts, AuthResult } from '@crgate/core';
 import type { ResolveFn } from './dns-resolver.js';
@@ -71,11 +72,25 @@ export function boundedForAuthentication(raw: Buffer): Buffer {
   return Buffer.concat(kept);
 }
 
+/** The bounded head, then the rest of the message as it is read. */
+async function* followedBy(head: Buffer, rest: Readable): AsyncGenerator<Buffer> {
+  yield head;
+  for await (const chunk of rest) yield chunk as Buffer;
+}
+
+/**
+ * `rest`, when given, reads the message after `raw` (a spooled message, of which `raw` is the head).
+ * It is read only when the header block ends within `raw`: otherwise more header fields would follow
+ * past every bound, and a DKIM check of the head alone fails, as it should for such a message.
+ */
 export async function checkAuthentication(
   raw: Buffer,
   opts: { mailFrom: string; clientAddress?: string; clientHelo?: string; hostname: string; resolver: ResolveFn },
+  rest?: () => Readable,
 ): Promise<AuthOutcome> {
-  const res = await authenticate(boundedForAuthentication(raw), {
+  const bounded = boundedForAuthentication(raw);
+  const headerEnds = rest !== undefined && (raw.indexOf('\n\n') >= 0 || raw.indexOf('\n\r\n') >= 0);
+  const res = await authenticate(rest && headerEnds ? Readable.from(followedBy(bounded, rest())) : bounded, {
     sender: opts.mailFrom,
     ip: opts.clientAddress,
     helo: opts.clientHelo,

@@ -11,6 +11,7 @@ import { parseMessage } from './parse-message.js';
 import { checkAuthentication, type AuthOutcome } from './authenticate.js';
 import { createResolver, isDomainRoutable, type ResolveFn } from './dns-resolver.js';
 import { ExternalScorers } from './external-scorers.js';
+import type { Readable } from 'node:stream';
 
 const LOCAL_DOMAINS_TTL_MS = 30_000;
 
@@ -35,9 +36,16 @@ export interface DecisionPipeline {
   /**
    * `sha256`, when given, also finds the users who already have a copy of these bytes (in the same
    * round trip as the other lookups); their decisions are made but are the caller's to ignore.
+   * `rest`, when given, reads the bytes of the message after `raw`: `raw` is then only the head of a
+   * spooled message, which is all that parsing and the classifier read; DKIM reads the rest too.
    */
-  decideFor(raw: Buffer, envelope: Envelope, users: User[], log: Logger, options?: { sha256?: string }): Promise<PipelineResult>;
+  decideFor(raw: Buffer, envelope: Envelope, users: User[], log: Logger, options?: DecideOptions): Promise<PipelineResult>;
   content: ContentChecker;
+}
+
+export interface DecideOptions {
+  sha256?: string;
+  rest?: () => Readable;
 }
 
 export interface PipelineOptions {
@@ -70,16 +78,20 @@ export function createDecisionPipeline(config: Config, options: PipelineOptions)
   }
 
   /** Authentication and the sender-domain check; DNS trouble leaves facts unknown, never failed. */
-  async function senderFacts(raw: Buffer, facts: MessageFacts, log: Logger): Promise<AuthOutcome | undefined> {
+  async function senderFacts(raw: Buffer, rest: (() => Readable) | undefined, facts: MessageFacts, log: Logger): Promise<AuthOutcome | undefined> {
     if (options.offline) return undefined;
     const [auth, routable] = await Promise.all([
-      checkAuthentication(raw, {
-        mailFrom: facts.mailFrom,
-        clientAddress: facts.clientAddress,
-        clientHelo: facts.clientHelo,
-        hostname: config.lmtp.hostname,
-        resolver,
-      }).catch((err: unknown) => {
+      checkAuthentication(
+        raw,
+        {
+          mailFrom: facts.mailFrom,
+          clientAddress: facts.clientAddress,
+          clientHelo: facts.clientHelo,
+          hostname: config.lmtp.hostname,
+          resolver,
+        },
+        rest,
+      ).catch((err: unknown) => {
         log.warn({ event: 'ingest.auth_failed', err: (err as Error).message }, 'authentication checks failed; treating results as unknown');
         return undefined;
       }),
@@ -98,7 +110,7 @@ export function createDecisionPipeline(config: Config, options: PipelineOptions)
       // The database lookups need only the envelope and the header: they run while DNS, the
       // classifier and the external scorers work.
       const [auth, checked, externalScores, found, domains] = await Promise.all([
-        senderFacts(raw, facts, log),
+        senderFacts(raw, opts.rest, facts, log),
         content.check(raw, userIds).catch((err: unknown) => {
           log.warn({ event: 'classifier.failed', err: (err as Error).message }, 'content classification failed; deciding without it');
           return undefined;

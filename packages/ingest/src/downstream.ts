@@ -20,15 +20,18 @@ export interface DeliveryResult {
   message: string;
 }
 
+/** Bytes in memory, or bytes read from a file each time they are sent (message-spool.ts). */
+export type MessagePart = Buffer | { readonly size: number; stream(): Readable };
+
 export interface DeliveryRequest {
   mailFrom: string;
   recipients: string[];
   /**
    * The whole message as it will be written, including any header crgate prepends: one Buffer, or
    * parts written one after the other (a prepended header and the original bytes, without copying
-   * the original into a new buffer).
+   * the original into a new buffer; a large original is read from the ingest's spool file).
    */
-  message: Buffer | readonly Buffer[];
+  message: Buffer | readonly MessagePart[];
   /** DSN NOTIFY values for every recipient, sent only if the server offers DSN (challenges use NEVER). */
   notify?: Array<'NEVER' | 'SUCCESS' | 'FAILURE' | 'DELAY'>;
 }
@@ -122,15 +125,20 @@ async function sendOn(conn: SMTPConnection, req: DeliveryRequest): Promise<{ res
 /** Slices handed to the SMTP client at a time: its dot-stuffing then copies a slice, not the message. */
 const SEND_SLICE = 256 * 1024;
 
-function* slices(parts: readonly Buffer[]): Generator<Buffer> {
-  for (const part of parts) for (let i = 0; i < part.length; i += SEND_SLICE) yield part.subarray(i, i + SEND_SLICE);
+async function* slices(parts: readonly MessagePart[]): AsyncGenerator<Buffer> {
+  for (const part of parts) {
+    if (Buffer.isBuffer(part)) for (let i = 0; i < part.length; i += SEND_SLICE) yield part.subarray(i, i + SEND_SLICE);
+    else for await (const chunk of part.stream()) yield chunk as Buffer;
+  }
 }
 
 /** What nodemailer is given: a small message as it is, a large one or parts as a stream of slices. */
 function messageBody(message: DeliveryRequest['message']): Buffer | Readable {
   const parts = Buffer.isBuffer(message) ? [message] : message;
-  const size = parts.reduce((n, p) => n + p.length, 0);
-  if (size <= SEND_SLICE) return parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+  if (parts.every((p): p is Buffer => Buffer.isBuffer(p))) {
+    const size = parts.reduce((n, p) => n + p.length, 0);
+    if (size <= SEND_SLICE) return parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+  }
   return Readable.from(slices(parts), { objectMode: false });
 }
 
@@ -256,7 +264,7 @@ async function deliverToMaildir(dir: string, req: DeliveryRequest): Promise<Deli
       const tmp = join(base, 'tmp', name);
       const fh = await open(tmp, 'wx', 0o600);
       try {
-        for (const part of Buffer.isBuffer(req.message) ? [req.message] : req.message) await fh.write(part);
+        for await (const chunk of slices(Buffer.isBuffer(req.message) ? [req.message] : req.message)) await fh.write(chunk);
         await fh.sync();
       } finally {
         await fh.close();

@@ -8,3 +8,4 @@ export * from './mail-sources.js';
 export * from './outgoing-tap.js';
 export * from './content-check.js';
 export * from './external-scorers.js';
+export * from './message-spool.js';

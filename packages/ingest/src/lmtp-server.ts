@@ -17,6 +17,7 @@ const ALREADY_HAM_SCORE = 0.01;
 import { handleTapCopy, isTrustedPeer, type TapOutcome } from './outgoing-tap.js';
 import type { ResolveFn } from './dns-resolver.js';
 import { decisionHeader, DeliveryPool, type DeliveryResult } from './downstream.js';
+import { SPOOL_ABOVE_BYTES, SpooledMessage, type IncomingMessage, type SpoolWriter } from './message-spool.js';
 
 export interface IngestDeps {
   db: Db;
@@ -118,17 +119,26 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
    * go straight into a buffer of that size; collecting chunks and concatenating them held two copies of
    * a large message at once (docs/performance.md). A buffer from allocUnsafe costs memory only where it
    * is written, so an estimate that is too high costs address space, not RSS; one too low, or none,
-   * falls back to growing.
+   * falls back to growing. Past SPOOL_ABOVE_BYTES (or announced as larger) the message goes to a spool
+   * file instead, and only its head stays in memory (message-spool.ts).
    */
-  async function readMessage(stream: SMTPServerDataStream, sizeHint: number): Promise<Buffer | undefined> {
+  async function readMessage(stream: SMTPServerDataStream, sizeHint: number): Promise<IncomingMessage | undefined> {
     const hint = Number.isSafeInteger(sizeHint) && sizeHint > 0 ? Math.min(sizeHint, config.lmtp.maxSize) : 0;
-    let buf = hint ? Buffer.allocUnsafe(hint + (hint >> 6) + 65_536) : undefined;
+    let spool: SpoolWriter | undefined;
+    let buf = hint && hint <= SPOOL_ABOVE_BYTES ? Buffer.allocUnsafe(hint + (hint >> 6) + 65_536) : undefined;
     const chunks: Buffer[] = [];
+    const hash = createHash('sha256');
     let size = 0;
-    for await (const chunk of stream) {
-      // Past the limit smtp-server answers 552 itself; stop keeping bytes so memory stays bounded.
-      if (stream.sizeExceeded) continue;
-      const c = chunk as Buffer;
+    // A spool file that cannot be written (disk full) fails the message with a 4xx, but only after the
+    // rest of the DATA is read: smtp-server answers once the stream has ended.
+    let failed: unknown;
+    const keep = async (c: Buffer): Promise<void> => {
+      if (!spool && (hint > SPOOL_ABOVE_BYTES || size + c.length > SPOOL_ABOVE_BYTES)) {
+        spool = await SpooledMessage.begin(buf ? [buf.subarray(0, size)] : chunks);
+        buf = undefined;
+        chunks.length = 0;
+      }
+      if (spool) return spool.append(c);
       if (buf && size + c.length > buf.length) {
         // The estimate was too low: keep what is there as one chunk and collect the rest.
         chunks.push(buf.subarray(0, size));
@@ -136,15 +146,31 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
       }
       if (buf) c.copy(buf, size);
       else chunks.push(c);
+    };
+    for await (const chunk of stream) {
+      // Past the limit smtp-server answers 552 itself; stop keeping bytes so memory stays bounded.
+      if (stream.sizeExceeded || failed) continue;
+      const c = chunk as Buffer;
+      hash.update(c);
+      await keep(c).catch((err: unknown) => (failed = err));
       size += c.length;
     }
-    if (stream.sizeExceeded) return undefined;
-    return buf ? buf.subarray(0, size) : Buffer.concat(chunks, size);
+    if (stream.sizeExceeded || failed) {
+      await spool?.discard().catch(() => undefined);
+      if (failed) throw failed;
+      return undefined;
+    }
+    const sha256 = hash.digest('hex');
+    if (spool) {
+      const spooled = spool.finish();
+      return { head: spooled.head, size, sha256, spooled };
+    }
+    return { head: buf ? buf.subarray(0, size) : Buffer.concat(chunks, size), size, sha256 };
   }
 
-  async function processMessage(raw: Buffer, session: SMTPServerSession): Promise<Reply[]> {
+  async function processMessage(message: IncomingMessage, session: SMTPServerSession): Promise<Reply[]> {
     const rcpts = session.envelope.rcptTo as RcptAddress[];
-    const sha256 = createHash('sha256').update(raw).digest('hex');
+    const { head, sha256, spooled } = message;
     const mailFromRaw = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
     const forwarded = session.xForward?.has('ADDR');
     // One decision per user: an alias and its primary address in one envelope get one copy.
@@ -154,7 +180,7 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
     const sessionLog = log.child({ session: session.id, trace: traceId });
     let tap: TapOutcome | Error | undefined;
     if (rcpts.some((r) => r.crgateTap)) {
-      tap = await handleTapCopy(deps.db, raw, mailFromRaw, sessionLog, pipeline.content).catch((err: unknown) => {
+      tap = await handleTapCopy(deps.db, head, mailFromRaw, sessionLog, pipeline.content, sha256).catch((err: unknown) => {
         sessionLog.error({ event: 'tap.failed', err }, 'could not record the outgoing copy');
         return replyFor(toReplyError(err));
       });
@@ -165,7 +191,7 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
       clientHelo: forwarded ? session.hostNameAppearsAs : undefined,
     };
     const { facts, auth, decisions, content, recentCopies: already }: PipelineResult = users.size
-      ? await pipeline.decideFor(raw, envelope, [...users.values()], sessionLog, { sha256 })
+      ? await pipeline.decideFor(head, envelope, [...users.values()], sessionLog, { sha256, rest: spooled && (() => spooled.stream(head.length)) })
       : { facts: { mailFrom: mailFromRaw, headers: new Map() }, decisions: new Map(), recentCopies: new Map() };
     // A retry of a message we already accepted (our 250 was lost) is answered, not stored again. The
     // pipeline found those copies in its one lookup; their new decisions are dropped.
@@ -190,7 +216,7 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
           config.deliverTo.kind === 'maildir' ? u.address : (rcpts.find((r) => r.crgateUser?.id === u.id)?.address ?? u.address);
         const results = await downstream.deliver(
           config.deliverTo,
-          { mailFrom: mailFromRaw, recipients: group.map(rcptOf), message: [Buffer.from(header + (auth?.headers ?? '')), raw] },
+          { mailFrom: mailFromRaw, recipients: group.map(rcptOf), message: [Buffer.from(header + (auth?.headers ?? '')), spooled ?? head] },
           config.lmtp.hostname,
         );
         group.forEach((u, i) => deliveries.set(u.id, results[i]!));
@@ -225,13 +251,13 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
             subject: facts.subject,
             fromHeader: facts.headers.get('from')?.[0],
             date: facts.date,
-            size: raw.length,
+            size: message.size,
             sha256,
             auth: facts.auth,
             authHeaders: auth?.headers,
             traceId,
           },
-          raw,
+          spooled ?? head,
           outcomes,
           {
             now: now(),
@@ -302,12 +328,17 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
       const from = session.envelope.mailFrom as (SMTPServerAddress & { args?: Record<string, string> }) | false;
       const sizeHint = from ? Number(from.args?.SIZE ?? 0) : 0;
       readMessage(stream, sizeHint)
-        .then(async (raw) => {
-          if (!raw) return callback(smtpError(552, `Message exceeds fixed maximum message size ${config.lmtp.maxSize}`));
+        .then(async (message) => {
+          if (!message) return callback(smtpError(552, `Message exceeds fixed maximum message size ${config.lmtp.maxSize}`));
           const timer = metrics.lmtpData.startTimer();
-          const replies = await processMessage(raw, session);
-          timer();
-          callback(null, replies as never);
+          try {
+            const replies = await processMessage(message, session);
+            timer();
+            callback(null, replies as never);
+          } finally {
+            // Nothing to do about a descriptor that will not close: the file is already unlinked.
+            await message.spooled?.close().catch(() => undefined);
+          }
         })
         .catch((err: unknown) => {
           log.error({ event: 'ingest.failed', session: session.id, err }, 'message processing failed; answering 4xx');

@@ -62,7 +62,18 @@ export interface TapOutcome {
   whitelisted: string[];
 }
 
-export async function handleTapCopy(db: Db, raw: Buffer, mailFrom: string, log: Logger, content?: ContentChecker): Promise<TapOutcome> {
+/**
+ * `raw` may be only the head of a large message (the ingest's spool keeps the rest on disk): headers
+ * and the tokenizer read no further. `sha256` is then the whole message's, its key in the training log.
+ */
+export async function handleTapCopy(
+  db: Db,
+  raw: Buffer,
+  mailFrom: string,
+  log: Logger,
+  content?: ContentChecker,
+  sha256 = createHash('sha256').update(raw).digest('hex'),
+): Promise<TapOutcome> {
   const { headers } = parseHeaders(raw);
   const ignore = (detail: string): TapOutcome => {
     log.warn({ event: 'tap.ignored', mailFrom, reason: detail }, `outgoing copy ignored: ${detail}`);
@@ -79,7 +90,7 @@ export async function handleTapCopy(db: Db, raw: Buffer, mailFrom: string, log: 
   // A user's own words are the best ham there is.
   if (content?.enabled) {
     const tokens = await tokenize(raw);
-    content.learnLater(user.id, createHash('sha256').update(raw).digest('hex'), tokens, 'ham', 1, 'outgoing mail');
+    content.learnLater(user.id, sha256, tokens, 'ham', 1, 'outgoing mail');
   }
   log.info({ event: 'tap.recorded', user: user.address, messageId, recipients: recipients.length, whitelisted: whitelisted.length }, 'outgoing mail recorded');
   return { recorded: true, detail: `recorded, ${recipients.length} recipient(s)`, whitelisted };

@@ -149,17 +149,31 @@ const INSERT_MESSAGE_FROM_PIECES = INSERT_MESSAGE.replace(
 );
 
 /**
+ * A message body that is not in memory (the ingest's spool file for large mail), read piece by piece.
+ * It is always stored through stageRawInPieces().
+ */
+export interface PiecewiseBody {
+  readonly size: number;
+  pieces(bytes: number): AsyncIterable<Buffer>;
+}
+
+function* bufferPieces(raw: Buffer): Generator<Buffer> {
+  for (let at = 0; at < raw.length; at += RAW_PIECE_BYTES) yield raw.subarray(at, at + RAW_PIECE_BYTES);
+}
+
+/**
  * Writes the body into a temporary table of this connection, one piece per statement. The table is
  * emptied at commit or rollback, so the pieces never outlive the transaction that stores the message.
  */
-async function stageRawInPieces(tx: DbClient, raw: Buffer): Promise<void> {
+async function stageRawInPieces(tx: DbClient, raw: Buffer | PiecewiseBody): Promise<void> {
   await tx.query('CREATE TEMP TABLE IF NOT EXISTS crgate_raw_pieces (seq integer PRIMARY KEY, piece bytea NOT NULL) ON COMMIT DELETE ROWS');
-  for (let seq = 0, at = 0; at < raw.length; seq++, at += RAW_PIECE_BYTES) {
-    await tx.query('INSERT INTO crgate_raw_pieces (seq, piece) VALUES ($1, $2)', [seq, raw.subarray(at, at + RAW_PIECE_BYTES)]);
+  let seq = 0;
+  for await (const piece of Buffer.isBuffer(raw) ? bufferPieces(raw) : raw.pieces(RAW_PIECE_BYTES)) {
+    await tx.query('INSERT INTO crgate_raw_pieces (seq, piece) VALUES ($1, $2)', [seq++, piece]);
   }
 }
 
-function messageValues(meta: MessageMeta, raw: Buffer, keepRaw: boolean, opts: RecordOptions): unknown[] {
+function messageValues(meta: MessageMeta, raw: Buffer | PiecewiseBody, keepRaw: boolean, opts: RecordOptions): unknown[] {
   return [
     opts.now,
     meta.mailFromOriginal,
@@ -171,7 +185,7 @@ function messageValues(meta: MessageMeta, raw: Buffer, keepRaw: boolean, opts: R
     meta.date && !Number.isNaN(meta.date.getTime()) ? meta.date : null,
     meta.size,
     meta.sha256,
-    keepRaw ? raw : null,
+    keepRaw && Buffer.isBuffer(raw) ? raw : null,
     meta.auth === undefined ? null : JSON.stringify(meta.auth),
     meta.authHeaders ?? null,
     meta.traceId ?? null,
@@ -195,12 +209,12 @@ function recipientRow(r: RecipientOutcome, decision: Decision, sender: string, o
 export async function recordMessage(
   db: Db,
   meta: MessageMeta,
-  raw: Buffer,
+  raw: Buffer | PiecewiseBody,
   recipients: RecipientOutcome[],
   opts: RecordOptions,
 ): Promise<RecordedRecipient[]> {
   const keepRaw = recipients.some((r) => !r.delivered);
-  const inPieces = keepRaw && raw.length > RAW_PIECE_BYTES;
+  const inPieces = keepRaw && (!Buffer.isBuffer(raw) || raw.length > RAW_PIECE_BYTES);
   const challenged = recipients.some((r) => !r.delivered && r.decision.action === 'challenge');
   if (!challenged && !inPieces) return recordWithoutChallenge(db, meta, raw, keepRaw, recipients, opts, false);
   return withTransaction(db, async (tx) => {
@@ -241,7 +255,7 @@ export async function recordMessage(
 async function recordWithoutChallenge(
   db: Queryable,
   meta: MessageMeta,
-  raw: Buffer,
+  raw: Buffer | PiecewiseBody,
   keepRaw: boolean,
   recipients: RecipientOutcome[],
   opts: RecordOptions,

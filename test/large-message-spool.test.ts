@@ -1,0 +1,163 @@
+/**
+ * A message larger than SPOOL_ABOVE_BYTES waits in a spool file while crgate decides, with only its
+ * head in memory (packages/ingest/src/message-spool.ts). Nothing about it may change for that: it is
+ * delivered and stored byte for byte, DKIM is checked over all of it, and no file is left behind.
+ * Real DKIM signatures (nodemailer's signer) against the test DNS server; Python's smtplib as client.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { text } from 'node:stream/consumers';
+import DKIM from 'nodemailer/lib/dkim';
+import { HEAD_BYTES, SPOOL_ABOVE_BYTES } from '@crgate/ingest';
+import { addListEntry, addUser, findUserByAddress } from '@crgate/store';
+import { createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
+import { startInProcess } from './helpers/in-process.js';
+import { pythonLmtpSend } from './helpers/lmtp-client.js';
+
+const CLIENT = { addr: '198.51.100.31', helo: 'mx.signed.test' };
+const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const publicDer = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+
+/** A plain-text message from `from` a little over the spool threshold, its lines all different. */
+function large(id: string, from: string): string {
+  const lines: string[] = [];
+  let size = 0;
+  for (let i = 0; size < SPOOL_ABOVE_BYTES + 512 * 1024; i++) {
+    const line = `${id} line ${i}: the quick brown fox jumps over the lazy dog, again and again.`;
+    lines.push(line);
+    size += line.length + 2;
+  }
+  return `From: ${from}\r\nTo: alice@example.test\r\nSubject: Large ${id}\r\nDate: Wed, 02 Dec 2026 10:00:00 +0000\r\nMessage-ID: <${id}@signed.test>\r\n\r\n${lines.join('\r\n')}\r\n`;
+}
+
+async function signed(message: string): Promise<string> {
+  const signer = new DKIM({ domainName: 'signed.test', keySelector: 'sel', privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() });
+  return text(signer.sign(message));
+}
+
+const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+describe('a message larger than the spool threshold', () => {
+  let t: MailTestEnvironment;
+  let engine: Awaited<ReturnType<typeof startInProcess>>;
+  let spoolDir: string;
+  const tmpBefore = process.env.TMPDIR;
+
+  beforeAll(async () => {
+    // The spool goes to the system's temporary directory: a fresh one, to see what is left in it.
+    spoolDir = await mkdtemp(join(tmpdir(), 'crgate-spool-test-'));
+    process.env.TMPDIR = spoolDir;
+    t = await createMailTestEnvironment({ CRGATE_LMTP_MAX_SIZE: String(16 * 1024 * 1024) });
+    Object.assign(t.dns.records, {
+      'signed.test': { MX: [{ exchange: 'mx.signed.test', priority: 10 }], TXT: [`v=spf1 ip4:${CLIENT.addr} -all`] },
+      'sel._domainkey.signed.test': { TXT: [`v=DKIM1; k=rsa; p=${publicDer}`] },
+    });
+    engine = await startInProcess(t.env, ['ingest']);
+    await addUser(engine.db, 'alice@example.test');
+    const alice = await findUserByAddress(engine.db, 'alice@example.test');
+    await addListEntry(engine.db, { userId: alice!.id, list: 'white', kind: 'address', value: 'friend@signed.test', source: 'manual' });
+  });
+
+  afterAll(async () => {
+    await engine?.stop();
+    await t?.cleanup();
+    if (tmpBefore === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = tmpBefore;
+    if (spoolDir) await rm(spoolDir, { recursive: true, force: true });
+  });
+
+  it('is larger than the head kept in memory, so the rest must come from the file', () => {
+    expect(Buffer.byteLength(large('probe', 'x@signed.test'))).toBeGreaterThan(Math.max(SPOOL_ABOVE_BYTES, HEAD_BYTES));
+  });
+
+  it('is delivered byte for byte, its DKIM signature verified over the whole body', async () => {
+    const message = await signed(large('delivered', 'Friend <friend@signed.test>'));
+    const before = t.lmtpSink.messages.length;
+    const r = await pythonLmtpSend(t.lmtpPort, 'friend@signed.test', ['alice@example.test'], message, { xforward: CLIENT });
+    expect(r.data?.[0]?.[1]).toBe(250);
+    expect(t.lmtpSink.messages).toHaveLength(before + 1);
+    const got = t.lmtpSink.messages[before]!.raw.toString('latin1');
+    // crgate prepends its decision and Authentication-Results; the message follows unchanged.
+    const at = got.indexOf('DKIM-Signature:');
+    expect(sha256(got.slice(at))).toBe(sha256(message));
+    expect(got.slice(0, at)).toMatch(/dkim=pass header\.i=@signed\.test /);
+  });
+
+  it('does not pass DKIM when a byte past the head was changed after signing', async () => {
+    const message = await signed(large('tampered', 'Friend <friend@signed.test>'));
+    const end = message.length - 40;
+    const tampered = message.slice(0, end) + (message[end] === 'x' ? 'y' : 'x') + message.slice(end + 1);
+    const before = t.lmtpSink.messages.length;
+    await pythonLmtpSend(t.lmtpPort, 'friend@signed.test', ['alice@example.test'], tampered, { xforward: CLIENT });
+    const { rows } = await t.db.query(
+      `SELECT r.reasons FROM message_recipients r JOIN messages m ON m.id = r.message_id WHERE m.message_id_header = '<tampered@signed.test>'`,
+    );
+    const symbols = rows[0].reasons.map((x: { symbol: string }) => x.symbol) as string[];
+    expect(symbols).not.toContain('DKIM_PASS');
+    // Whitelisted and SPF-authenticated, it is still delivered, with the broken body hash on record
+    // (mailauth reports it as neutral, RFC 6376's lenient reading).
+    expect(t.lmtpSink.messages).toHaveLength(before + 1);
+    expect(t.lmtpSink.messages[before]!.raw.toString('latin1')).toMatch(/dkim=neutral \(body hash did not verify\)/);
+  });
+
+  it('is stored byte for byte when held', async () => {
+    const message = await signed(large('held', 'Stranger <stranger@signed.test>'));
+    const r = await pythonLmtpSend(t.lmtpPort, 'stranger@signed.test', ['alice@example.test'], message, { xforward: CLIENT });
+    expect(r.data?.[0]?.[1]).toBe(250);
+    expect(r.data?.[0]?.[2]).toMatch(/held/);
+    const { rows } = await t.db.query(`SELECT raw, size, sha256 FROM messages WHERE message_id_header = '<held@signed.test>'`);
+    expect(rows).toHaveLength(1);
+    expect(rows[0].size).toBe(Buffer.byteLength(message));
+    expect(sha256(rows[0].raw)).toBe(sha256(message));
+    expect(rows[0].sha256).toBe(sha256(message));
+  });
+
+  it('answers 4xx when the spool file cannot be written, and takes the message when it can', async () => {
+    const message = large('retried', 'Friend <friend@signed.test>');
+    process.env.TMPDIR = join(spoolDir, 'missing');
+    try {
+      const refused = await pythonLmtpSend(t.lmtpPort, 'friend@signed.test', ['alice@example.test'], message, { xforward: CLIENT });
+      expect(refused.data?.[0]?.[1]).toBe(451);
+    } finally {
+      process.env.TMPDIR = spoolDir;
+    }
+    const { rows } = await t.db.query(`SELECT 1 FROM messages WHERE message_id_header = '<retried@signed.test>'`);
+    expect(rows).toHaveLength(0);
+    // The MTA's retry.
+    const accepted = await pythonLmtpSend(t.lmtpPort, 'friend@signed.test', ['alice@example.test'], message, { xforward: CLIENT });
+    expect(accepted.data?.[0]?.[1]).toBe(250);
+  });
+
+  it('leaves no spool file behind', async () => {
+    expect(await readdir(spoolDir)).toEqual([]);
+  });
+});
+
+describe('a message larger than the spool threshold, delivered to a Maildir', () => {
+  it('is written whole', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'crgate-maildir-'));
+    const t = await createMailTestEnvironment({ CRGATE_DELIVER_TO: `maildir:${dir}`, CRGATE_LMTP_MAX_SIZE: String(16 * 1024 * 1024) });
+    const engine = await startInProcess(t.env, ['ingest']);
+    try {
+      await addUser(engine.db, 'alice@example.test');
+      const alice = await findUserByAddress(engine.db, 'alice@example.test');
+      await addListEntry(engine.db, { userId: alice!.id, list: 'white', kind: 'address', value: 'friend@signed.test', source: 'manual' });
+      const message = large('maildir', 'Friend <friend@signed.test>');
+      const r = await pythonLmtpSend(t.lmtpPort, 'friend@signed.test', ['alice@example.test'], message);
+      expect(r.data?.[0]?.[1]).toBe(250);
+      const box = join(dir, 'example.test', 'alice', 'Maildir', 'new');
+      const files = await readdir(box);
+      expect(files).toHaveLength(1);
+      const written = (await readFile(join(box, files[0]!))).toString('latin1');
+      expect(written.length).toBeGreaterThan(message.length);
+      expect(sha256(written.slice(written.length - message.length))).toBe(sha256(message));
+    } finally {
+      await engine.stop();
+      await t.cleanup();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
