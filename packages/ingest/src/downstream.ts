@@ -21,7 +21,7 @@ export interface DeliveryResult {
 }
 
 /** Bytes in memory, or bytes read from a file each time they are sent (message-spool.ts). */
-export type MessagePart = Buffer | { readonly size: number; stream(): Readable };
+export type MessagePart = Buffer | { stream(): Readable };
 
 export interface DeliveryRequest {
   mailFrom: string;

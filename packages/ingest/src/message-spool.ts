@@ -71,7 +71,12 @@ export class SpooledMessage {
       throw err;
     });
     const writer = new SpoolWriter(file);
-    for (const chunk of received) await writer.append(chunk);
+    try {
+      for (const chunk of received) await writer.append(chunk);
+    } catch (err) {
+      await writer.discard().catch(() => undefined);
+      throw err;
+    }
     return writer;
   }
 }
