@@ -625,6 +625,10 @@ function report(r) {
   out.push(`replies at full load: ${mix(r.crgate.outcomes)}`);
   for (const [kind, o] of Object.entries(r.crgate.byKind)) out.push(`  ${kind} senders: ${mix(o)}`);
   if (r.crgate.outcomes.examples) out.push(`  error replies, e.g.: ${r.crgate.outcomes.examples.slice(0, 2).join(' | ')}`);
+  for (const [label, x] of [['full load', r.crgate], ['half load', r.crgateHalf]]) {
+    const by = Object.entries(x?.latencyByOutcome ?? {}).sort((a, b) => b[1].n - a[1].n);
+    if (by.length) out.push(`latency by reply at ${label}, p50 / p99 ms (messages): ${by.map(([o, l]) => `${o} ${fmt(l.p50, 1)} / ${fmt(l.p99, 1)} (${l.n})`).join(', ')}`);
+  }
   out.push(`challenges: ${r.database.challenges} created, ${r.database.challenges_sent} sent, ${r.database.challenges_suppressed} suppressed (rate limits); deliveries to the sink: ${r.sinks.delivered.messages}`);
   const c = r.crgate.server.counters ?? {};
   if (c.pg !== undefined) out.push(`round trips per message at full load (engine, ingest + worker): PostgreSQL ${fmt(c.pg / r.crgate.sent, 1)} queries, Redis ${fmt(c.redis / r.crgate.sent, 1)} commands`);

@@ -21,6 +21,8 @@ async function run(opts) {
   await new Promise((resolve) => process.once('message', (m) => m.type === 'go' && resolve()));
 
   const latencies = [];
+  /** Latencies by reply (deliver, challenge, …): where the tail is. */
+  const latenciesByOutcome = {};
   const outcomes = {};
   const byKind = {};
   let next = 0;
@@ -50,6 +52,7 @@ async function run(opts) {
       if (latencyMs !== undefined) latencies.push(latencyMs);
       const o = outcomeOf(replies[0]);
       outcomes[o] = (outcomes[o] ?? 0) + 1;
+      if (latencyMs !== undefined) (latenciesByOutcome[o] ??= []).push(latencyMs);
       byKind[env.kind] ??= {};
       byKind[env.kind][o] = (byKind[env.kind][o] ?? 0) + 1;
       if ((o === '4xx' || o === '5xx' || o === 'no reply') && !opts.quietErrors) {
@@ -69,6 +72,7 @@ async function run(opts) {
     rate: (sent * 1000) / elapsedMs,
     bytes,
     latency: summarize(latencies),
+    latencyByOutcome: Object.fromEntries(Object.entries(latenciesByOutcome).map(([o, l]) => [o, summarize(l)])),
     outcomes,
     byKind,
     late,
