@@ -1,14 +1,18 @@
 /**
  * The classifier in the running engine: bootstrapped with `crgate train`, consulted by the ingest, and
  * learning from what happens — a confirmed sender's held mail becomes ham for that recipient, mail
- * discarded as sure spam becomes (lighter) spam. Training data are real messages from the shared corpus.
+ * discarded as sure spam becomes (lighter) spam, held mail whose challenge expired unanswered becomes
+ * (lighter still) spam. Training data are real messages from the shared corpus.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readdirSync, copyFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MAX_MESSAGE_BYTES } from '@crgate/classifier';
+import { silentLogger } from '@crgate/core';
 import { addUser, findUserByAddress } from '@crgate/store';
+import { trainFromExpiredChallenges } from '@crgate/worker';
 import { REMOTE_CLIENT, createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
 import { runCli } from './helpers/engine-process.js';
 import { startInProcess } from './helpers/in-process.js';
@@ -99,5 +103,37 @@ describe('classifier learning in the engine', () => {
     expect(rows[0].reasons.map((x: { symbol: string }) => x.symbol)).toContain('CONTENT_SPAM');
     await waitFor(async () => Number((await totals(alice.id)).nspam) > 0, "alice's model to learn the discarded spam");
     expect(await totals(alice.id)).toEqual({ nham: 1, nspam: 0.5 });
+  });
+
+  it('learns weak spam from held mail whose challenge expired unconfirmed', async () => {
+    const alice = (await findUserByAddress(engine.db, 'alice@example.test'))!;
+    // The sweep reads only the head of each body, as much as the tokenizer reads: words past 256 KB
+    // do not reach the model (message-partitions.test.ts checks the head itself).
+    const late = 'zzlateword';
+    // A sender and words the model has not met: unsure, so challenged.
+    t.dns.records['garden.test'] = { MX: [{ exchange: 'mx.garden.test', priority: 10 }], TXT: [`v=spf1 ip4:${REMOTE_CLIENT.addr} -all`] };
+    const message =
+      'From: Carol Green <carol@garden.test>\r\nTo: Alice <alice@example.test>\r\nSubject: Quarterly figures\r\n' +
+      'Date: Wed, 02 Dec 2026 09:00:00 +0000\r\nMessage-ID: <expiring-1@garden.test>\r\n\r\n' +
+      'Hedgerow pruning rota, compost bins, seedling swap, allotment plots.\r\n' +
+      `${'x'.repeat(78)}\r\n`.repeat(Math.ceil(MAX_MESSAGE_BYTES / 80)) +
+      `${late}\r\n`;
+    const r = await pythonLmtpSend(t.lmtpPort, 'carol@garden.test', ['alice@example.test'], message, { xforward: REMOTE_CLIENT });
+    expect(r.data?.[0]?.[1]).toBe(250);
+    const { rows } = await t.db.query(`SELECT decision FROM message_recipients ORDER BY id DESC LIMIT 1`);
+    expect(rows[0].decision).toBe('challenge');
+    const before = await totals(alice.id);
+    expect(await trainFromExpiredChallenges(t.db, new Date(Date.now() + 60 * 86_400_000), silentLogger)).toBe(1);
+    expect(await totals(alice.id)).toEqual({ nham: before.nham, nspam: before.nspam + 0.25 });
+    const learned = await t.db.query(
+      `SELECT label, weight FROM classifier_trained WHERE scope = $1 AND message_key = (SELECT sha256 FROM messages WHERE message_id_header = '<expiring-1@garden.test>')`,
+      [alice.id],
+    );
+    expect(learned.rows[0]).toMatchObject({ label: 'spam' });
+    expect(Number(learned.rows[0].weight)).toBe(0.25);
+    const lateToken = await t.db.query(`SELECT 1 FROM classifier_tokens WHERE scope = $1 AND token = $2`, [alice.id, late]);
+    expect(lateToken.rows).toHaveLength(0);
+    const subjectToken = await t.db.query(`SELECT spam FROM classifier_tokens WHERE scope = $1 AND token = 'subject:Quarterly'`, [alice.id]);
+    expect(Number(subjectToken.rows[0]?.spam)).toBe(0.25);
   });
 });

@@ -12,6 +12,7 @@ import pg from 'pg';
 import { silentLogger, type Decision } from '@crgate/core';
 import {
   addUser,
+  copyHeads,
   createPool,
   ensureDatabase,
   expireHistory,
@@ -375,6 +376,17 @@ describe('a body larger than one piece', () => {
       expect((await storedRaw(await recordHeld(db, raw, decision))).equals(raw)).toBe(true);
     });
   }
+
+  it('gives the learner only the first bytes of a stored body, and nothing for a copy without one', async () => {
+    const raw = bigBody();
+    const id = await recordHeld(db, raw, QUARANTINE);
+    const heads = await copyHeads(db, [id, id + 1_000_000], 256 * 1024);
+    expect([...heads.keys()]).toEqual([id]);
+    expect(heads.get(id)!.equals(raw.subarray(0, 256 * 1024))).toBe(true);
+    const copy = await getRecipientCopy(db, id, { headBytes: 1000 });
+    expect(copy!.raw!.equals(raw.subarray(0, 1000))).toBe(true);
+    expect((await getRecipientCopy(db, id))!.raw!.equals(raw)).toBe(true);
+  });
 
   it('does not carry one message’s pieces into the next on the same connection', async () => {
     const one = createPool(url, { max: 1 });

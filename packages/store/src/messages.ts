@@ -306,11 +306,13 @@ export interface HeldCopy {
   traceId: string | null;
 }
 
-export async function getRecipientCopy(db: Queryable, recipientId: number): Promise<HeldCopy | undefined> {
+/** `headBytes`: read only the first bytes of the body into `raw` (what the tokenizer reads), not all of it. */
+export async function getRecipientCopy(db: Queryable, recipientId: number, opts: { headBytes?: number } = {}): Promise<HeldCopy | undefined> {
+  const raw = opts.headBytes === undefined ? 'm.raw' : 'substring(m.raw FROM 1 FOR $2) AS raw';
   const { rows } = await db.query(
-    `SELECT r.id, r.message_id, r.user_id, u.address AS user_address, r.rcpt_to, r.sender, r.status, r.decision, r.reasons, m.raw, m.auth_headers, m.mail_from, m.sha256, m.trace_id
+    `SELECT r.id, r.message_id, r.user_id, u.address AS user_address, r.rcpt_to, r.sender, r.status, r.decision, r.reasons, ${raw}, m.auth_headers, m.mail_from, m.sha256, m.trace_id
        FROM message_recipients r JOIN messages m ON m.id = r.message_id JOIN users u ON u.id = r.user_id WHERE r.id = $1`,
-    [recipientId],
+    opts.headBytes === undefined ? [recipientId] : [recipientId, opts.headBytes],
   );
   const row = rows[0];
   if (!row) return undefined;
@@ -360,18 +362,36 @@ export async function releaseHeldFromSender(tx: Queryable, userId: number, sende
 }
 
 /**
- * Held copies whose challenge ran out unconfirmed (with their bodies): weak evidence of spam, read by
- * the expiry sweep before it expires them.
+ * Held copies whose challenge ran out unconfirmed: weak evidence of spam, read by the expiry sweep
+ * before it expires them. Without their bodies: a sweep may find a thousand, each up to the size
+ * limit; the learner reads their heads a few at a time (copyHeads).
  */
-export async function unconfirmedChallengeCopies(db: Queryable, now: Date, limit = 1000): Promise<Array<{ userId: number; raw: Buffer; sha256: string }>> {
+export async function unconfirmedChallengeCopies(
+  db: Queryable,
+  now: Date,
+  limit = 1000,
+): Promise<Array<{ recipientId: number; userId: number; sha256: string }>> {
   const { rows } = await db.query(
-    `SELECT r.user_id, m.raw, m.sha256 FROM message_recipients r
+    `SELECT r.id, r.user_id, m.sha256 FROM message_recipients r
        JOIN challenges c ON c.id = r.challenge_id JOIN messages m ON m.id = r.message_id
       WHERE c.status IN ('queued', 'sent') AND c.expires_at <= $1 AND r.status = 'held' AND m.raw IS NOT NULL
       LIMIT $2`,
     [now, limit],
   );
-  return rows.map((r) => ({ userId: r.user_id, raw: r.raw, sha256: r.sha256 }));
+  return rows.map((r) => ({ recipientId: r.id, userId: r.user_id, sha256: r.sha256 }));
+}
+
+/**
+ * The first `bytes` of the stored bodies of these copies, by recipient id (copies without a body are
+ * absent): what the classifier's tokenizer reads of a message, without reading all of a large one.
+ */
+export async function copyHeads(db: Queryable, recipientIds: readonly number[], bytes: number): Promise<Map<number, Buffer>> {
+  const { rows } = await db.query<{ id: number; head: Buffer }>(
+    `SELECT r.id, substring(m.raw FROM 1 FOR $2) AS head FROM message_recipients r JOIN messages m ON m.id = r.message_id
+      WHERE r.id = ANY($1::bigint[]) AND m.raw IS NOT NULL`,
+    [recipientIds, bytes],
+  );
+  return new Map(rows.map((r) => [Number(r.id), r.head]));
 }
 
 export interface ExpiryResult {

@@ -3,14 +3,14 @@
  * whose challenge expired unconfirmed is weak spam. Idempotent through the token store's training log.
  */
 import type { Logger } from '@crgate/core';
-import { tokenize } from '@crgate/classifier';
-import { getRecipientCopy, PgTokenStore, unconfirmedChallengeCopies, type Db } from '@crgate/store';
+import { MAX_MESSAGE_BYTES, tokenize } from '@crgate/classifier';
+import { copyHeads, getRecipientCopy, PgTokenStore, unconfirmedChallengeCopies, type Db } from '@crgate/store';
 
 /** A challenge nobody answered says little: most forged senders never see it. */
 export const EXPIRED_CHALLENGE_WEIGHT = 0.25;
 
 export async function trainFromCopy(db: Db, payload: { recipientId: number; label: 'ham' | 'spam'; weight: number }, logger: Logger): Promise<'trained' | 'skipped'> {
-  const copy = await getRecipientCopy(db, payload.recipientId);
+  const copy = await getRecipientCopy(db, payload.recipientId, { headBytes: MAX_MESSAGE_BYTES });
   if (!copy?.raw) return 'skipped';
   const tokens = await tokenize(copy.raw);
   await new PgTokenStore(db).train(copy.userId, copy.sha256, tokens, payload.label, payload.weight);
@@ -18,10 +18,23 @@ export async function trainFromCopy(db: Db, payload: { recipientId: number; labe
   return 'trained';
 }
 
+/** Expired copies whose heads are read at once: at most this many times the tokenizer's 256 KB in memory. */
+const EXPIRED_BATCH = 20;
+
 export async function trainFromExpiredChallenges(db: Db, now: Date, logger: Logger): Promise<number> {
   const store = new PgTokenStore(db);
   const copies = await unconfirmedChallengeCopies(db, now);
-  for (const copy of copies) await store.train(copy.userId, copy.sha256, await tokenize(copy.raw), 'spam', EXPIRED_CHALLENGE_WEIGHT);
-  if (copies.length) logger.info({ event: 'classifier.learned_expired', copies: copies.length }, 'learned from expired challenges');
-  return copies.length;
+  let trained = 0;
+  for (let i = 0; i < copies.length; i += EXPIRED_BATCH) {
+    const batch = copies.slice(i, i + EXPIRED_BATCH);
+    const heads = await copyHeads(db, batch.map((c) => c.recipientId), MAX_MESSAGE_BYTES);
+    for (const copy of batch) {
+      const head = heads.get(copy.recipientId);
+      if (!head) continue; // its body was purged since
+      await store.train(copy.userId, copy.sha256, await tokenize(head), 'spam', EXPIRED_CHALLENGE_WEIGHT);
+      trained++;
+    }
+  }
+  if (trained) logger.info({ event: 'classifier.learned_expired', copies: trained }, 'learned from expired challenges');
+  return trained;
 }
