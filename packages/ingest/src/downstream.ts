@@ -283,11 +283,6 @@ export function deliver(target: DeliverTarget, req: DeliveryRequest, clientName 
   return deliverOverWire(target, req, clientName);
 }
 
-/** Prepends header lines (already folded, CRLF-terminated) without touching a byte of the original. */
-export function prependHeaders(raw: Buffer, lines: string[]): Buffer {
-  return Buffer.concat([Buffer.from(lines.join(''), 'utf8'), raw]);
-}
-
 /** The header crgate adds to mail it delivers, naming its decision and reasons. */
 export function decisionHeader(action: string, symbols: string[], extra?: string): string {
   const value = `${action}${symbols.length ? `; reasons=${symbols.join(',')}` : ''}${extra ? `; ${extra}` : ''}`;

@@ -6,7 +6,7 @@
 import { UnrecoverableError } from 'bullmq';
 import type { Config, Logger } from '@crgate/core';
 import { getRecipientCopy, markDeliveryFailed, markReleased, type Db } from '@crgate/store';
-import { decisionHeader, deliver, prependHeaders } from '@crgate/ingest';
+import { decisionHeader, deliver } from '@crgate/ingest';
 
 export interface DeliveryJobDeps {
   config: Config;
@@ -27,7 +27,12 @@ export async function deliverReleased(recipientId: number, deps: DeliveryJobDeps
   const symbols = Array.isArray(copy.reasons) ? (copy.reasons as Array<{ symbol: string }>).map((r) => r.symbol) : [];
   const [result] = await deliver(
     config.deliverTo,
-    { mailFrom: copy.envelopeSender, recipients: [rcpt], message: prependHeaders(copy.raw, [decisionHeader('released', symbols), copy.authHeaders ?? '']) },
+    {
+      mailFrom: copy.envelopeSender,
+      recipients: [rcpt],
+      // The added header and the stored bytes one after the other, as the ingest sends them: no copy of the body.
+      message: [Buffer.from(decisionHeader('released', symbols) + (copy.authHeaders ?? '')), copy.raw],
+    },
     config.lmtp.hostname,
   );
   if (result!.ok) {
