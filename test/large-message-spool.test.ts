@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { text } from 'node:stream/consumers';
@@ -14,8 +15,10 @@ import DKIM from 'nodemailer/lib/dkim';
 import { HEAD_BYTES, SPOOL_ABOVE_BYTES } from '@crgate/ingest';
 import { addListEntry, addUser, findUserByAddress } from '@crgate/store';
 import { createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
+import { runCli, startEngineReady, type EngineProcess } from './helpers/engine-process.js';
 import { startInProcess } from './helpers/in-process.js';
 import { pythonLmtpSend } from './helpers/lmtp-client.js';
+import { waitFor } from './helpers/sinks.js';
 
 const CLIENT = { addr: '198.51.100.31', helo: 'mx.signed.test' };
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -158,6 +161,49 @@ describe('a message larger than the spool threshold, delivered to a Maildir', ()
       await engine.stop();
       await t.cleanup();
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('kill -9 of the ingest while it spools a large message', () => {
+  it('leaves no spool file, and the client got no 250', async () => {
+    const spool = await mkdtemp(join(tmpdir(), 'crgate-spool-kill-'));
+    const t = await createMailTestEnvironment({ CRGATE_LMTP_MAX_SIZE: String(16 * 1024 * 1024), TMPDIR: spool });
+    let engine: EngineProcess | undefined;
+    try {
+      expect((await runCli(['users', 'add', 'alice@example.test'], t.env)).code).toBe(0);
+      engine = await startEngineReady(t.env, ['--role', 'ingest']);
+      const socket = net.connect(t.lmtpPort, '127.0.0.1');
+      let replies = '';
+      socket.on('data', (d) => (replies += d.toString()));
+      socket.on('error', () => undefined);
+      await waitFor(() => /^220 /m.test(replies), 'the greeting');
+      for (const line of ['LHLO mta.test', 'MAIL FROM:<friend@signed.test>', 'RCPT TO:<alice@example.test>', 'DATA']) {
+        const seen = replies.length;
+        socket.write(`${line}\r\n`);
+        await waitFor(() => replies.length > seen && replies.endsWith('\r\n') && /^\d{3} /m.test(replies.slice(seen)), `the reply to ${line}`);
+      }
+      // More than the threshold, without the final dot: the engine is still receiving it.
+      socket.write(large('killed', 'Friend <friend@signed.test>'));
+      const fdDir = `/proc/${engine.child.pid}/fd`;
+      const spoolFds = async () => {
+        const links = await Promise.all((await readdir(fdDir)).map((fd) => readlink(join(fdDir, fd)).catch(() => '')));
+        return links.filter((l) => l.startsWith(join(spool, 'crgate-spool-')));
+      };
+      // The engine holds the spool file open, and it is already gone from the directory.
+      await waitFor(async () => (await spoolFds()).length === 1, 'the spool file to be open');
+      expect((await spoolFds())[0]).toMatch(/ \(deleted\)$/);
+      expect(await readdir(spool)).toEqual([]);
+      await engine.kill('SIGKILL');
+      socket.destroy();
+      expect(await readdir(spool)).toEqual([]);
+      expect(replies).not.toMatch(/^250 2\.6\.0/m);
+      const { rows } = await t.db.query(`SELECT count(*)::int AS n FROM messages`);
+      expect(rows[0].n).toBe(0);
+    } finally {
+      await engine?.kill('SIGKILL');
+      await t.cleanup();
+      await rm(spool, { recursive: true, force: true });
     }
   });
 });
