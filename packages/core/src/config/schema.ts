@@ -212,7 +212,7 @@ export const configSchema = z
          * SpamAssassin score from which its answer is a spam vote. Its own required_score (5) tags
          * spam; crgate acts only on a surer call, as rspamd's `reject` (15) is surer than its `add header` (6).
          */
-        spamdSpamScore: z.coerce.number().default(10),
+        spamdSpamScore: z.coerce.number().default(7.5),
         /** rspamd's normal worker as a URL, e.g. http://127.0.0.1:11333; unset: not asked. */
         rspamd: z.string().url().refine((u) => /^https?:/.test(u), 'expected an http:// or https:// URL').optional(),
         /** rspamd's controller password, when its worker asks for one. */
