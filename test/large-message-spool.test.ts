@@ -13,7 +13,9 @@ import { join } from 'node:path';
 import { text } from 'node:stream/consumers';
 import DKIM from 'nodemailer/lib/dkim';
 import { HEAD_BYTES, SPOOL_ABOVE_BYTES } from '@crgate/ingest';
-import { addListEntry, addUser, findUserByAddress } from '@crgate/store';
+import { silentLogger } from '@crgate/core';
+import { addListEntry, addUser, BODY_SLICE_BYTES, findUserByAddress } from '@crgate/store';
+import { deliverReleased } from '@crgate/worker';
 import { createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
 import { runCli, startEngineReady, type EngineProcess } from './helpers/engine-process.js';
 import { startInProcess } from './helpers/in-process.js';
@@ -116,6 +118,23 @@ describe('a message larger than the spool threshold', () => {
     expect(rows[0].size).toBe(Buffer.byteLength(message));
     expect(sha256(rows[0].raw)).toBe(sha256(message));
     expect(rows[0].sha256).toBe(sha256(message));
+  });
+
+  it('is released byte for byte, read from the database a slice at a time', async () => {
+    const message = await signed(large('released', 'Other <other@signed.test>'));
+    const r = await pythonLmtpSend(t.lmtpPort, 'other@signed.test', ['alice@example.test'], message, { xforward: CLIENT });
+    expect(r.data?.[0]?.[2]).toMatch(/held/);
+    const { rows } = await t.db.query(
+      `UPDATE message_recipients r SET status = 'releasing' FROM messages m
+        WHERE m.id = r.message_id AND m.message_id_header = '<released@signed.test>' RETURNING r.id`,
+    );
+    expect(Buffer.byteLength(message)).toBeGreaterThan(BODY_SLICE_BYTES);
+    const before = t.lmtpSink.messages.length;
+    expect(await deliverReleased(rows[0].id, { config: engine.config, db: engine.db, logger: silentLogger })).toBe('delivered');
+    expect(t.lmtpSink.messages).toHaveLength(before + 1);
+    const got = t.lmtpSink.messages[before]!.raw.toString('latin1');
+    expect(got).toMatch(/^X-Crgate-Decision: released/m);
+    expect(sha256(got.slice(got.indexOf('DKIM-Signature:')))).toBe(sha256(message));
   });
 
   it('answers 4xx when the spool file cannot be written, and takes the message when it can', async () => {

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile, readdir } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { text } from 'node:stream/consumers';
 import pg from 'pg';
 import { silentLogger, type Decision } from '@crgate/core';
 import {
@@ -25,6 +26,7 @@ import {
   prepareMonthPartitions,
   RAW_PIECE_BYTES,
   recordMessage,
+  storedBody,
   type Db,
   type RecordOptions,
 } from '@crgate/store';
@@ -386,6 +388,25 @@ describe('a body larger than one piece', () => {
     const copy = await getRecipientCopy(db, id, { headBytes: 1000 });
     expect(copy!.raw!.equals(raw.subarray(0, 1000))).toBe(true);
     expect((await getRecipientCopy(db, id))!.raw!.equals(raw)).toBe(true);
+  });
+
+  it('streams a stored body for a release a slice at a time, byte for byte, whether or not its length is a multiple of the slice', async () => {
+    const slice = 64 * 1024;
+    for (const raw of [bigBody(), randomBytes(slice * 3)]) {
+      const copy = (await getRecipientCopy(db, await recordHeld(db, raw, QUARANTINE), { withoutBody: true }))!;
+      expect(copy.raw).toBeNull();
+      expect(copy.bodyStored).toBe(true);
+      const chunks: Buffer[] = [];
+      for await (const chunk of storedBody(db, copy.messageId, slice).stream()) chunks.push(chunk as Buffer);
+      expect(Buffer.concat(chunks).equals(raw)).toBe(true);
+    }
+  });
+
+  it('fails the stream of a body that is no longer stored, so the release is retried rather than sent empty', async () => {
+    const copy = (await getRecipientCopy(db, await recordHeld(db, randomBytes(1000), QUARANTINE), { withoutBody: true }))!;
+    await db.query(`UPDATE messages SET raw = NULL WHERE id = $1`, [copy.messageId]);
+    expect((await getRecipientCopy(db, copy.recipientId, { withoutBody: true }))!.bodyStored).toBe(false);
+    await expect(text(storedBody(db, copy.messageId).stream())).rejects.toThrow(/no longer stored/);
   });
 
   it('does not carry one message’s pieces into the next on the same connection', async () => {

@@ -5,7 +5,7 @@
  */
 import { UnrecoverableError } from 'bullmq';
 import type { Config, Logger } from '@crgate/core';
-import { getRecipientCopy, markDeliveryFailed, markReleased, type Db } from '@crgate/store';
+import { getRecipientCopy, markDeliveryFailed, markReleased, storedBody, type Db } from '@crgate/store';
 import { decisionHeader, deliver } from '@crgate/ingest';
 
 export interface DeliveryJobDeps {
@@ -16,10 +16,10 @@ export interface DeliveryJobDeps {
 
 export async function deliverReleased(recipientId: number, deps: DeliveryJobDeps): Promise<'delivered' | 'skipped'> {
   const { config, db } = deps;
-  const copy = await getRecipientCopy(db, recipientId);
+  const copy = await getRecipientCopy(db, recipientId, { withoutBody: true });
   if (!copy || copy.status !== 'releasing') return 'skipped';
   const log = deps.logger.child({ trace: copy.traceId, recipientId, messageId: copy.messageId });
-  if (!copy.raw) {
+  if (!copy.bodyStored) {
     await markDeliveryFailed(db, recipientId, 'message body no longer stored');
     throw new UnrecoverableError('message body no longer stored');
   }
@@ -30,8 +30,8 @@ export async function deliverReleased(recipientId: number, deps: DeliveryJobDeps
     {
       mailFrom: copy.envelopeSender,
       recipients: [rcpt],
-      // The added header and the stored bytes one after the other, as the ingest sends them: no copy of the body.
-      message: [Buffer.from(decisionHeader('released', symbols) + (copy.authHeaders ?? '')), copy.raw],
+      // The added header, then the stored bytes read from the database a slice at a time as they are sent.
+      message: [Buffer.from(decisionHeader('released', symbols) + (copy.authHeaders ?? '')), storedBody(db, copy.messageId)],
     },
     config.lmtp.hostname,
   );
