@@ -4,6 +4,7 @@
  * quarantine list (reasons in words, search, filters, sort, keyset pages), the message view with its
  * sanitised HTML frame, every action, the lists and the settings.
  */
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUser, findUserByAddress, likePattern, listQuarantine, setPassword } from '@crgate/store';
 import { createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
@@ -249,6 +250,24 @@ describe('recipient site', () => {
     expect(leave.text).toContain('<strong>example.net</strong>');
     expect(leave.text).toContain('href="https://example.net/pay?x&#x3D;1&amp;y&#x3D;2"');
     expect((await alice.get(`/q/link?u=${encodeURIComponent('javascript:alert(1)')}`)).status).toBe(400);
+  });
+
+  it('shows only the first 8 MB of a larger message, and says so', async () => {
+    const { id } = await send('Lena <lena@remote.test>', {
+      subject: 'Scans',
+      text: 'Opening words of a large message.',
+      attachments: [
+        { filename: 'scan.bin', content: randomBytes(7 * 1024 * 1024), contentType: 'application/octet-stream' },
+        { filename: 'after-the-cut.pdf', content: Buffer.from('%PDF-1.4 fake'), contentType: 'application/pdf' },
+      ],
+    });
+    const view = await alice.get(`/q/${id}`);
+    expect(view.status).toBe(200);
+    expect(view.text).toContain('Opening words of a large message.');
+    expect(view.text).toMatch(/This message is 9\.\d MB: only its first 8\.0 MB are shown here/);
+    expect(view.text).not.toContain('after-the-cut.pdf');
+    // A message under the limit is shown whole, without the notice.
+    expect((await alice.get(`/q/${(await send('Lena <lena@remote.test>', { subject: 'Small', text: 'x' })).id}`)).text).not.toContain('are shown here');
   });
 
   it('releases: the copy goes to the outbox and arrives downstream, marked released', async () => {

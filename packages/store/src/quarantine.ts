@@ -168,20 +168,32 @@ export interface QuarantinedMessage extends QuarantineItem {
   auth: unknown;
   expiresAt: Date | null;
   statusDetail: string | null;
-  /** The message as received; null once the body was deleted. */
+  /** The first `bodyBytes` of the message as received (all of it when smaller); null when not asked for or deleted. */
   raw: Buffer | null;
+  /** Whether the body is still stored. */
+  bodyStored: boolean;
 }
 
-/** One copy of the user's, whatever its status; undefined when the id is not one of theirs. */
-export async function getQuarantinedMessage(db: Queryable, userId: number, recipientId: number): Promise<QuarantinedMessage | undefined> {
+/**
+ * One copy of the user's, whatever its status; undefined when the id is not one of theirs. The body is
+ * read only when asked for, and only its first `bodyBytes`: a page about a 50 MB message need not
+ * hold all of it.
+ */
+export async function getQuarantinedMessage(
+  db: Queryable,
+  userId: number,
+  recipientId: number,
+  opts: { bodyBytes?: number } = {},
+): Promise<QuarantinedMessage | undefined> {
+  const raw = opts.bodyBytes === undefined ? 'NULL::bytea AS raw' : 'substring(m.raw FROM 1 FOR $3) AS raw';
   const { rows } = await db.query(
     `SELECT ${ITEM_COLUMNS}, r.rcpt_to, r.expires_at, r.status_detail,
-            m.mail_from, m.client_address, m.client_helo, m.message_id_header, m.auth, m.raw
+            m.mail_from, m.client_address, m.client_helo, m.message_id_header, m.auth, ${raw}, m.raw IS NOT NULL AS body_stored
        FROM message_recipients r
        JOIN messages m ON m.id = r.message_id
        LEFT JOIN challenges c ON c.id = r.challenge_id
       WHERE r.id = $1 AND r.user_id = $2`,
-    [recipientId, userId],
+    opts.bodyBytes === undefined ? [recipientId, userId] : [recipientId, userId, opts.bodyBytes],
   );
   const row = rows[0];
   if (!row) return undefined;
@@ -196,6 +208,7 @@ export async function getQuarantinedMessage(db: Queryable, userId: number, recip
     expiresAt: row.expires_at,
     statusDetail: row.status_detail,
     raw: row.raw,
+    bodyStored: row.body_stored,
   };
 }
 

@@ -17,7 +17,7 @@ import {
   type QuarantineQuery,
 } from '@crgate/store';
 import { DECISION_WORDS, FILTER_REASONS, reasonPhrase, reasonPhrases } from './reason-phrases.js';
-import { htmlDocumentForView, linkTarget, parseForView } from './message-view.js';
+import { htmlDocumentForView, linkTarget, MAX_VIEW_BYTES, parseForView } from './message-view.js';
 import { checkSessionCsrf, field, fieldList, formatDate, page, query, requireUser, signedIn, type SiteDeps } from './site-context.js';
 
 const DECISIONS = ['challenge', 'quarantine', 'discard'] as const;
@@ -162,7 +162,7 @@ export function quarantineRoutes(deps: SiteDeps): Router {
 
   router.get('/q/:id', async (req: Request<{ id: string }>, res) => {
     const id = recipientId(req.params.id);
-    const msg = id === undefined ? undefined : await getQuarantinedMessage(deps.db, userId(res), id);
+    const msg = id === undefined ? undefined : await getQuarantinedMessage(deps.db, userId(res), id, { bodyBytes: MAX_VIEW_BYTES });
     if (!msg) return notFound(res);
     const view = msg.raw ? await parseForView(msg.raw) : undefined;
     const now = deps.now();
@@ -189,14 +189,16 @@ export function quarantineRoutes(deps: SiteDeps): Router {
         reasons: msg.reasons.map((r) => ({ phrase: reasonPhrase(r.symbol), symbol: r.symbol, detail: r.detail })),
         view,
         attachments: view?.attachments.map((a) => ({ ...a, size: sizeText(a.size) })),
-        gone: !msg.raw,
+        gone: !msg.bodyStored,
+        // Only the first MAX_VIEW_BYTES were read: say so, since text and attachments past them are missing.
+        shownPart: msg.raw && msg.raw.length < msg.size ? { shown: sizeText(msg.raw.length), size: sizeText(msg.size) } : undefined,
       }),
     );
   });
 
   router.get('/q/:id/html', async (req: Request<{ id: string }>, res) => {
     const id = recipientId(req.params.id);
-    const msg = id === undefined ? undefined : await getQuarantinedMessage(deps.db, userId(res), id);
+    const msg = id === undefined ? undefined : await getQuarantinedMessage(deps.db, userId(res), id, { bodyBytes: MAX_VIEW_BYTES });
     if (!msg?.raw) return notFound(res);
     const doc = await htmlDocumentForView(msg.raw, `${deps.basePath}/q/link`);
     res.set({ 'Content-Security-Policy': FRAME_CSP, 'Content-Type': 'text/html; charset=utf-8' });
