@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile, readdir } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { text } from 'node:stream/consumers';
+import { buffer, text } from 'node:stream/consumers';
 import pg from 'pg';
 import { silentLogger, type Decision } from '@crgate/core';
 import {
@@ -396,9 +396,7 @@ describe('a body larger than one piece', () => {
       const copy = (await getRecipientCopy(db, await recordHeld(db, raw, QUARANTINE), { withoutBody: true }))!;
       expect(copy.raw).toBeNull();
       expect(copy.bodyStored).toBe(true);
-      const chunks: Buffer[] = [];
-      for await (const chunk of storedBody(db, copy.messageId, slice).stream()) chunks.push(chunk as Buffer);
-      expect(Buffer.concat(chunks).equals(raw)).toBe(true);
+      expect((await buffer(storedBody(db, copy.messageId, slice).stream())).equals(raw)).toBe(true);
     }
   });
 
