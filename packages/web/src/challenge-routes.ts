@@ -4,7 +4,7 @@
  */
 import { Router, type Request, type Response } from 'express';
 import { isWellFormedToken, type Logger } from '@crgate/core';
-import { challengeUnavailable, confirmChallenge, findChallengeByToken, setSenderOptOut, type Db, type Metrics } from '@crgate/store';
+import { challengeUnavailable, confirmChallenge, findChallengeByToken, setSenderOptOut, type Challenge, type Db, type Metrics } from '@crgate/store';
 import type { Render } from './templates.js';
 import { startTokenAttempt, type TokenAttempt } from './token-guard.js';
 
@@ -41,14 +41,28 @@ export function challengeRoutes(deps: ChallengeRouteDeps): Router {
     else await attempt.known();
   }
 
-  router.get('/c/:token', async (req: Request<{ token: string }>, res) => {
+  /**
+   * The challenge a link names, when it can still be answered; otherwise the reply (429, 404 or 410)
+   * has been sent and the attempt counted against the client.
+   */
+  async function openChallenge(req: Request<{ token: string }>, res: Response): Promise<Challenge | undefined> {
     const { token } = req.params;
     const attempt = await startTokenAttempt(guard, req, res, 'challenge');
-    if (!attempt) return;
+    if (!attempt) return undefined;
     const challenge = isWellFormedToken(token) ? await findChallengeByToken(deps.db, token) : undefined;
     const why = challengeUnavailable(challenge, deps.now());
     await settle(attempt, why);
-    if (why || !challenge) return sendUnavailable(res, deps.render, why ?? 'unknown');
+    if (why || !challenge) {
+      sendUnavailable(res, deps.render, why ?? 'unknown');
+      return undefined;
+    }
+    return challenge;
+  }
+
+  router.get('/c/:token', async (req: Request<{ token: string }>, res) => {
+    const challenge = await openChallenge(req, res);
+    if (!challenge) return;
+    const { token } = req.params;
     res.send(
       deps.render('confirm', {
         title: challenge.language === 'de' ? 'Bestätigen Sie Ihre Nachricht' : 'Confirm your message',
@@ -86,13 +100,8 @@ export function challengeRoutes(deps: ChallengeRouteDeps): Router {
   });
 
   router.post('/c/:token/no-challenge', async (req: Request<{ token: string }>, res) => {
-    const { token } = req.params;
-    const attempt = await startTokenAttempt(guard, req, res, 'challenge');
-    if (!attempt) return;
-    const challenge = isWellFormedToken(token) ? await findChallengeByToken(deps.db, token) : undefined;
-    const why = challengeUnavailable(challenge, deps.now());
-    await settle(attempt, why);
-    if (why || !challenge) return sendUnavailable(res, deps.render, why ?? 'unknown');
+    const challenge = await openChallenge(req, res);
+    if (!challenge) return;
     await setSenderOptOut(deps.db, challenge.sender, true);
     log.info({ event: 'sender.opted_out', challengeId: challenge.id }, 'sender asked not to be challenged');
     res.send(deps.render('opted-out', { title: challenge.language === 'de' ? 'Keine weiteren Anfragen' : 'You will not be asked again', lang: challenge.language, sender: challenge.sender }));
