@@ -128,5 +128,27 @@ export function formatEvaluation(rows: EvalRow[], config: Config): string {
     '',
     table('classifier', verdicts, (r) => r.verdict ?? 'unsure', groups),
     '',
+    ...costlyMistakes(rows),
   ].join('\n');
+}
+
+/** Files listed per kind of mistake; the rest are counted. */
+const MISTAKES_LISTED = 20;
+
+/**
+ * The two mistakes that cost most, by file, so an operator tuning before going live can open them:
+ * wanted mail thrown away (nobody is told) and spam put in the inbox.
+ */
+function costlyMistakes(rows: readonly EvalRow[]): string[] {
+  const lines: string[] = [];
+  const list = (title: string, wrong: EvalRow[]) => {
+    if (wrong.length === 0) return;
+    lines.push(`${title} (${wrong.length}):`);
+    for (const r of wrong.slice(0, MISTAKES_LISTED)) lines.push(`  ${r.file}  ${r.kind}, score ${r.score === undefined ? '-' : r.score.toFixed(4)}`);
+    if (wrong.length > MISTAKES_LISTED) lines.push(`  … and ${wrong.length - MISTAKES_LISTED} more (--json lists every message)`);
+    lines.push('');
+  };
+  list('ham discarded', rows.filter((r) => r.truth === 'ham' && r.decision === 'discard'));
+  list('spam delivered', rows.filter((r) => r.truth === 'spam' && r.decision === 'deliver'));
+  return lines;
 }
