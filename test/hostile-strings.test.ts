@@ -176,6 +176,60 @@ describe('hostile strings', () => {
     expect(await tableNames()).toEqual(tables);
   });
 
+  it('takes a message with NUL bytes in its subject, display name and body: decided and stored, the NULs dropped', async () => {
+    const raw = mail('Nu\u0000l <nul@remo\u0000te.test>', 'nul\u0000in subject', 'nul-bytes').replace('body\r\n', 'bo\u0000dy\r\n');
+    const [reply] = await lmtpSend(t.lmtpPort, 'nul@remote.test', ['alice@example.test'], raw);
+    expect(reply!.code).toBe(250);
+    const { rows } = await t.db.query<{ subject: string; from_header: string }>(
+      `SELECT m.subject, m.from_header FROM message_recipients r JOIN messages m ON m.id = r.message_id WHERE r.sender = 'nul@remote.test'`,
+    );
+    expect(rows).toEqual([{ subject: 'nulin subject', from_header: expect.stringContaining('nul@remote.test') }]);
+    expect((await alice.get(`/q?q=${encodeURIComponent('nulin')}`)).text).toContain('nulin subject');
+  });
+
+  it('refuses a NUL byte in MAIL FROM or RCPT TO as a syntax error, and the session goes on', async () => {
+    const lmtp = await rawLmtp(t.lmtpPort);
+    expect((await lmtp.command('LHLO mta.test'))[0]).toMatch(/^250/);
+    expect((await lmtp.command('MAIL FROM:<n\u0000ul@remote.test>'))[0]).toMatch(/^501 /);
+    expect(await lmtp.command('MAIL FROM:<nul2@remote.test>')).toEqual([expect.stringMatching(/^250 /)]);
+    expect((await lmtp.command('RCPT TO:<ali\u0000ce@example.test>'))[0]).toMatch(/^501 /);
+    expect(await lmtp.command('RCPT TO:<alice@example.test>')).toEqual([expect.stringMatching(/^250 /)]);
+    lmtp.close();
+  });
+
+  it('answers NUL bytes typed into the site with a page, not a server error', async () => {
+    const csrf = await alice.csrfOf('/lists');
+    expect((await alice.post('/lists/add', { _csrf: csrf, list: 'white', value: 'a\u0000b@remote.test' })).status).toBe(400);
+    expect((await alice.get('/q?q=%00')).status).toBe(200);
+    const c = new WebClient(t.publicUrl);
+    const signInCsrf = await c.csrfOf('/signin');
+    expect((await c.post('/signin/link', { _csrf: signInCsrf, address: 'a\u0000b@example.test' })).status).toBeLessThan(500);
+    expect((await c.post('/signin/password', { _csrf: signInCsrf, address: 'a\u0000b@example.test', password: 'x' })).status).toBeLessThan(500);
+  });
+
+  it('shows no flash message for an edited ?done= naming a property of every object, and no NaN count', async () => {
+    for (const done of ['__defineGetter__', 'constructor', 'toString']) {
+      const res = await alice.get(`/lists?done=${done}`);
+      expect(res.status, done).toBe(200);
+      expect(res.text, done).not.toMatch(/\[object |function |class="flash"/);
+    }
+    const nan = await alice.get('/lists?done=removed&n=abc');
+    expect(nan.status).toBe(200);
+    expect(nan.text).toContain('0 entries removed.');
+    expect(nan.text).not.toContain('NaN');
+  });
+
+  it('answers an edited page cursor with an impossible date or score by going back to the first page', async () => {
+    for (const after of ['2024-02-30T00:00:00.000000Z_1', '0000-01-01T00:00:00.000000Z_1']) {
+      const res = await alice.get(`/q?after=${encodeURIComponent(after)}`);
+      expect(res.status, after).toBe(303);
+      expect(res.location, after).toBe('/q');
+    }
+    const score = await alice.get(`/q?sort=score&after=${encodeURIComponent('9e-999_1')}`);
+    expect(score.status).toBe(200);
+    expect((await alice.get(`/q?sort=score&after=${encodeURIComponent('2_1')}`)).status).toBe(303);
+  });
+
   it('puts no header into the challenge through CR/LF or encoded words in the subject and display name', async () => {
     const before = smtpSink.messages.length;
     const subject = '=?utf-8?q?Hello=0D=0ABcc:_victim@evil.test=0D=0A=0D=0Abody?=';

@@ -18,7 +18,8 @@ export class TokenBag {
   /** Adds a token; returns false once the bag is full, so loops over long text can stop early. */
   add(token: string): boolean {
     if (this.seen.size >= this.cap) return false;
-    this.seen.add(token);
+    // A NUL is no part of a word, and the token store (PostgreSQL text) cannot hold one.
+    this.seen.add(token.includes('\0') ? token.replaceAll('\0', '') : token);
     return true;
   }
 

@@ -17,6 +17,12 @@ describe('tokenizer on real mail', () => {
     expect(tokens.filter((t) => t.includes('<') || t.includes('face='))).toEqual([]);
   });
 
+  it('drops NUL bytes from its tokens, which the token store could not keep', async () => {
+    const tokens = await tokenize(message(['From: N\u0000ul <nul@example.test>', 'Subject: nu\u0000ll here', 'X-Mailer: Mail\u0000er 1.0', '', 'bo\u0000dy and more', '']));
+    expect(tokens.filter((t) => t.includes('\u0000'))).toEqual([]);
+    expect(tokens).toEqual(expect.arrayContaining(['body', 'x-mailer:mailer #.#']));
+  });
+
   it('turns a link into tokens for its host, the host’s parents down to the TLD, and its path', async () => {
     const tokens = await tokensOf('base64-html-spam.eml');
     expect(tokens).toEqual(

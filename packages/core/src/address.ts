@@ -7,7 +7,9 @@
  * `+tag` sub-address is dropped so `alice+lists@example.org` is `alice@example.org`.
  */
 
-const ADDRESS_RE = /^[^\s@<>()\[\],;:"\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/;
+// Control characters are refused too: no mail system hands out such an address, and PostgreSQL's
+// text cannot hold a NUL.
+const ADDRESS_RE = /^[^\s\x00-\x1f\x7f@<>()\[\],;:"\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/;
 
 /** True when `value` looks like `local@domain` (the form crgate accepts on the command line and in lists). */
 export function isAddress(value: string): boolean {

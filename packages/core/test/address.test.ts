@@ -21,6 +21,12 @@ describe('addresses', () => {
     expect(isAddress('a b@example.test')).toBe(false);
     expect(isAddress('alice@-bad.test')).toBe(false);
   });
+  it('refuses control characters in the local part, NUL above all', () => {
+    expect(isAddress('a\u0000b@example.test')).toBe(false);
+    expect(isAddress('a\u0007b@example.test')).toBe(false);
+    expect(isAddress('a\u007fb@example.test')).toBe(false);
+    expect(isAddress('zoë@example.test')).toBe(true);
+  });
   it('lists a domain and its parents', () => {
     expect(domainAndParents('a.b.example.org')).toEqual(['a.b.example.org', 'b.example.org', 'example.org', 'org']);
   });

@@ -70,6 +70,23 @@ export function likePattern(text: string): string {
 const DATE_CURSOR = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z)_(\d{1,15})$/;
 const SCORE_CURSOR = /^(-1|\d(?:\.\d{1,17})?(?:e-\d{1,3})?)_(\d{1,15})$/;
 
+/**
+ * A cursor's values are checked here, not left to PostgreSQL: an edited URL with the right shape but
+ * an impossible value (30 February, year 0, 9e-999) would otherwise fail the query, an error page
+ * instead of the first page.
+ */
+function cursorDate(text: string): string | undefined {
+  const seconds = text.slice(0, 19);
+  const date = new Date(`${seconds}Z`);
+  return date.getUTCFullYear() >= 1 && date.toISOString().slice(0, 19) === seconds ? text : undefined;
+}
+
+/** A score (0…1) or −1, which stands for "no score"; sent as a number, so 9e-999 is simply 0. */
+function cursorScore(text: string): number | undefined {
+  const score = Number(text);
+  return score === -1 || (score >= 0 && score <= 1) ? score : undefined;
+}
+
 function toItem(row: Record<string, any>): QuarantineItem {
   return {
     id: row.id,
@@ -106,7 +123,8 @@ export async function listQuarantine(db: Queryable, q: QuarantineQuery): Promise
     if (!/^[A-Z0-9_]{1,64}$/.test(q.reason)) throw new QuarantineQueryError('not a reason symbol');
     where.push(`r.reasons @> ${param(JSON.stringify([{ symbol: q.reason }]))}::jsonb`);
   }
-  const search = q.search?.trim();
+  // PostgreSQL's text cannot hold a NUL, and no stored subject or sender has one (see parseHeaders).
+  const search = q.search?.replaceAll('\0', '').trim();
   if (search) {
     const p = param(likePattern(search.slice(0, 200)));
     where.push(`(r.sender ILIKE ${p} OR m.from_header ILIKE ${p} OR m.subject ILIKE ${p})`);
@@ -114,9 +132,10 @@ export async function listQuarantine(db: Queryable, q: QuarantineQuery): Promise
   const key = sort === 'score' ? 'COALESCE(r.score, -1)' : 'r.created_at';
   if (q.after) {
     const m = (sort === 'score' ? SCORE_CURSOR : DATE_CURSOR).exec(q.after);
-    if (!m) throw new QuarantineQueryError('not a page cursor');
+    const value = m && (sort === 'score' ? cursorScore(m[1]!) : cursorDate(m[1]!));
+    if (value === undefined || value === null) throw new QuarantineQueryError('not a page cursor');
     const cast = sort === 'score' ? 'double precision' : 'timestamptz';
-    where.push(`(${key}, r.id) < (${param(m[1])}::${cast}, ${param(Number(m[2]))}::bigint)`);
+    where.push(`(${key}, r.id) < (${param(value)}::${cast}, ${param(Number(m![2]))}::bigint)`);
   }
   const cursorExpr =
     sort === 'score' ? `COALESCE(r.score, -1)::text` : `to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;

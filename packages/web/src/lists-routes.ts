@@ -121,15 +121,16 @@ export function listsRoutes(deps: SiteDeps): Router {
   }
 
   router.get('/lists', async (req, res) => {
-    const flash = query(req, 'done');
-    const n = Number(query(req, 'n') ?? 0);
-    const messages: Record<string, string> = {
-      added: 'Entry added.',
-      present: 'That entry was already on the list.',
-      removed: `${n} entr${n === 1 ? 'y' : 'ies'} removed.`,
-      imported: `${n} new entr${n === 1 ? 'y' : 'ies'} imported.`,
-    };
-    await show(res, 200, { flash: flash ? messages[flash] : undefined });
+    const parsed = Number(query(req, 'n') ?? 0);
+    const n = Number.isSafeInteger(parsed) && parsed >= 0 ? parsed : 0;
+    // A Map, not an object literal: `done` comes from the URL, and `constructor` is no message.
+    const messages = new Map([
+      ['added', 'Entry added.'],
+      ['present', 'That entry was already on the list.'],
+      ['removed', `${n} entr${n === 1 ? 'y' : 'ies'} removed.`],
+      ['imported', `${n} new entr${n === 1 ? 'y' : 'ies'} imported.`],
+    ]);
+    await show(res, 200, { flash: messages.get(query(req, 'done') ?? '') });
   });
 
   router.post('/lists/add', async (req, res) => {
