@@ -7,6 +7,8 @@ import net from 'node:net';
 
 export interface TcpProxy {
   port: number;
+  /** Holds each new connection this long before it reaches the target: a server slow to accept. */
+  acceptDelayMs: number;
   cut(): Promise<void>;
   restore(): Promise<void>;
   close(): Promise<void>;
@@ -19,18 +21,25 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
   const listen = () =>
     new Promise<void>((resolve, reject) => {
       server = net.createServer((client) => {
-        const upstream = net.connect(targetPort, targetHost);
         sockets.add(client);
-        sockets.add(upstream);
-        client.pipe(upstream).pipe(client);
-        const done = () => {
-          client.destroy();
-          upstream.destroy();
-          sockets.delete(client);
-          sockets.delete(upstream);
+        const connect = () => {
+          if (client.destroyed) return;
+          const upstream = net.connect(targetPort, targetHost);
+          sockets.add(upstream);
+          client.pipe(upstream).pipe(client);
+          const done = () => {
+            client.destroy();
+            upstream.destroy();
+            sockets.delete(client);
+            sockets.delete(upstream);
+          };
+          client.on('close', done);
+          upstream.on('error', done).on('close', done);
         };
-        client.on('error', done).on('close', done);
-        upstream.on('error', done).on('close', done);
+        client.on('error', () => client.destroy());
+        client.on('close', () => sockets.delete(client));
+        if (proxy.acceptDelayMs > 0) setTimeout(connect, proxy.acceptDelayMs);
+        else connect();
       });
       server.once('error', reject);
       server.listen(port, '127.0.0.1', () => {
@@ -38,19 +47,21 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
         resolve();
       });
     });
-  await listen();
   const stop = () =>
     new Promise<void>((resolve) => {
       for (const s of sockets) s.resetAndDestroy();
       sockets.clear();
       server.close(() => resolve());
     });
-  return {
+  const proxy: TcpProxy = {
     get port() {
       return port;
     },
+    acceptDelayMs: 0,
     cut: stop,
     restore: listen,
     close: stop,
   };
+  await listen();
+  return proxy;
 }

@@ -19,6 +19,8 @@ export interface OutboxRelayOptions {
 export class OutboxRelay {
   private timer: NodeJS.Timeout | undefined;
   private listener: pg.Client | undefined;
+  /** The LISTEN connection being opened: one at a time, however slowly PostgreSQL accepts it. */
+  private listening: Promise<void> | undefined;
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = false;
@@ -32,9 +34,9 @@ export class OutboxRelay {
   ) {}
 
   async start(): Promise<void> {
-    await this.listen();
+    await this.listenOnce();
     this.timer = setInterval(() => {
-      if (!this.listener) void this.listen();
+      if (!this.listener) void this.listenOnce();
       this.kick();
     }, this.options.pollMs ?? 1000);
     this.kick();
@@ -44,7 +46,15 @@ export class OutboxRelay {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await this.running;
+    await this.listening;
     await this.listener?.end().catch(() => undefined);
+  }
+
+  private listenOnce(): Promise<void> {
+    this.listening ??= this.listen().finally(() => {
+      this.listening = undefined;
+    });
+    return this.listening;
   }
 
   /** Drains now (or right after the drain in progress). */
@@ -66,14 +76,16 @@ export class OutboxRelay {
   private async listen(): Promise<void> {
     const client = new pg.Client({ connectionString: this.options.databaseUrl, connectionTimeoutMillis: 5000 });
     client.on('error', () => {
-      this.listener = undefined;
+      if (this.listener === client) this.listener = undefined;
       client.end().catch(() => undefined);
     });
     client.on('notification', () => this.kick());
     try {
       await client.connect();
       await client.query('LISTEN crgate_outbox');
-      this.listener = client;
+      // Stopped while connecting: stop() may already have ended the previous listener.
+      if (this.stopped) await client.end();
+      else this.listener = client;
     } catch (err) {
       this.logger.warn({ event: 'outbox.listen_failed', err: (err as Error).message }, 'cannot LISTEN for outbox rows; polling');
       await client.end().catch(() => undefined);
