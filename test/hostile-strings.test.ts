@@ -187,6 +187,29 @@ describe('hostile strings', () => {
     expect((await alice.get(`/q?q=${encodeURIComponent('nulin')}`)).text).toContain('nulin subject');
   });
 
+  it('decides mail with a NUL in a Message-ID line of its body, or in References, for a whitelisted sender too', async () => {
+    const csrf = await alice.csrfOf('/lists');
+    expect((await alice.post('/lists/add', { _csrf: csrf, list: 'white', value: 'friend-nul@remote.test' })).status).toBe(303);
+    const inBody = mail('friend-nul@remote.test', 'returned mail', 'nul-body-id').replace('body\r\n', 'Message-ID: <a\u0000b@remote.test>\r\n');
+    const inReferences = mail('friend-nul@remote.test', 'a reply', 'nul-refs', 'References: <c\u0000d@remote.test>\r\n');
+    for (const raw of [inBody, inReferences]) {
+      const [reply] = await lmtpSend(t.lmtpPort, 'friend-nul@remote.test', ['alice@example.test'], raw);
+      expect(reply!.code).toBe(250);
+    }
+    const { rows } = await t.db.query(`SELECT decision FROM message_recipients WHERE sender = 'friend-nul@remote.test'`);
+    expect(rows).toEqual([{ decision: 'deliver' }, { decision: 'deliver' }]);
+  });
+
+  it('stores the reason of an automatic reply whose subject has an emoji where the detail is cut', async () => {
+    // "Automatic reply: " is 17 characters: the emoji's two halves fall on the 60th and 61st.
+    const subject = `Automatic reply: ${'x'.repeat(42)}😀 back on Monday`;
+    const [reply] = await lmtpSend(t.lmtpPort, 'away@remote.test', ['alice@example.test'], mail('away@remote.test', subject, 'emoji-cut'));
+    expect(reply!.code).toBe(250);
+    const { rows } = await t.db.query<{ reasons: Array<{ symbol: string; detail: string }> }>(`SELECT reasons FROM message_recipients WHERE sender = 'away@remote.test'`);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.reasons).toContainEqual(expect.objectContaining({ symbol: 'AUTO_REPLY', detail: `subject "Automatic reply: ${'x'.repeat(42)}" is an automatic reply` }));
+  });
+
   it('refuses a NUL byte in MAIL FROM or RCPT TO as a syntax error, and the session goes on', async () => {
     const lmtp = await rawLmtp(t.lmtpPort);
     expect((await lmtp.command('LHLO mta.test'))[0]).toMatch(/^250/);

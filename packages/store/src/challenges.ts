@@ -6,6 +6,7 @@ import { addListEntry } from './lists.js';
 import { releaseHeldFromSender } from './messages.js';
 import { enqueueOutbox } from './outbox.js';
 import { jobIds } from './queues.js';
+import { storableJson } from './storable.js';
 
 export type ChallengeStatus = 'queued' | 'sent' | 'suppressed' | 'confirmed' | 'expired';
 
@@ -100,7 +101,7 @@ export async function suppressChallenge(db: Db, id: string, reason: Reason): Pro
     await tx.query(
       `UPDATE message_recipients SET decision = 'quarantine', reasons = reasons || $2::jsonb
         WHERE challenge_id = $1 AND status = 'held'`,
-      [id, JSON.stringify([reason])],
+      [id, storableJson([reason])],
     );
   });
 }

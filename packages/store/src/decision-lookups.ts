@@ -9,6 +9,7 @@ import { domainAndParents, domainOf, normalizeAddress, type DecisionAction } fro
 import type { Queryable } from './db.js';
 import type { EntryAuth, ListKind, ListName, SenderListMatches } from './lists.js';
 import type { RecipientStatus } from './messages.js';
+import { storableText } from './storable.js';
 
 export interface DecisionLookups {
   /** Copies of these exact bytes accepted for a user within the last day (empty without a sha256). */
@@ -52,7 +53,7 @@ export async function lookupDecisionFacts(
                   WHERE s.user_id = u.id AND s.message_id_header = ANY($5::text[])) AS matched,
                 EXISTS (SELECT 1 FROM sent_messages s WHERE s.user_id = u.id) AS has_log
            FROM users u WHERE u.id = ANY($1::bigint[])) s) AS sent`,
-    values: [q.userIds, address, domains, q.sha256 ?? null, q.messageIds],
+    values: [q.userIds, address, domains, q.sha256 ?? null, q.messageIds.map(storableText)],
   });
   const row = rows[0]!;
   for (const r of row.recent ?? []) out.recentCopies.set(r.user_id, { decision: r.decision, status: r.status });

@@ -10,6 +10,7 @@ import type { Db, DbClient, Queryable } from './db.js';
 import { withTransaction } from './db.js';
 import { enqueueOutbox } from './outbox.js';
 import { jobIds } from './queues.js';
+import { storableJson, storableOptional } from './storable.js';
 
 export interface MessageMeta {
   /** Envelope sender, normalised (matching, lists). */
@@ -187,7 +188,7 @@ function messageValues(meta: MessageMeta, raw: Buffer | PiecewiseBody, keepRaw: 
     meta.size,
     meta.sha256,
     keepRaw && Buffer.isBuffer(raw) ? raw : null,
-    meta.auth === undefined ? null : JSON.stringify(meta.auth),
+    meta.auth === undefined ? null : storableJson(meta.auth),
     meta.authHeaders ?? null,
     meta.traceId ?? null,
   ];
@@ -201,19 +202,32 @@ function recipientRow(r: RecipientOutcome, decision: Decision, sender: string, o
     rcptTo: r.rcptTo,
     sender,
     decision: decision.action,
-    reasons: JSON.stringify(decision.reasons),
+    reasons: storableJson(decision.reasons),
     status,
     expiresAt: status === 'delivered' ? null : new Date(opts.now.getTime() + keepDays * DAY_MS),
   };
 }
 
+/** The header text a message brings, as PostgreSQL can keep it (storable.ts). */
+function storableMeta(meta: MessageMeta): MessageMeta {
+  return {
+    ...meta,
+    clientHelo: storableOptional(meta.clientHelo),
+    messageIdHeader: storableOptional(meta.messageIdHeader),
+    subject: storableOptional(meta.subject),
+    fromHeader: storableOptional(meta.fromHeader),
+    authHeaders: storableOptional(meta.authHeaders),
+  };
+}
+
 export async function recordMessage(
   db: Db,
-  meta: MessageMeta,
+  rawMeta: MessageMeta,
   raw: Buffer | PiecewiseBody,
   recipients: RecipientOutcome[],
   opts: RecordOptions,
 ): Promise<RecordedRecipient[]> {
+  const meta = storableMeta(rawMeta);
   const keepRaw = recipients.some((r) => !r.delivered);
   const inPieces = keepRaw && (!Buffer.isBuffer(raw) || raw.length > RAW_PIECE_BYTES);
   const challenged = recipients.some((r) => !r.delivered && r.decision.action === 'challenge');

@@ -2,6 +2,7 @@
 import { normalizeAddress } from '@crgate/core';
 import type { Db, Queryable } from './db.js';
 import { withTransaction } from './db.js';
+import { storableOptional, storableText } from './storable.js';
 
 export interface SentMessage {
   userId: number;
@@ -23,7 +24,7 @@ export async function recordSentMessage(db: Db, sent: SentMessage): Promise<stri
       `INSERT INTO sent_messages (user_id, message_id_header, recipients, subject, sent_at, source)
        VALUES ($1, $2, $3, $4, COALESCE($5, now()), $6)
        ON CONFLICT (user_id, message_id_header) DO NOTHING`,
-      [sent.userId, sent.messageId, recipients, sent.subject ?? null, sent.sentAt ?? null, sent.source],
+      [sent.userId, storableText(sent.messageId), recipients, storableOptional(sent.subject) ?? null, sent.sentAt ?? null, sent.source],
     );
     const added: string[] = [];
     for (const r of recipients) {

@@ -5,6 +5,7 @@
  */
 import type { Rule } from '../decision.js';
 import { firstHeader, headerValues } from '../signals.js';
+import { excerpt } from './excerpt.js';
 
 export const autoSubmittedRule: Rule = {
   id: 'auto-submitted',
@@ -15,7 +16,7 @@ export const autoSubmittedRule: Rule = {
     if (!value) return null;
     const keyword = value.split(/[\s;(]/)[0]!.toLowerCase();
     if (keyword === 'no' || keyword === '') return null;
-    return { symbol: 'AUTO_SUBMITTED', weight: 0, detail: `Auto-Submitted: ${value.slice(0, 60)}`, action: 'quarantine' };
+    return { symbol: 'AUTO_SUBMITTED', weight: 0, detail: `Auto-Submitted: ${excerpt(value, 60)}`, action: 'quarantine' };
   },
 };
 
@@ -73,7 +74,7 @@ export const autoReplyRule: Rule = {
     if (precedence === 'auto_reply') return { symbol: 'AUTO_REPLY', weight: 0, detail: 'Precedence: auto_reply', action: 'quarantine' };
     const subject = message.subject ?? '';
     if (AUTO_REPLY_SUBJECT.test(subject)) {
-      return { symbol: 'AUTO_REPLY', weight: 0, detail: `subject "${subject.slice(0, 60)}" is an automatic reply`, action: 'quarantine' };
+      return { symbol: 'AUTO_REPLY', weight: 0, detail: `subject "${excerpt(subject, 60)}" is an automatic reply`, action: 'quarantine' };
     }
     return null;
   },
@@ -89,6 +90,6 @@ export const autoResponseSuppressRule: Rule = {
     const asked = value.split(/[\s,]+/).map((v) => v.toLowerCase());
     const hit = asked.find((v) => v === 'all' || v === 'autoreply' || v === 'oof');
     if (!hit) return null;
-    return { symbol: 'AUTO_RESPONSE_SUPPRESSED', weight: 0, detail: `X-Auto-Response-Suppress: ${value.slice(0, 60)}`, action: 'quarantine' };
+    return { symbol: 'AUTO_RESPONSE_SUPPRESSED', weight: 0, detail: `X-Auto-Response-Suppress: ${excerpt(value, 60)}`, action: 'quarantine' };
   },
 };

@@ -3,6 +3,7 @@
  * multipart/report, also nested inside another multipart): reports about mail, never from a person.
  */
 import type { Rule } from '../decision.js';
+import { excerpt } from './excerpt.js';
 
 const REPORT_PARTS = new Set([
   'multipart/report',
@@ -49,7 +50,7 @@ export const reportSubjectRule: Rule = {
   evaluate({ message }) {
     const subject = message.subject ?? '';
     if (!REPORT_SUBJECT.test(subject.trim())) return null;
-    return { symbol: 'BOUNCE_SUBJECT', weight: 0, detail: `subject "${subject.slice(0, 60)}" is a bounce or report`, action: 'quarantine' };
+    return { symbol: 'BOUNCE_SUBJECT', weight: 0, detail: `subject "${excerpt(subject, 60)}" is a bounce or report`, action: 'quarantine' };
   },
 };
 

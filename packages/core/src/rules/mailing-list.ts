@@ -4,6 +4,7 @@
  */
 import type { Rule } from '../decision.js';
 import { firstHeader, headerValues } from '../signals.js';
+import { excerpt } from './excerpt.js';
 
 const LIST_HEADERS = [
   'list-id',
@@ -30,7 +31,7 @@ export const mailingListRule: Rule = {
     const found = LIST_HEADERS.find((h) => headerValues(message, h).length > 0);
     if (!found) return null;
     const value = firstHeader(message, found)!;
-    return { symbol: 'MAILING_LIST', weight: 0, detail: `${found}: ${value.slice(0, 80)}`, action: 'quarantine' };
+    return { symbol: 'MAILING_LIST', weight: 0, detail: `${found}: ${excerpt(value, 80)}`, action: 'quarantine' };
   },
 };
 

@@ -5,6 +5,7 @@
 import type { Rule } from '../decision.js';
 import { firstHeader, headerValues, localPartOf } from '../signals.js';
 import { domainOf } from '../address.js';
+import { excerpt } from './excerpt.js';
 
 const CR_HEADERS = ['x-boxtrapper', 'x-boxbe-challenge', 'x-bluebottle-challenge', 'x-spamarrest', 'x-cr-challenge', 'x-challenge'];
 const CR_SENDER_DOMAINS = new Set(['boxbe.com', 'bluebottle.com', 'spamarrest.com', 'mailblocks.com', 'sendio.com']);
@@ -25,7 +26,7 @@ export const otherChallengeRule: Rule = {
       return { symbol: 'CR_CHALLENGE', weight: 0, detail: `sent by the C/R service ${crDomain}`, action: 'quarantine' };
     }
     if (CR_SUBJECT.test(message.subject ?? '')) {
-      return { symbol: 'CR_CHALLENGE', weight: 0, detail: `subject "${(message.subject ?? '').slice(0, 60)}" is a C/R challenge`, action: 'quarantine' };
+      return { symbol: 'CR_CHALLENGE', weight: 0, detail: `subject "${excerpt(message.subject ?? '', 60)}" is a C/R challenge`, action: 'quarantine' };
     }
     return null;
   },
