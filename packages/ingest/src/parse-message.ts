@@ -30,20 +30,13 @@ function findHeaderEnd(raw: Buffer, limit: number): { end: number; bodyOffset: n
   return undefined;
 }
 
-/**
- * A header value as text, encoded words decoded. NUL bytes are dropped: no header may hold one (RFC
- * 5322), nothing reads them, and PostgreSQL's text cannot store them, so a subject carrying one would
- * fail the message's storage on every retry.
- */
 function decodeValue(value: string): string {
-  let text: string;
   try {
-    text = libmime.decodeWords(value);
+    return libmime.decodeWords(value);
   } catch {
     // A malformed encoded word is shown as it came rather than failing the message.
-    text = value;
+    return value;
   }
-  return text.includes('\0') ? text.replaceAll('\0', '') : text;
 }
 
 export function parseHeaders(raw: Buffer): ParsedHeaders {
