@@ -153,6 +153,39 @@ describe('a message larger than the spool threshold', () => {
     expect(accepted.data?.[0]?.[1]).toBe(250);
   });
 
+  it('closes the spool file at once when the client goes away in the middle of DATA', async () => {
+    /** Open descriptors of this process (the engine runs in it) on files in the spool directory. */
+    const spoolFds = async () => {
+      const out: string[] = [];
+      for (const fd of await readdir('/proc/self/fd')) {
+        const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
+        if (target.startsWith(spoolDir)) out.push(target);
+      }
+      return out;
+    };
+    const socket = net.connect(t.lmtpPort, '127.0.0.1');
+    let replies = '';
+    socket.on('data', (d: Buffer) => (replies += d.toString()));
+    const until = async (re: RegExp) => waitFor(() => re.test(replies), `a reply matching ${re}`);
+    await until(/^220 /m);
+    socket.write('LHLO mta.test\r\nMAIL FROM:<friend@signed.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n');
+    await until(/^354 /m);
+    const half = large('cut-off', 'Friend <friend@signed.test>');
+    await new Promise<void>((resolve) => socket.write(half, () => resolve()));
+    await waitFor(async () => (await spoolFds()).length > 0, 'the spool file opened');
+    // Closed by crgate, not by the garbage collector (which warns when it closes a forgotten handle).
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      socket.destroy();
+      await waitFor(async () => (await spoolFds()).length === 0, 'the spool file closed', 5000);
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => /file descriptor|FileHandle/i.test(w))).toEqual([]);
+  });
+
   it('leaves no spool file behind', async () => {
     expect(await readdir(spoolDir)).toEqual([]);
   });

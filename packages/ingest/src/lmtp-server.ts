@@ -147,13 +147,19 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
       if (buf) c.copy(buf, size);
       else chunks.push(c);
     };
-    for await (const chunk of stream) {
-      // Past the limit smtp-server answers 552 itself; stop keeping bytes so memory stays bounded.
-      if (stream.sizeExceeded || failed) continue;
-      const c = chunk as Buffer;
-      hash.update(c);
-      await keep(c).catch((err: unknown) => (failed = err));
-      size += c.length;
+    try {
+      for await (const chunk of stream) {
+        // Past the limit smtp-server answers 552 itself; stop keeping bytes so memory stays bounded.
+        if (stream.sizeExceeded || failed) continue;
+        const c = chunk as Buffer;
+        hash.update(c);
+        await keep(c).catch((err: unknown) => (failed = err));
+        size += c.length;
+      }
+    } catch (err) {
+      // The client went away mid-DATA: close the spool file now, not whenever the GC gets to it.
+      await spool?.discard().catch(() => undefined);
+      throw err;
     }
     if (stream.sizeExceeded || failed) {
       await spool?.discard().catch(() => undefined);
