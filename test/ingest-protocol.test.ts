@@ -97,6 +97,28 @@ describe('LMTP ingest', () => {
     expect(replies[0]!.code).toBe(552);
   });
 
+  it('sends one reply per accepted recipient when a client repeats a recipient: the repeat gets 452 at RCPT', async () => {
+    sink.reply = (rcpt) => (rcpt === 'dave@example.test' ? Object.assign(new Error('Mailbox full'), { responseCode: 552 }) : true);
+    const message = fresh();
+    const lmtp = await rawLmtp(t.lmtpPort);
+    expect((await lmtp.command('LHLO mta.test'))[0]).toMatch(/^250/);
+    expect((await lmtp.command('MAIL FROM:<bob@remote.test>'))[0]).toMatch(/^250 /);
+    expect((await lmtp.command('RCPT TO:<alice@example.test>'))[0]).toMatch(/^250 /);
+    expect((await lmtp.command('RCPT TO:<ALICE@example.test>'))[0]).toMatch(/^452 /);
+    expect((await lmtp.command('RCPT TO:<dave@example.test>'))[0]).toMatch(/^250 /);
+    expect((await lmtp.command('DATA'))[0]).toMatch(/^354 /);
+    // Two recipients accepted, two replies, in their order: dave's 552 is not charged to anyone else.
+    const replies = await lmtp.data(message, 2);
+    lmtp.close();
+    expect(replies.map((r) => r.slice(0, 3))).toEqual(['250', '552']);
+    // The MTA sends the repeat on its own: answered 250 and not delivered a second time.
+    const before = sink.messages.length;
+    const again = await lmtpSend(t.lmtpPort, 'bob@remote.test', ['ALICE@example.test'], message);
+    expect(again.map((r) => r.code)).toEqual([250]);
+    expect(sink.messages.length).toBe(before);
+    sink.reply = () => true;
+  });
+
   it('accepts aliases, +tags and any case in the domain', async () => {
     const before = sink.messages.length;
     const replies = await lmtpSend(t.lmtpPort, 'bob@remote.test', ['A.Smith@EXAMPLE.test', 'alice+news@Example.Test'], fresh());

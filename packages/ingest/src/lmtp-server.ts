@@ -63,6 +63,13 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
 
   async function onRcptTo(address: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
     if (stopping) throw smtpError(421, 'Shutting down, try again later');
+    // smtp-server keeps one slot for an address given twice (in any case) and so sends one reply too
+    // few after DATA, which shifts every later recipient's reply onto the wrong address. The MTA sends
+    // the repeat again in a transaction of its own, where it is answered "already accepted".
+    const key = address.address.toLowerCase();
+    if (session.envelope.rcptTo.some((r) => r.address.toLowerCase() === key)) {
+      throw smtpError(452, 'Recipient already given in this transaction; send it again in another');
+    }
     if (tapAddress && normalizeAddress(address.address) === tapAddress) {
       // The peer that connected, not the client it forwards for: only our MTA may feed the tap.
       const peer = String(session.xForward?.get('ADDR:DEFAULT') ?? session.remoteAddress);
