@@ -136,4 +136,27 @@ describe('classifier learning in the engine', () => {
     const subjectToken = await t.db.query(`SELECT spam FROM classifier_tokens WHERE scope = $1 AND token = 'subject:Quarterly'`, [alice.id]);
     expect(Number(subjectToken.rows[0]?.spam)).toBe(0.25);
   });
+
+  it('learns from every expired challenge, not only the first page of them', async () => {
+    const alice = (await findUserByAddress(engine.db, 'alice@example.test'))!;
+    t.dns.records['orchard.test'] = { MX: [{ exchange: 'mx.orchard.test', priority: 10 }], TXT: [`v=spf1 ip4:${REMOTE_CLIENT.addr} -all`] };
+    const words = ['Pear grafting, quince rootstock, medlar', 'Cider press rota, damson jam, greengage', 'Walnut husks, hazel coppice, cobnut'];
+    for (const [i, text] of words.entries()) {
+      const from = `grower${i}@orchard.test`;
+      const message = `From: ${from}\r\nTo: alice@example.test\r\nSubject: Orchard ${i}\r\nMessage-ID: <orchard-${i}@orchard.test>\r\n\r\n${text}.\r\n`;
+      const r = await pythonLmtpSend(t.lmtpPort, from, ['alice@example.test'], message, { xforward: REMOTE_CLIENT });
+      expect(r.data?.[0]?.[1]).toBe(250);
+    }
+    const { rows } = await t.db.query(`SELECT decision FROM message_recipients WHERE sender LIKE 'grower%@orchard.test'`);
+    expect(rows).toEqual(words.map(() => ({ decision: 'challenge' })));
+    // Two a page: the three new copies (and the one of the test before) take two pages and more.
+    const trained = await trainFromExpiredChallenges(t.db, new Date(Date.now() + 60 * 86_400_000), silentLogger, 2);
+    expect(trained).toBe(words.length + 1);
+    const learned = await t.db.query(
+      `SELECT count(*)::int AS n FROM classifier_trained WHERE scope = $1 AND label = 'spam'
+          AND message_key IN (SELECT sha256 FROM messages WHERE message_id_header LIKE '<orchard-%@orchard.test>')`,
+      [alice.id],
+    );
+    expect(learned.rows[0].n).toBe(words.length);
+  });
 });

@@ -396,14 +396,14 @@ export async function releaseHeldFromSender(tx: Queryable, userId: number, sende
 export async function unconfirmedChallengeCopies(
   db: Queryable,
   now: Date,
-  limit = 1000,
+  page: { afterId?: number; limit?: number } = {},
 ): Promise<Array<{ recipientId: number; userId: number; sha256: string }>> {
   const { rows } = await db.query(
     `SELECT r.id, r.user_id, m.sha256 FROM message_recipients r
        JOIN challenges c ON c.id = r.challenge_id JOIN messages m ON m.id = r.message_id
-      WHERE c.status IN ('queued', 'sent') AND c.expires_at <= $1 AND r.status = 'held' AND m.raw IS NOT NULL
-      LIMIT $2`,
-    [now, limit],
+      WHERE c.status IN ('queued', 'sent') AND c.expires_at <= $1 AND r.status = 'held' AND m.raw IS NOT NULL AND r.id > $2
+      ORDER BY r.id LIMIT $3`,
+    [now, page.afterId ?? 0, page.limit ?? 1000],
   );
   return rows.map((r) => ({ recipientId: r.id, userId: r.user_id, sha256: r.sha256 }));
 }

@@ -21,19 +21,28 @@ export async function trainFromCopy(db: Db, payload: { recipientId: number; labe
 /** Expired copies whose heads are read at once: at most this many times the tokenizer's 256 KB in memory. */
 const EXPIRED_BATCH = 20;
 
-export async function trainFromExpiredChallenges(db: Db, now: Date, logger: Logger): Promise<number> {
+/**
+ * Learns from every copy whose challenge expired unconfirmed, before the expiry sweep that follows
+ * marks them expired (and no longer finds them): a page at a time, however many a long outage left.
+ */
+export async function trainFromExpiredChallenges(db: Db, now: Date, logger: Logger, pageSize = 1000): Promise<number> {
   const store = new PgTokenStore(db);
-  const copies = await unconfirmedChallengeCopies(db, now);
   let trained = 0;
-  for (let i = 0; i < copies.length; i += EXPIRED_BATCH) {
-    const batch = copies.slice(i, i + EXPIRED_BATCH);
-    const heads = await copyHeads(db, batch.map((c) => c.recipientId), MAX_MESSAGE_BYTES);
-    for (const copy of batch) {
-      const head = heads.get(copy.recipientId);
-      if (!head) continue; // its body was purged since
-      await store.train(copy.userId, copy.sha256, await tokenize(head), 'spam', EXPIRED_CHALLENGE_WEIGHT);
-      trained++;
+  let afterId = 0;
+  for (;;) {
+    const copies = await unconfirmedChallengeCopies(db, now, { afterId, limit: pageSize });
+    for (let i = 0; i < copies.length; i += EXPIRED_BATCH) {
+      const batch = copies.slice(i, i + EXPIRED_BATCH);
+      const heads = await copyHeads(db, batch.map((c) => c.recipientId), MAX_MESSAGE_BYTES);
+      for (const copy of batch) {
+        const head = heads.get(copy.recipientId);
+        if (!head) continue; // its body was purged since
+        await store.train(copy.userId, copy.sha256, await tokenize(head), 'spam', EXPIRED_CHALLENGE_WEIGHT);
+        trained++;
+      }
     }
+    if (copies.length < pageSize) break;
+    afterId = copies[copies.length - 1]!.recipientId;
   }
   if (trained) logger.info({ event: 'classifier.learned_expired', copies: trained }, 'learned from expired challenges');
   return trained;
