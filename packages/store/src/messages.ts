@@ -240,8 +240,11 @@ export async function recordMessage(
       messageValues(meta, raw, keepRaw && !inPieces, opts),
     );
     const messageId = msg.rows[0]!.id;
-    const out: RecordedRecipient[] = [];
-    for (const r of recipients) {
+    const out: RecordedRecipient[] = new Array(recipients.length);
+    // Recipients in user order: two messages from one sender to the same users, listed in opposite
+    // orders, would otherwise take their challenge rows' locks in opposite orders and deadlock.
+    const order = recipients.map((r, i) => ({ r, i })).sort((a, b) => a.r.userId - b.r.userId);
+    for (const { r, i } of order) {
       let decision = r.decision;
       let challengeId: string | undefined;
       let newChallenge = false;
@@ -255,7 +258,7 @@ export async function recordMessage(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9) RETURNING id`,
         [messageId, row.userId, row.rcptTo, row.sender, row.decision, row.reasons, row.status, challengeId ?? null, opts.now, row.expiresAt],
       );
-      out.push({ recipientId: ins.rows[0]!.id, decision, challengeId, newChallenge });
+      out[i] = { recipientId: ins.rows[0]!.id, decision, challengeId, newChallenge };
     }
     return out;
   });
