@@ -4,6 +4,7 @@
  * discarded as backscatter; and the tap cannot be used from outside to whitelist anybody.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,6 +85,17 @@ describe('outgoing tap and sent-mail log', () => {
       { value: 'ed@ed.test', source: 'outgoing' },
     ]);
     expect(lmtpSink.messages).toHaveLength(0);
+  });
+
+  it('answers a copy whose Message-ID is longer than any real one (3,000 characters) with 250, recording nothing', async () => {
+    const r = await pythonLmtpSend(
+      t.lmtpPort,
+      'alice@example.test',
+      [TAP],
+      mail({ Received: SUBMISSION_RECEIVED, From: 'Alice <alice@example.test>', To: 'frank@frank.test', Subject: 'Long id', 'Message-ID': `<${randomBytes(1500).toString('hex')}@example.test>` }),
+    );
+    expect(r.data).toEqual([[TAP, 250, expect.stringContaining('no Message-ID')]]);
+    expect((await whitelistOf('alice@example.test')).map((e) => e.value)).not.toContain('frank@frank.test');
   });
 
   it("delivers carol's reply directly", async () => {

@@ -39,7 +39,9 @@ export function sentMessageOf(
   source: SentMessage['source'],
   recipientHeaders: readonly string[],
 ): SentMessage | undefined {
-  const messageId = headers.get('message-id')?.[0]?.match(/<[^<>\s]+>/)?.[0];
+  // The log is indexed by Message-ID, and an index entry holds at most about 2.7 KB: a longer id
+  // (no real one is) would fail every retry of the copy. 500 characters are 2 KB even in UTF-8.
+  const messageId = headers.get('message-id')?.[0]?.match(/<[^<>\s]{1,500}>/)?.[0];
   if (!messageId) return undefined;
   const own = new Set([user.address, ...user.aliases]);
   const recipients = allAddresses(recipientHeaders.flatMap((h) => headers.get(h) ?? [])).filter((r) => !own.has(r));
