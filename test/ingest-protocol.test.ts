@@ -3,10 +3,11 @@
  * aliases and sub-addresses, XFORWARD, and Maildir delivery.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync, readdirSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { deliver } from '@crgate/ingest';
 import { addAlias, addListEntry, addUser, findUserByAddress } from '@crgate/store';
 import { createTestEnvironment, freePort, type TestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
@@ -163,6 +164,25 @@ describe('Maildir delivery', () => {
       await engine.stop();
       await t.cleanup();
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('answers 451 and leaves no half-written file in tmp/ when the message cannot be moved into new/', async () => {
+    // new/ on another file system (tmpfs): the rename from tmp/ fails with EXDEV after the file is written.
+    const dir = await mkdtemp(join(tmpdir(), 'crgate-maildir-'));
+    const elsewhere = await mkdtemp('/dev/shm/crgate-maildir-new-');
+    expect(statSync(elsewhere).dev).not.toBe(statSync(dir).dev);
+    try {
+      const box = join(dir, 'example.test', 'alice', 'Maildir');
+      await mkdir(join(box, 'tmp'), { recursive: true });
+      await symlink(elsewhere, join(box, 'new'));
+      const [result] = await deliver({ kind: 'maildir', dir }, { mailFrom: 'bob@remote.test', recipients: ['alice@example.test'], message: Buffer.from(fresh()) });
+      expect(result).toMatchObject({ ok: false, code: 451 });
+      expect(readdirSync(join(box, 'tmp'))).toEqual([]);
+      expect(readdirSync(elsewhere)).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+      await rm(elsewhere, { recursive: true, force: true });
     }
   });
 });

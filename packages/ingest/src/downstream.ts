@@ -5,7 +5,7 @@
  */
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import MailComposer from 'nodemailer/lib/mail-composer';
-import { mkdir, open, rename } from 'node:fs/promises';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -251,6 +251,15 @@ export class DeliveryPool {
 let maildirCounter = 0;
 
 /** Writes into DIR/<domain>/<user>/Maildir/new through tmp/ with fsync, as the Maildir protocol asks. */
+async function syncDirectory(path: string): Promise<void> {
+  const dir = await open(path, 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
 async function deliverToMaildir(dir: string, req: DeliveryRequest): Promise<DeliveryResult[]> {
   const results: DeliveryResult[] = [];
   for (const recipient of req.recipients) {
@@ -259,9 +268,9 @@ async function deliverToMaildir(dir: string, req: DeliveryRequest): Promise<Deli
     const domain = domainOf(recipient).replace(/[/\\\0]/g, '_');
     const base = join(dir, domain, user, 'Maildir');
     const name = `${Date.now()}.P${process.pid}Q${++maildirCounter}R${randomBytes(6).toString('hex')}.${hostname()}`;
+    const tmp = join(base, 'tmp', name);
     try {
       for (const sub of ['tmp', 'new', 'cur']) await mkdir(join(base, sub), { recursive: true });
-      const tmp = join(base, 'tmp', name);
       const fh = await open(tmp, 'wx', 0o600);
       try {
         for await (const chunk of slices(Buffer.isBuffer(req.message) ? [req.message] : req.message)) await fh.write(chunk);
@@ -270,8 +279,12 @@ async function deliverToMaildir(dir: string, req: DeliveryRequest): Promise<Deli
         await fh.close();
       }
       await rename(tmp, join(base, 'new', name));
+      // The rename is durable only once the directory is: 250 means the message survives a power cut.
+      await syncDirectory(join(base, 'new'));
       results.push({ recipient, ok: true, code: 250, message: 'delivered to Maildir' });
     } catch (err) {
+      // A half-written file in tmp/ is nobody's mail: the MTA sends the message again.
+      await unlink(tmp).catch(() => undefined);
       results.push({ recipient, ok: false, code: 451, message: `Maildir write failed: ${(err as Error).message}` });
     }
   }
