@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '@crgate/core';
-import { addUser, resolveSecret } from '@crgate/store';
+import { addUser, DIGEST_LAG_MS, digestsDue, findUserByAddress, markDigestSent, resolveSecret } from '@crgate/store';
 import { sendDigests } from '@crgate/worker';
 import { createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
@@ -39,7 +39,8 @@ describe('digest of held mail', () => {
   });
 
   it('mails the recipient a summary with one link per new held message', async () => {
-    expect(await sendDigests(engine.config, engine.db, secret, new Date(), silentLogger)).toBe(1);
+    // A digest covers mail up to DIGEST_LAG_MS before it is made.
+    expect(await sendDigests(engine.config, engine.db, secret, new Date(Date.now() + DIGEST_LAG_MS), silentLogger)).toBe(1);
     expect(lmtpSink.messages).toHaveLength(1);
     const digest = lmtpSink.messages[0]!;
     expect(digest.rcptTo).toEqual(['alice@example.test']);
@@ -80,6 +81,52 @@ describe('digest of held mail', () => {
       { message_id_header: '<digest-1@far.test>', status: 'released' },
       { message_id_header: '<digest-2@far.test>', status: 'held' },
     ]);
+  });
+
+  it('lists each held message in exactly one digest, also one that arrived while the digest was being made', async () => {
+    await addUser(engine.db, 'bert@example.test');
+    const bert = (await findUserByAddress(engine.db, 'bert@example.test'))!.id;
+    const ids: number[] = [];
+    for (const n of [1, 2]) {
+      const raw = `From: visitor${n}@far.test\r\nTo: bert@example.test\r\nSubject: Visit ${n}\r\nMessage-ID: <visit-${n}@far.test>\r\n\r\nHi.\r\n`;
+      expect((await lmtpSend(t.lmtpPort, `visitor${n}@far.test`, ['bert@example.test'], raw))[0]!.code).toBe(250);
+      ids.push((await t.db.query(`SELECT id FROM message_recipients WHERE sender = $1`, [`visitor${n}@far.test`])).rows[0].id);
+    }
+    // Visit 1 is an hour old; visit 2 was stamped a moment before the digest is made (its transaction
+    // could still be open then).
+    const at = new Date('2026-12-01T07:00:00.020Z');
+    await t.db.query(`UPDATE message_recipients SET created_at = $2 WHERE id = $1`, [ids[0], new Date(at.getTime() - 3_600_000)]);
+    await t.db.query(`UPDATE message_recipients SET created_at = $2 WHERE id = $1`, [ids[1], new Date(at.getTime() - 1_000)]);
+    await t.db.query(`UPDATE users SET last_digest_at = $2 WHERE id = $1`, [bert, new Date(at.getTime() - 86_400_000)]);
+    const subjectsIn = async (now: Date) => {
+      const due = (await digestsDue(engine.db, now)).find((d) => d.userId === bert);
+      if (due) await markDigestSent(engine.db, bert, due.until);
+      return due?.items.map((i) => i.subject) ?? [];
+    };
+    expect(await subjectsIn(at)).toEqual(['Visit 1']);
+    expect(await subjectsIn(new Date(at.getTime() + 3_600_000))).toEqual([]);
+    expect(await subjectsIn(new Date(at.getTime() + 86_400_000))).toEqual(['Visit 2']);
+    expect(await subjectsIn(new Date(at.getTime() + 2 * 86_400_000))).toEqual([]);
+  });
+
+  it('is due again a day later even when the hourly run comes a little earlier than the day before', async () => {
+    const bert = (await findUserByAddress(engine.db, 'bert@example.test'))!.id;
+    const today = new Date(Date.now() + DIGEST_LAG_MS + 3_600_000);
+    today.setUTCMinutes(0, 0, 0);
+    const yesterday = new Date(today.getTime() - 86_400_000);
+    await t.db.query(`UPDATE users SET last_digest_at = $2 WHERE id = $1`, [bert, new Date(yesterday.getTime() - 86_400_000)]);
+    for (const [n, created] of [[3, yesterday], [4, today]] as const) {
+      const raw = `From: visitor${n}@far.test\r\nTo: bert@example.test\r\nSubject: Visit ${n}\r\nMessage-ID: <visit-${n}@far.test>\r\n\r\nHi.\r\n`;
+      expect((await lmtpSend(t.lmtpPort, `visitor${n}@far.test`, ['bert@example.test'], raw))[0]!.code).toBe(250);
+      await t.db.query(`UPDATE message_recipients SET created_at = $2 WHERE sender = $1`, [`visitor${n}@far.test`, new Date(created.getTime() - 3_600_000)]);
+    }
+    const toBert = () => lmtpSink.messages.filter((m) => m.rcptTo.includes('bert@example.test')).length;
+    const before = toBert();
+    // Yesterday's hourly run made the digest 40 ms after the hour; today's comes 5 ms after it.
+    await sendDigests(engine.config, engine.db, secret, new Date(yesterday.getTime() + 40), silentLogger);
+    expect(toBert()).toBe(before + 1);
+    await sendDigests(engine.config, engine.db, secret, new Date(today.getTime() + 5), silentLogger);
+    expect(toBert()).toBe(before + 2);
   });
 
   it('refuses a forged or altered link', async () => {

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simpleParser } from 'mailparser';
 import { silentLogger } from '@crgate/core';
-import { addUser, resolveSecret } from '@crgate/store';
+import { addUser, DIGEST_LAG_MS, resolveSecret } from '@crgate/store';
 import { sendDigests } from '@crgate/worker';
 import { createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
@@ -282,7 +282,7 @@ describe('hostile strings', () => {
     expect(reply!.code).toBe(250);
     const before = lmtpSink.messages.length;
     const secret = await resolveSecret(engine.db, undefined, silentLogger);
-    expect(await sendDigests(engine.config, engine.db, secret, new Date(), silentLogger)).toBeGreaterThanOrEqual(1);
+    expect(await sendDigests(engine.config, engine.db, secret, new Date(Date.now() + DIGEST_LAG_MS), silentLogger)).toBeGreaterThanOrEqual(1);
     const digest = lmtpSink.messages.slice(before).find((m) => m.rcptTo.includes('bert@example.test'))!;
     expect(digest).toBeDefined();
     const raw = digest.raw.toString('utf8');

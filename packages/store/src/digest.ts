@@ -14,11 +14,22 @@ export interface DigestDue {
   address: string;
   language: string;
   since: Date;
+  /** The end of the period covered: the next digest starts here (markDigestSent). */
+  until: Date;
   items: DigestItem[];
   total: number;
 }
 
 const PERIOD = { daily: '1 day', weekly: '7 days' } as const;
+
+/**
+ * A digest covers mail up to this long before it is made. A copy's time is taken when the ingest
+ * decides, and its transaction commits a little later (seconds for a large body): covering up to the
+ * very moment would miss a copy stamped before it but committed after the query, in this digest and
+ * the next. Ending every period this far back also keeps the daily time from creeping: the next digest
+ * is due a day after the period's end, not after the moment the previous one was made.
+ */
+export const DIGEST_LAG_MS = 5 * 60_000;
 
 /** Users whose digest period has passed and who have new quarantined mail (at most `maxItems` listed each). */
 export async function digestsDue(db: Queryable, now: Date, maxItems = 50): Promise<DigestDue[]> {
@@ -31,14 +42,15 @@ export async function digestsDue(db: Queryable, now: Date, maxItems = 50): Promi
              OR u.last_digest_at <= $1::timestamptz - (CASE u.digest_frequency WHEN 'weekly' THEN interval '${PERIOD.weekly}' ELSE interval '${PERIOD.daily}' END))`,
     [now],
   );
+  const until = new Date(now.getTime() - DIGEST_LAG_MS);
   const out: DigestDue[] = [];
   for (const u of users) {
     const { rows } = await db.query(
       `SELECT r.id, r.sender, m.subject, r.decision, r.created_at, count(*) OVER ()::int AS total
          FROM message_recipients r JOIN messages m ON m.id = r.message_id
-        WHERE r.user_id = $1 AND r.status IN ('held', 'discarded') AND r.created_at > $2
+        WHERE r.user_id = $1 AND r.status IN ('held', 'discarded') AND r.created_at > $2 AND r.created_at <= $4
         ORDER BY r.created_at DESC, r.id DESC LIMIT $3`,
-      [u.id, u.since, maxItems],
+      [u.id, u.since, maxItems, until],
     );
     if (rows.length === 0) continue;
     out.push({
@@ -46,6 +58,7 @@ export async function digestsDue(db: Queryable, now: Date, maxItems = 50): Promi
       address: u.address,
       language: u.language,
       since: u.since,
+      until,
       total: rows[0].total,
       items: rows.map((r) => ({ recipientId: r.id, sender: r.sender, subject: r.subject, decision: r.decision, createdAt: r.created_at })),
     });

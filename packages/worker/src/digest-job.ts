@@ -53,7 +53,7 @@ export async function sendDigests(config: Config, db: Db, secret: string, now: D
       logger.warn({ event: 'digest.failed', userId: d.userId, code: result!.code, reply: result!.message }, 'digest not delivered; retried next hour');
       continue;
     }
-    await markDigestSent(db, d.userId, now);
+    await markDigestSent(db, d.userId, d.until);
     logger.info({ event: 'digest.sent', userId: d.userId, messages: d.total }, 'digest sent');
     sent++;
   }
