@@ -49,6 +49,19 @@ describe('recognising real automatic mail', () => {
     });
   }
 
+  it('finds the Message-ID of the returned message when its header is folded onto the next line', () => {
+    const raw = readFileSync(new URL('./fixtures/corpus/bounce-folded-message-id.eml', import.meta.url));
+    const { facts } = parseMessage(raw, { mailFrom: '' });
+    expect(facts.referencedMessageIds).toContain('<000001523f20aeff-9f2bb10f-0500-407a-9f92-3b319a7f6a55-000000@us-west-2.amazonses.com>');
+  });
+
+  it('finds the Message-ID of a returned message whose headers are indented or quoted', () => {
+    for (const line of ['    Message-ID: <indented-1@example.test>', '> Message-ID: <quoted-1@example.test>']) {
+      const raw = Buffer.from(`From: MAILER-DAEMON@mx.test\r\nSubject: Undeliverable\r\n\r\nYour message:\r\n${line}\r\n`);
+      expect(parseMessage(raw, { mailFrom: '' }).facts.referencedMessageIds, line).toContain(line.slice(line.indexOf('<')));
+    }
+  });
+
   it('reads the null sender from a bounce\'s Return-Path', () => {
     const d = decideFixture('bounce-dsn.eml');
     expect(d.reasons.map((r) => r.symbol)).toContain('NULL_SENDER');

@@ -126,7 +126,8 @@ export function referencedMessageIds(raw: Buffer, headers: Map<string, string[]>
     for (const value of headers.get(name) ?? []) for (const m of value.matchAll(MESSAGE_ID)) ids.add(m[0]);
   }
   const body = raw.subarray(bodyOffset, bodyOffset + MAX_STRUCTURE_SCAN_BYTES).toString('latin1');
-  for (const m of body.matchAll(/^(?:>\s?)?message-id:[ \t]*(<[^<>\s]+@[^<>\s]+>)/gim)) {
+  // The returned header may be quoted ("> "), indented, or folded with the id on the next line.
+  for (const m of body.matchAll(/^(?:>\s?)?[ \t]*message-id:[ \t]*(?:\r?\n[ \t]+)?(<[^<>\s]+@[^<>\s]+>)/gim)) {
     ids.add(m[1]!);
     if (ids.size >= 100) break;
   }
