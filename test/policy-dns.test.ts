@@ -38,6 +38,9 @@ describe('policy with DNS', () => {
       'slow.test': { TIMEOUT: true },
       '_dmarc.slow.test': { TIMEOUT: true },
       'broken.test': { SERVFAIL: true },
+      // The domain's own records time out, its DMARC record answers: mailauth would call that a DMARC fail.
+      'slowspf.test': { TIMEOUT: true },
+      '_dmarc.slowspf.test': { TXT: ['v=DMARC1; p=reject'] },
     });
     engine = await startInProcess(t.env);
     await addUser(engine.db, 'alice@example.test');
@@ -84,6 +87,23 @@ describe('policy with DNS', () => {
     expect(d.symbols).not.toContain('DMARC_FAIL');
     expect(d.symbols).not.toContain('SENDER_DOMAIN_UNROUTABLE');
     expect(d.symbols).toContain('SENDER_UNVERIFIED');
+  });
+
+  it('delivers a whitelisted sender whose SPF lookup times out: DMARC is a temperror then, not a fail', async () => {
+    const user = await findUserByAddress(engine.db, 'alice@example.test');
+    await addListEntry(engine.db, { userId: user!.id, list: 'white', kind: 'address', value: 'friend@slowspf.test', source: 'manual' });
+    const before = lmtpSink.messages.length;
+    const r = await pythonLmtpSend(t.lmtpPort, 'friend@slowspf.test', ['alice@example.test'], from('friend@slowspf.test', 'slowspf'), {
+      xforward: { addr: '192.0.2.53', helo: 'mx.slowspf.test' },
+    });
+    expect(r.data?.[0]?.[1]).toBe(250);
+    const d = await decisionOf('slowspf');
+    expect(d.symbols).toContain('SPF_TEMPERROR');
+    expect(d.symbols).toContain('DMARC_TEMPERROR');
+    expect(d.symbols).not.toContain('DMARC_FAIL');
+    expect(d.symbols).not.toContain('WHITELIST_FORGED');
+    expect(d.decision).toBe('deliver');
+    expect(lmtpSink.messages).toHaveLength(before + 1);
   });
 
   it('treats SERVFAIL as unknown, not as a failure', async () => {

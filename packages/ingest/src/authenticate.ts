@@ -5,7 +5,7 @@
  */
 import { Readable } from 'node:stream';
 import { authenticate } from 'mailauth';
-import type { AuthFacts, AuthResult } from '@crgate/core';
+import { alignedDomains, type AuthFacts, type AuthResult } from '@crgate/core';
 import type { ResolveFn } from './dns-resolver.js';
 
 const KNOWN: ReadonlySet<string> = new Set(['pass', 'fail', 'softfail', 'neutral', 'none', 'temperror', 'permerror', 'policy']);
@@ -108,6 +108,16 @@ export async function checkAuthentication(
   const dmarc = res.dmarc
     ? { result: result(res.dmarc.status?.result), domain: res.dmarc.domain, policy: res.dmarc.policy || res.dmarc.p || undefined }
     : { result: 'unknown' as AuthResult };
+  // mailauth fails DMARC whenever nothing aligned passed, a DNS timeout included. A check that could not
+  // be made is not the domain disowning the message (policy rule 18): no fail while an aligned SPF or
+  // DKIM check is a temperror.
+  if (dmarc.result === 'fail' && dmarc.domain) {
+    const from = dmarc.domain;
+    const unknownAligned =
+      (spf.result === 'temperror' && Boolean(spf.domain) && alignedDomains(spf.domain!, from)) ||
+      dkim.some((d) => d.result === 'temperror' && alignedDomains(d.domain, from));
+    if (unknownAligned) dmarc.result = 'temperror';
+  }
   const arc = { result: res.arc ? result(res.arc.status?.result) : ('none' as AuthResult) };
   const clientKnown = Boolean(opts.clientAddress || (res.spf && res.spf['client-ip']));
   return {
