@@ -184,6 +184,33 @@ describe('never challenge what can be recognised', () => {
   });
 });
 
+describe('backscatter: automatic answers to mail the recipient never sent', () => {
+  const withLog = { sentMail: { matched: [], hasLog: true } };
+
+  it('discards a bounce from the null sender that refers to no message the recipient sent', () => {
+    expect(action({ mailFrom: '', mailFromOriginal: '', subject: 'Undelivered Mail Returned to Sender' }, withLog)).toBe('discard');
+  });
+
+  it('discards an auto-reply marked Auto-Submitted that refers to no message the recipient sent', () => {
+    expect(action({ subject: 'Out of office', headers: headers({ 'Auto-Submitted': 'auto-replied' }) }, withLog)).toBe('discard');
+  });
+
+  for (const subject of [
+    'Absence request for next week',
+    'Out of office next week - meeting on Monday?',
+    'Away until Monday, can we move our call?',
+    'Delivery problem with order 4711',
+    'Abuse report from the parents committee',
+    'Please confirm your email address for the conference',
+  ]) {
+    it(`holds, and never discards, a person's message whose subject only reads like one: "${subject}"`, () => {
+      const d = decide(message({ subject }), recipient(withLog), policy);
+      expect(d.action).toBe('quarantine');
+      expect(d.reasons.map((r) => r.symbol)).not.toContain('BACKSCATTER');
+    });
+  }
+});
+
 describe('positive evidence before a challenge', () => {
   it('accepts a DKIM signature aligned with the envelope sender instead of SPF', () => {
     const auth: AuthFacts = { ...spfPass, spf: { result: 'none', domain: 'remote.test' }, dkim: [{ domain: 'mail.remote.test', result: 'pass' }] };

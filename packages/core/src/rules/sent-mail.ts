@@ -18,8 +18,14 @@ import { otherChallengeRule } from './other-cr-system.js';
 /** The rules that recognise automatic answers to some earlier message. */
 const AUTOMATIC_ANSWER = [nullSenderRule, mailerDaemonRule, deliveryReportRule, reportSubjectRule, otherChallengeRule, autoSubmittedRule, autoReplyRule];
 
-/** A bounce, report, auto-reply or challenge: an automatic answer to some earlier message. */
-export function isAutomaticAnswer(ctx: RuleContext): boolean {
+/**
+ * A bounce, report, auto-reply or challenge: an automatic answer to some earlier message.
+ * `bySubject: false` asks for evidence in how the message was sent or built, not in its subject
+ * alone: a person writes "Absence request for next week" or "Delivery problem with order 4711" too,
+ * so a subject is enough to hold a message but never to throw it away.
+ */
+export function isAutomaticAnswer(ctx: RuleContext, { bySubject = true }: { bySubject?: boolean } = {}): boolean {
+  if (!bySubject) ctx = { ...ctx, message: { ...ctx.message, subject: undefined } };
   if (AUTOMATIC_ANSWER.some((rule) => rule.evaluate(ctx) !== null)) return true;
   // List software writing on its own (not a post to the list) sends notices: bounces, loop alerts,
   // moderation notes.
@@ -71,7 +77,7 @@ export const backscatterRule: Rule = {
   symbols: ['BACKSCATTER'],
   evaluate(ctx) {
     const sent = ctx.recipient.sentMail;
-    if (!sent?.hasLog || sent.matched.length > 0 || !isAutomaticAnswer(ctx)) return null;
+    if (!sent?.hasLog || sent.matched.length > 0 || !isAutomaticAnswer(ctx, { bySubject: false })) return null;
     return {
       symbol: 'BACKSCATTER',
       weight: 5,
