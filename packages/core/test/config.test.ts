@@ -89,6 +89,22 @@ describe('configuration', () => {
     expect(loadConfig({ CRGATE_PUBLIC_URL: 'https://cr.example.org', CRGATE_CHALLENGE_FROM: 'cr@example.org' }).challenge.from).toBe('cr@example.org');
   });
 
+  it('refuses a blank, true or a list where a number is wanted, rather than reading it as 0 or 1', () => {
+    expect(problems({ CRGATE_CHALLENGE_PER_SENDER_PER_HOUR: ' ' })).toEqual([
+      'CRGATE_CHALLENGE_PER_SENDER_PER_HOUR (challenge.perSenderPerHour): must be a number, not " "',
+    ]);
+    expect(problems({}, { classifier: { spamCutoff: null } })).toEqual(['classifier.spamCutoff (env CRGATE_CLASSIFIER_SPAM_CUTOFF): must be a number, not null']);
+    expect(problems({}, { lmtp: { maxSize: true } })).toEqual(['lmtp.maxSize (env CRGATE_LMTP_MAX_SIZE): must be a number, not true']);
+    expect(problems({}, { lmtp: { maxClients: [] } })).toEqual(['lmtp.maxClients (env CRGATE_LMTP_MAX_CLIENTS): must be a number, not []']);
+    expect(loadConfig({ CRGATE_CLASSIFIER_SPAM_CUTOFF: ' 0.95 ' }).classifier.spamCutoff).toBe(0.95);
+    expect(loadConfig({}, { classifier: { spamCutoff: 0.99 } }).classifier.spamCutoff).toBe(0.99);
+  });
+
+  it('refuses a time in milliseconds longer than a timer can wait', () => {
+    expect(problems({ CRGATE_WORKER_OUTBOX_POLL_MS: '3000000000' })[0]).toMatch(/^CRGATE_WORKER_OUTBOX_POLL_MS \(worker\.outboxPollMs\): Too big/);
+    expect(problems({ CRGATE_DNS_TIMEOUT_MS: '2147483647' })).toEqual([]);
+  });
+
   it('takes the file as a base and lets the environment win', () => {
     const c = loadConfig({ CRGATE_LMTP_LISTEN: '127.0.0.1:3000' }, { lmtp: { listen: '127.0.0.1:2000', maxSize: 1000 }, logLevel: 'debug' });
     expect(c.lmtp.listen.port).toBe(3000);

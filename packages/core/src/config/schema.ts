@@ -76,13 +76,28 @@ const urlSchema = z.string().transform((value, ctx) => {
   return url.toString().replace(/\/+$/, '');
 });
 
-const positiveInt = z.coerce.number().int().positive();
+/**
+ * Numbers come from YAML or from environment variables' text. Number() would read '', ' ', `true` and
+ * `[]` as 0 or 1 (an empty `spamCutoff:` in a file would discard every message), so only numerals are
+ * converted; anything else is reported as not a number.
+ */
+const NUMERAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$/i;
+const numeric = <T extends z.ZodType>(inner: T) => z.preprocess((v) => (typeof v === 'string' && NUMERAL.test(v.trim()) ? Number(v.trim()) : v), inner);
+const number = () =>
+  z.number({ error: (issue) => (issue.code === 'invalid_type' ? `must be a number, not ${JSON.stringify(issue.input) ?? String(issue.input)}` : undefined) });
+/** Node's timers take at most 2^31 − 1 ms (about 24.8 days); a longer one fires after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Periods in days stay within what a date can hold once added to now. */
+const MAX_DAYS = 36_500;
+const positiveInt = (max = MAX_TIMER_MS) => numeric(number().int().positive().max(max));
+const milliseconds = (min = 1) => numeric(number().int().min(min).max(MAX_TIMER_MS));
+const days = () => positiveInt(MAX_DAYS);
 /** Environment variables are strings: accept true/false/1/0/yes/no rather than JavaScript truthiness. */
 const booleanish = z.union([
   z.boolean(),
   z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes'),
 ]);
-const nonNegativeInt = z.coerce.number().int().min(0);
+const nonNegativeInt = (max = MAX_TIMER_MS) => numeric(number().int().min(0).max(max));
 
 export const configSchema = z
   .object({
@@ -121,11 +136,11 @@ export const configSchema = z
         /** host:port of the LMTP ingest. */
         listen: listenSchema.default({ host: '127.0.0.1', port: 2424 }),
         /** Largest message accepted, in bytes (announced with SIZE, enforced on DATA). */
-        maxSize: positiveInt.default(25 * 1024 * 1024),
+        maxSize: positiveInt().default(25 * 1024 * 1024),
         /** Name in the LMTP greeting; must differ from the MTA's own hostname or Postfix reports a loop. */
         hostname: z.string().min(1).default('crgate.localdomain'),
         /** Most simultaneous LMTP connections. */
-        maxClients: positiveInt.default(100),
+        maxClients: positiveInt().default(100),
       })
       .prefault({}),
     web: z
@@ -137,16 +152,16 @@ export const configSchema = z
         /** Trust X-Forwarded-* from a reverse proxy (Express "trust proxy"). */
         trustProxy: booleanish.default(false),
         /** Hours a recipient stays signed in to the site (sessions end this long after sign-in). */
-        sessionHours: positiveInt.max(24 * 90).default(12),
+        sessionHours: positiveInt(24 * 90).default(12),
         /** Sign-in attempts (links asked for, passwords tried) allowed per address per hour. */
-        signInPerAddressPerHour: positiveInt.default(10),
+        signInPerAddressPerHour: positiveInt().default(10),
         /** Sign-in attempts allowed per client IP address per hour. */
-        signInPerClientPerHour: positiveInt.default(30),
+        signInPerClientPerHour: positiveInt().default(30),
         /**
          * Unknown or malformed link tokens (/c/..., /signin/...) allowed per client IP address per hour;
          * past that the client gets 429 on those links until its oldest failure is an hour old.
          */
-        badTokensPerClientPerHour: positiveInt.default(20),
+        badTokensPerClientPerHour: positiveInt().default(20),
         /**
          * How sign-in links are mailed: `deliver` writes them straight to the user's mailbox through
          * deliverTo (the way released mail goes, so crgate never filters its own notice); `relay` sends
@@ -174,13 +189,13 @@ export const configSchema = z
         /** A handlebars file replacing the challenge text ({{recipient}}, {{link}}, {{subject}}); checked at start. */
         templateFile: z.string().min(1).optional(),
         /** Days a challenge link stays valid. */
-        tokenTtlDays: positiveInt.default(14),
+        tokenTtlDays: days().default(14),
         /** At most one challenge per (sender, recipient) in this many days. */
-        perPairDays: positiveInt.default(7),
+        perPairDays: days().default(7),
         /** At most this many challenges to one sender address per hour, over all recipients. */
-        perSenderPerHour: nonNegativeInt.default(5),
+        perSenderPerHour: nonNegativeInt().default(5),
         /** At most this many challenges per hour in all. */
-        globalPerHour: nonNegativeInt.default(1000),
+        globalPerHour: nonNegativeInt().default(1000),
       })
       .prefault({}),
     policy: z
@@ -194,9 +209,9 @@ export const configSchema = z
         /** Use the statistical filter (it stays silent until it has been trained). */
         enabled: booleanish.default(true),
         /** Scores below this are ham (delivered). */
-        hamCutoff: z.coerce.number().min(0).max(1).default(0.2),
+        hamCutoff: numeric(number().min(0).max(1)).default(0.2),
         /** Scores at or above this are spam (discarded). */
-        spamCutoff: z.coerce.number().min(0).max(1).default(0.9),
+        spamCutoff: numeric(number().min(0).max(1)).default(0.9),
       })
       .prefault({}),
     scorers: z
@@ -212,13 +227,13 @@ export const configSchema = z
          * SpamAssassin score from which its answer is a spam vote. Its own required_score (5) tags
          * spam; crgate acts only on a surer call, as rspamd's `reject` (15) is surer than its `add header` (6).
          */
-        spamdSpamScore: z.coerce.number().default(7.5),
+        spamdSpamScore: numeric(number().finite()).default(7.5),
         /** rspamd's normal worker as a URL, e.g. http://127.0.0.1:11333; unset: not asked. */
         rspamd: z.string().url().refine((u) => /^https?:/.test(u), 'expected an http:// or https:// URL').optional(),
         /** rspamd's controller password, when its worker asks for one. */
         rspamdPassword: z.string().min(1).optional(),
         /** Time allowed to each scorer per message, in milliseconds; a late answer is ignored. */
-        timeoutMs: positiveInt.default(3000),
+        timeoutMs: milliseconds().default(3000),
       })
       .prefault({}),
     tap: z
@@ -242,39 +257,39 @@ export const configSchema = z
           .pipe(z.array(z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[0-9a-fA-F:.]+|[A-Za-z0-9.-]+)(:\d{1,5})?$/, 'expected host or host:port')))
           .default([]),
         /** Time allowed for one DNS query, in milliseconds. */
-        timeoutMs: positiveInt.default(2000),
+        timeoutMs: milliseconds().default(2000),
         /** How long answers are cached, in seconds (0 = no cache). */
-        cacheSeconds: nonNegativeInt.default(300),
+        cacheSeconds: nonNegativeInt(Math.floor(MAX_TIMER_MS / 1000)).default(300),
       })
       .prefault({}),
     worker: z
       .strictObject({
         /** First retry delay of a failed job, in milliseconds; it doubles with each attempt. */
-        retryDelayMs: positiveInt.default(15_000),
+        retryDelayMs: milliseconds().default(15_000),
         /** How often the outbox is polled besides the NOTIFY wake-up, in milliseconds. */
-        outboxPollMs: positiveInt.default(1000),
+        outboxPollMs: milliseconds().default(1000),
         /** Jobs run at once per queue. */
-        concurrency: positiveInt.default(8),
+        concurrency: positiveInt().default(8),
         /**
          * How long a job of a worker that died (kill -9, power loss) stays claimed before a running worker
          * takes it over, in milliseconds: BullMQ's lock duration and stalled-job check interval. A worker
          * whose event loop blocks longer than this loses its lock and the job may run twice.
          */
-        stalledMs: positiveInt.min(1000).default(30_000),
+        stalledMs: milliseconds(1000).default(30_000),
       })
       .prefault({}),
     retention: z
       .strictObject({
         /** Days held (challenged or quarantined) mail is kept before it is deleted. */
-        heldDays: positiveInt.default(30),
+        heldDays: days().default(30),
         /** Days discarded mail is kept (for the recipient to look at) before it is deleted. */
-        discardedDays: positiveInt.default(7),
+        discardedDays: days().default(7),
         /**
          * Days the record of each message (decision, reasons, headers; the body is gone by then) is kept
          * for history and statistics. The hourly expiry drops whole months once they are older; a month
          * that still holds a copy waiting for a decision is kept. 0: keep the records forever.
          */
-        historyDays: nonNegativeInt.default(180),
+        historyDays: nonNegativeInt(MAX_DAYS).default(180),
       })
       .prefault({}),
     /** Key for tokens (at least 32 characters). Unset: one is generated once and stored in the database. */
