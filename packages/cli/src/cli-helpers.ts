@@ -5,6 +5,7 @@
 import { InvalidArgumentError } from 'commander';
 import { isAddress } from '@crgate/core';
 import { openDatabase, type Db } from '@crgate/store';
+import type { SkipReporter } from '@crgate/ingest';
 import { configOrExit } from './load-config.js';
 import { createLogger } from './logger.js';
 
@@ -31,3 +32,8 @@ export function fail(message: string, code: number = EXIT.failure): never {
   process.stderr.write(`crgate: ${message}\n`);
   process.exit(code);
 }
+
+/** Files in a mail folder that are not mail, named on stderr so that nothing is left out unseen. */
+export const reportSkipped: SkipReporter = (file, why) => {
+  process.stderr.write(`crgate: skipped ${file}: ${why}\n`);
+};

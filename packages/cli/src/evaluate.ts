@@ -9,6 +9,7 @@ import { MemoryTokenStore, tokenize, type Label, type Verdict } from '@crgate/cl
 import { createDecisionPipeline, ContentChecker, envelopeSenderOf, parseHeaders, readMailSources } from '@crgate/ingest';
 import type { Config, DecisionAction, Logger } from '@crgate/core';
 import type { Db, User } from '@crgate/store';
+import { reportSkipped } from './cli-helpers.js';
 
 export interface EvalOptions {
   ham: string[];
@@ -39,7 +40,7 @@ interface Loaded {
 
 async function load(paths: string[]): Promise<Loaded[]> {
   const out: Loaded[] = [];
-  for await (const { file, raw } of readMailSources(paths)) out.push({ file, raw, key: createHash('sha256').update(raw).digest('hex') });
+  for await (const { file, raw } of readMailSources(paths, reportSkipped)) out.push({ file, raw, key: createHash('sha256').update(raw).digest('hex') });
   return out;
 }
 

@@ -5,6 +5,7 @@
 import type { User } from '@crgate/store';
 import { recordSentMessage, type Db } from '@crgate/store';
 import { parseHeaders, readMailSources, sentMessageOf } from '@crgate/ingest';
+import { reportSkipped } from './cli-helpers.js';
 
 export interface ImportSentResult {
   messages: number;
@@ -14,7 +15,7 @@ export interface ImportSentResult {
 
 export async function importSent(db: Db, user: User, paths: string[], progress?: (r: ImportSentResult) => void): Promise<ImportSentResult> {
   const result: ImportSentResult = { messages: 0, skipped: 0, whitelisted: 0 };
-  for await (const { raw } of readMailSources(paths)) {
+  for await (const { raw } of readMailSources(paths, reportSkipped)) {
     const { headers } = parseHeaders(raw);
     const sent = sentMessageOf(headers, user, 'import', ['to', 'cc', 'bcc']);
     if (!sent) {

@@ -7,6 +7,7 @@ import type { Config, Decision, Logger } from '@crgate/core';
 import { findUserByAddress, type Db, type User } from '@crgate/store';
 import { createDecisionPipeline, envelopeSenderOf, parseHeaders, readMailSources } from '@crgate/ingest';
 import { normalizeAddress } from '@crgate/core';
+import { reportSkipped } from './cli-helpers.js';
 
 export interface ReplayLine {
   file: string;
@@ -35,17 +36,26 @@ export async function* replay(config: Config, db: Db, paths: string[], options: 
   const pipeline = createDecisionPipeline(config, { db, offline: options.offline, logger });
   const window: Array<Promise<ReplayLine>> = [];
   const concurrency = options.concurrency ?? 8;
-  for await (const { file, raw } of readMailSources(paths)) {
-    window.push(
-      (async () => {
-        const { headers } = parseHeaders(raw);
-        const { decisions, content } = await pipeline.decideFor(raw, { mailFrom: envelopeSenderOf(headers) }, [user], logger);
-        const d = decisions.get(user.id)!;
-        const score = content?.verdicts.get(user.id)?.score;
-        return { file, decision: d.action, reasons: d.reasons.map((r) => r.symbol), score: score === undefined ? ruleScore(d) : Math.round(score * 1000) / 1000 };
-      })(),
-    );
-    if (window.length >= concurrency) yield await window.shift()!;
+  try {
+    for await (const { file, raw } of readMailSources(paths, reportSkipped)) {
+      const line = (async () => {
+        try {
+          const { headers } = parseHeaders(raw);
+          const { decisions, content } = await pipeline.decideFor(raw, { mailFrom: envelopeSenderOf(headers) }, [user], logger);
+          const d = decisions.get(user.id)!;
+          const score = content?.verdicts.get(user.id)?.score;
+          return { file, decision: d.action, reasons: d.reasons.map((r) => r.symbol), score: score === undefined ? ruleScore(d) : Math.round(score * 1000) / 1000 };
+        } catch (err) {
+          throw new Error(`${file}: ${(err as Error).message}`);
+        }
+      })();
+      // Awaited in turn below; until then a failure must not count as unhandled.
+      line.catch(() => undefined);
+      window.push(line);
+      if (window.length >= concurrency) yield await window.shift()!;
+    }
+    while (window.length) yield await window.shift()!;
+  } finally {
+    await Promise.allSettled(window);
   }
-  while (window.length) yield await window.shift()!;
 }

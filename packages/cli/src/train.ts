@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { tokenize, type Label, type TokenStore } from '@crgate/classifier';
 import { readMailSources } from '@crgate/ingest';
+import { reportSkipped } from './cli-helpers.js';
 
 export interface TrainProgress {
   label: Label;
@@ -31,18 +32,25 @@ export async function trainFolders(
     if (paths.length === 0) continue;
     const total = progress ? await countMessages(paths) : 0;
     const running = new Set<Promise<void>>();
-    for await (const { raw } of readMailSources(paths)) {
-      const job = (async () => {
-        const key = createHash('sha256').update(raw).digest('hex');
-        await store.train(scope, key, await tokenize(raw), label, 1);
-        trained[label]++;
-        progress?.({ label, done: trained[label], total });
-      })();
-      running.add(job);
-      void job.finally(() => running.delete(job));
-      if (running.size >= concurrency) await Promise.race(running);
+    try {
+      for await (const { raw } of readMailSources(paths, reportSkipped)) {
+        const job = (async () => {
+          const key = createHash('sha256').update(raw).digest('hex');
+          await store.train(scope, key, await tokenize(raw), label, 1);
+          trained[label]++;
+          progress?.({ label, done: trained[label], total });
+        })();
+        running.add(job);
+        const done = () => running.delete(job);
+        job.then(done, done);
+        if (running.size >= concurrency) await Promise.race(running);
+      }
+      await Promise.all(running);
+    } finally {
+      // A folder that fails half-way (a file that cannot be read) still lets the messages already
+      // handed out finish before the caller closes the database.
+      await Promise.allSettled(running);
     }
-    await Promise.all(running);
   }
   return trained;
 }

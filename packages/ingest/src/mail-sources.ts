@@ -19,15 +19,30 @@ export class MailSourceError extends Error {
   }
 }
 
-/** Splits an mbox into messages at "From " lines that start the file or follow a blank line. */
+/**
+ * An mbox separator: "From ", the envelope sender, then the date with a time and a year, as mail
+ * systems write it ("From MAILER-DAEMON Fri Jul  8 12:08:34 2011"). A paragraph that merely begins
+ * with "From the desk of…" is not one.
+ */
+const SEPARATOR = /^From \S+ +.*\d{1,2}:\d{2}(?::\d{2})?.*\d{4}/;
+
+/** Blank lines some files start with (archives, hand-made files) before the first line. */
+function leadingBlankLines(text: string): number {
+  const m = /^(?:[ \t]*\r?\n)*/.exec(text);
+  return m ? m[0].length : 0;
+}
+
+/** Splits an mbox into messages at separator lines that start the file or follow a blank line. */
 export function splitMbox(data: Buffer): Buffer[] {
   const text = data.toString('latin1');
   const starts: number[] = [];
+  const first = leadingBlankLines(text);
   const re = /(^|\n)From [^\n]*\n/g;
   for (let m = re.exec(text); m; m = re.exec(text)) {
     const at = m.index + m[1]!.length;
+    const line = text.slice(at, text.indexOf('\n', at));
     const before = text.slice(Math.max(0, at - 3), at).replace(/\r/g, '');
-    if (at === 0 || before.endsWith('\n\n')) starts.push(at);
+    if (at === first ? line.startsWith('From ') : before.endsWith('\n\n') && SEPARATOR.test(line)) starts.push(at);
   }
   const out: Buffer[] = [];
   for (let i = 0; i < starts.length; i++) {
@@ -40,13 +55,36 @@ export function splitMbox(data: Buffer): Buffer[] {
 }
 
 function isMbox(data: Buffer): boolean {
-  if (data.subarray(0, 5).toString('latin1') !== 'From ') return false;
+  const text = data.toString('latin1');
+  if (!text.startsWith('From ', leadingBlankLines(text))) return false;
   // One leading "From " line on a single message is common (SpamAssassin corpus); an mbox has several.
-  return /\n\r?\nFrom [^\n]*\n/.test(data.toString('latin1'));
+  return /\n\r?\n(From [^\n]*)\n/g.test(text) && splitMbox(data).length > 1;
 }
 
-async function* fromFile(path: string, shown: string): AsyncGenerator<SourceMessage> {
-  const data = await readFile(path);
+/**
+ * Whether a file can be mail at all: its first line (after blank ones) is an mbox "From " line or a
+ * header field. Empty files, binary junk and notes lying in a mail folder are not.
+ */
+function looksLikeMail(data: Buffer): boolean {
+  const head = data.subarray(0, 4096).toString('latin1');
+  const line = head.slice(leadingBlankLines(head)).split('\n', 1)[0] ?? '';
+  return line.startsWith('From ') || /^[\x21-\x39\x3b-\x7e]+[ \t]*:/.test(line);
+}
+
+/** Reports a file that is left out, and why (the commands print it on stderr). */
+export type SkipReporter = (file: string, why: string) => void;
+
+async function* fromFile(path: string, shown: string, skipped: SkipReporter): AsyncGenerator<SourceMessage> {
+  let data: Buffer;
+  try {
+    data = await readFile(path);
+  } catch (err) {
+    throw new MailSourceError(`cannot read ${shown}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  if (!looksLikeMail(data)) {
+    skipped(shown, data.length === 0 ? 'empty file' : 'not a mail message (no header at its start)');
+    return;
+  }
   if (isMbox(data)) {
     let n = 0;
     for (const raw of splitMbox(data)) yield { file: `${shown}:${++n}`, raw };
@@ -55,24 +93,48 @@ async function* fromFile(path: string, shown: string): AsyncGenerator<SourceMess
   }
 }
 
-async function* fromDirectory(path: string, shown: string): AsyncGenerator<SourceMessage> {
+/** Names of files in mail folders that are the folder's own bookkeeping, not messages. */
+const NOT_MAIL = /^(?:\.|dovecot|maildirfolder$|courierimap|subscriptions$)|\.msf$/i;
+
+async function* fromDirectory(path: string, shown: string, skipped: SkipReporter): AsyncGenerator<SourceMessage> {
   const entries = (await readdir(path, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
   const names = new Set(entries.map((e) => e.name));
-  if (names.has('cur') && names.has('new')) {
-    for (const sub of ['new', 'cur']) {
-      const files = (await readdir(join(path, sub), { withFileTypes: true })).filter((e) => e.isFile()).sort((a, b) => a.name.localeCompare(b.name));
-      for (const f of files) yield* fromFile(join(path, sub, f.name), join(shown, sub, f.name));
-    }
+  // A Maildir has cur/ and new/ (tmp/ holds nothing finished); either may be missing in a copy.
+  if (names.has('cur') || names.has('new')) {
+    for (const sub of ['new', 'cur'].filter((d) => names.has(d))) yield* filesIn(join(path, sub), join(shown, sub), skipped, false);
     return;
   }
+  yield* filesIn(path, shown, skipped, true);
+}
+
+/**
+ * The messages in one folder: every file but the folder's bookkeeping, in name order; files a symbolic
+ * link points to are read (links to folders are not followed, so no loop can form); sub-folders too
+ * when `recurse`.
+ */
+async function* filesIn(path: string, shown: string, skipped: SkipReporter, recurse: boolean): AsyncGenerator<SourceMessage> {
+  const entries = (await readdir(path, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
   for (const e of entries) {
-    if (e.name.startsWith('.')) continue;
-    if (e.isDirectory()) yield* fromDirectory(join(path, e.name), join(shown, e.name));
-    else if (e.isFile() && (/\.(eml|msg|mbox)$/i.test(e.name) || /^\d+(\.\d+)?$/.test(e.name))) yield* fromFile(join(path, e.name), join(shown, e.name));
+    if (NOT_MAIL.test(e.name)) continue;
+    const full = join(path, e.name);
+    if (e.isDirectory()) {
+      if (recurse) yield* fromDirectory(full, join(shown, e.name), skipped);
+    } else if (e.isFile()) {
+      yield* fromFile(full, join(shown, e.name), skipped);
+    } else if (e.isSymbolicLink()) {
+      const target = await stat(full).catch(() => undefined);
+      if (!target) skipped(join(shown, e.name), 'a link to nothing');
+      else if (target.isFile()) yield* fromFile(full, join(shown, e.name), skipped);
+      else skipped(join(shown, e.name), 'a link to a folder (not followed)');
+    }
   }
 }
 
-export async function* readMailSources(paths: string[]): AsyncGenerator<SourceMessage> {
+/**
+ * Every message under the given paths. A file that cannot be read, or a path that holds no message at
+ * all, is an error (MailSourceError); files that are not mail are left out and reported to `skipped`.
+ */
+export async function* readMailSources(paths: string[], skipped: SkipReporter = () => undefined): AsyncGenerator<SourceMessage> {
   for (const p of paths) {
     const abs = resolvePath(p);
     const shown = isAbsolute(p) ? abs : p;
@@ -82,19 +144,29 @@ export async function* readMailSources(paths: string[]): AsyncGenerator<SourceMe
     } catch (err) {
       throw new MailSourceError(`cannot read ${p}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
-    if (info.isDirectory()) yield* fromDirectory(abs, shown);
-    else yield* fromFile(abs, shown);
+    let found = 0;
+    for await (const m of info.isDirectory() ? fromDirectory(abs, shown, skipped) : fromFile(abs, shown, skipped)) {
+      found++;
+      yield m;
+    }
+    if (found === 0) throw new MailSourceError(`no mail found in ${p}`);
   }
 }
 
-/** The envelope sender a stored message most likely had: Return-Path, else From. */
+/**
+ * The envelope sender a stored message most likely had: Return-Path, else From. Without control
+ * characters, which no MTA passes in MAIL FROM (smtp-server refuses them with 501).
+ */
 export function envelopeSenderOf(headers: ReadonlyMap<string, readonly string[]>): string {
   const rp = headers.get('return-path')?.[0];
+  let sender: string;
   if (rp !== undefined) {
     const m = /<([^>]*)>/.exec(rp);
-    return (m ? m[1]! : rp).trim();
+    sender = m ? m[1]! : rp;
+  } else {
+    const from = headers.get('from')?.[0] ?? '';
+    const m = /<([^>]+@[^>]+)>/.exec(from) ?? /([^\s<>"]+@[^\s<>"]+)/.exec(from);
+    sender = m ? m[1]! : '';
   }
-  const from = headers.get('from')?.[0] ?? '';
-  const m = /<([^>]+@[^>]+)>/.exec(from) ?? /([^\s<>"]+@[^\s<>"]+)/.exec(from);
-  return m ? m[1]!.trim() : '';
+  return sender.replace(/[\x00-\x1f\x7f]/g, '').trim();
 }

@@ -1,0 +1,133 @@
+/**
+ * Reading the mail operators keep — folders, Maildirs, mbox files — for `crgate train`, `replay`,
+ * `eval` and `import-sent`: every message is read once, what is not mail is named and left out, and a
+ * path with no mail at all, or a file that cannot be read, is an error rather than a run over nothing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MemoryTokenStore } from '@crgate/classifier';
+import { MailSourceError, readMailSources, splitMbox } from '@crgate/ingest';
+import { trainFolders } from '../packages/cli/src/train.js';
+import { createTestEnvironment, type TestEnvironment } from './helpers/environment.js';
+import { runCli } from './helpers/engine-process.js';
+
+const note = (n: number) => `From: bob${n}@remote.test\r\nTo: alice@example.test\r\nSubject: note ${n}\r\n\r\nHello ${n}.\r\n`;
+
+async function read(paths: string[]): Promise<{ files: string[]; skipped: string[] }> {
+  const files: string[] = [];
+  const skipped: string[] = [];
+  for await (const m of readMailSources(paths, (file, why) => skipped.push(`${file}: ${why}`))) files.push(m.file);
+  return { files, skipped };
+}
+
+describe('mail sources', () => {
+  let dir: string;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'crgate-sources-'));
+  });
+
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('splits an mbox only at separator lines, not at a paragraph that begins with "From "', () => {
+    const mbox = Buffer.from(
+      `From bob@remote.test Fri Jul  8 12:08:34 2011\n${note(1)}\nFrom the desk of the editor: a paragraph.\n\n` +
+        `From carol@remote.test  Sat Jul  9 08:00:00 2011\n${note(2)}`,
+    );
+    const messages = splitMbox(mbox).map((m) => m.toString());
+    expect(messages).toHaveLength(2);
+    expect(messages[0]).toContain('From the desk of the editor');
+  });
+
+  it('reads an mbox that starts with a blank line as the messages it holds', async () => {
+    const file = join(dir, 'leading-blank.mbox');
+    writeFileSync(file, `\nFrom bob@remote.test Fri Jul  8 12:08:34 2011\n${note(1)}\nFrom carol@remote.test Sat Jul  9 08:00:00 2011\n${note(2)}`);
+    expect((await read([file])).files).toEqual([`${file}:1`, `${file}:2`]);
+  });
+
+  it('reads every file of a folder whatever its name, and names the files that are not mail', async () => {
+    const folder = join(dir, 'mixed');
+    mkdirSync(folder);
+    writeFileSync(join(folder, '00001.7c53336b37003a9286aba55d2945844c'), note(1));
+    writeFileSync(join(folder, 'Inbox'), note(2));
+    writeFileSync(join(folder, 'empty.eml'), '');
+    writeFileSync(join(folder, 'junk.eml'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]));
+    writeFileSync(join(folder, '.hidden.eml'), note(3));
+    symlinkSync(join(folder, 'Inbox'), join(folder, 'link.eml'));
+    symlinkSync(join(folder, 'gone.eml'), join(folder, 'dangling.eml'));
+    const { files, skipped } = await read([folder]);
+    expect(files.map((f) => f.slice(folder.length + 1))).toEqual(['00001.7c53336b37003a9286aba55d2945844c', 'Inbox', 'link.eml']);
+    expect(skipped.map((s) => s.slice(folder.length + 1)).sort()).toEqual([
+      'dangling.eml: a link to nothing',
+      'empty.eml: empty file',
+      'junk.eml: not a mail message (no header at its start)',
+    ]);
+  });
+
+  it('reads a Maildir that has cur/ but no new/', async () => {
+    const maildir = join(dir, 'Maildir');
+    mkdirSync(join(maildir, 'cur'), { recursive: true });
+    writeFileSync(join(maildir, 'cur', '1700000000.M1P1.host:2,S'), note(1));
+    expect((await read([maildir])).files).toEqual([join(maildir, 'cur', '1700000000.M1P1.host:2,S')]);
+  });
+
+  it('refuses a path that holds no mail at all', async () => {
+    const empty = join(dir, 'nothing');
+    mkdirSync(empty);
+    await expect(read([empty])).rejects.toThrow(new MailSourceError(`no mail found in ${empty}`));
+  });
+
+  it('lets the messages already being trained finish before a read error ends the training', async () => {
+    const folder = join(dir, 'train');
+    mkdirSync(folder);
+    for (let i = 0; i < 6; i++) writeFileSync(join(folder, `${i}.eml`), note(i));
+    let finished = 0;
+    class SlowStore extends MemoryTokenStore {
+      override async train(...args: Parameters<MemoryTokenStore['train']>): Promise<void> {
+        await new Promise((r) => setTimeout(r, 50));
+        await super.train(...args);
+        finished++;
+      }
+    }
+    const failure = trainFolders(new SlowStore(), 0, [{ label: 'ham', paths: [folder, join(dir, 'missing')] }]);
+    await expect(failure).rejects.toBeInstanceOf(MailSourceError);
+    expect(finished).toBe(6);
+  });
+});
+
+describe('crgate replay over odd files', () => {
+  let t: TestEnvironment;
+  let dir: string;
+
+  beforeAll(async () => {
+    t = await createTestEnvironment();
+    dir = mkdtempSync(join(tmpdir(), 'crgate-replay-odd-'));
+  });
+
+  afterAll(async () => {
+    await t?.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('decides a message whose Return-Path holds a NUL byte, one JSON line for each message', async () => {
+    writeFileSync(join(dir, '1.eml'), `Return-Path: <b\u0000ob@remote.test>\r\n${note(1)}`);
+    writeFileSync(join(dir, '2.eml'), note(2));
+    const r = await runCli(['replay', '--json', '--as', 'alice@example.test', dir], t.env);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { file: string; decision: string });
+    expect(lines.map((l) => l.file)).toEqual([join(dir, '1.eml'), join(dir, '2.eml')]);
+  });
+
+  it('fails with the reason, naming the path, when a path holds no mail', async () => {
+    const empty = join(dir, 'empty');
+    mkdirSync(empty);
+    const r = await runCli(['replay', '--json', '--as', 'alice@example.test', empty], t.env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`crgate: no mail found in ${empty}`);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
