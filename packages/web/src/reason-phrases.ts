@@ -49,6 +49,7 @@ export const REASON_PHRASES: Readonly<Record<string, string>> = {
   CHALLENGE_REJECTED: "sender's server refused the challenge",
   CHALLENGE_UNDELIVERABLE: 'challenge could not be sent',
   CHALLENGE_TOO_LONG: 'challenge could not be built',
+  CHALLENGE_EXPIRED_UNSENT: 'challenge not sent in time',
 };
 
 /** Authentication results that are only information (passes, none, neutral) are not listed. */

@@ -39,6 +39,14 @@ export async function sendChallenge(challengeId: string, deps: ChallengeJobDeps)
   const challenge = await getChallenge(db, challengeId);
   if (!challenge || challenge.status !== 'queued') return { result: 'skipped' };
   const log = deps.logger.child({ trace: challenge.traceId, challengeId, sender: challenge.sender, recipient: challenge.recipient });
+  if (challenge.expiresAt <= deps.now()) {
+    // Late (the worker or Redis was away for longer than a link lives): a dead link helps nobody, and
+    // the sender would be asked for nothing. The held mail stays in the quarantine, with the reason.
+    const reason: Reason = { symbol: 'CHALLENGE_EXPIRED_UNSENT', weight: 0, detail: 'its link had expired before it could be sent' };
+    await suppressChallenge(db, challengeId, reason);
+    log.warn({ event: 'challenge.suppressed', reason: reason.symbol }, 'challenge not sent: its link had already expired');
+    return { result: 'suppressed', reason: reason.symbol };
+  }
 
   const slot = await takeChallengeSlot(deps.redis, deps.keys, {
     challengeId,
