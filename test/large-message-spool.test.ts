@@ -14,7 +14,7 @@ import { text } from 'node:stream/consumers';
 import DKIM from 'nodemailer/lib/dkim';
 import { HEAD_BYTES, SPOOL_ABOVE_BYTES } from '@crgate/ingest';
 import { silentLogger } from '@crgate/core';
-import { addListEntry, addUser, BODY_SLICE_BYTES, findUserByAddress } from '@crgate/store';
+import { addListEntry, addUser, BODY_SLICE_BYTES, findUserByAddress, SendLocks } from '@crgate/store';
 import { deliverReleased } from '@crgate/worker';
 import { createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
 import { runCli, startEngineReady, type EngineProcess } from './helpers/engine-process.js';
@@ -130,7 +130,12 @@ describe('a message larger than the spool threshold', () => {
     );
     expect(Buffer.byteLength(message)).toBeGreaterThan(BODY_SLICE_BYTES);
     const before = t.lmtpSink.messages.length;
-    expect(await deliverReleased(rows[0].id, { config: engine.config, db: engine.db, logger: silentLogger })).toBe('delivered');
+    const locks = new SendLocks(engine.config.databaseUrl);
+    try {
+      expect(await deliverReleased(rows[0].id, { config: engine.config, db: engine.db, logger: silentLogger, locks })).toBe('delivered');
+    } finally {
+      await locks.close();
+    }
     expect(t.lmtpSink.messages).toHaveLength(before + 1);
     const got = t.lmtpSink.messages[before]!.raw.toString('latin1');
     expect(got).toMatch(/^X-Crgate-Decision: released/m);

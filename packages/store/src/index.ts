@@ -23,3 +23,4 @@ export * from './settings-user.js';
 export * from './lists-user.js';
 export * from './partitions.js';
 export * from './decision-lookups.js';
+export * from './send-locks.js';

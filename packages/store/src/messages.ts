@@ -370,11 +370,23 @@ export async function markReleased(db: Queryable, recipientId: number): Promise<
   ]);
 }
 
+/**
+ * A release that could not be delivered (refused downstream, or retried until the job gave up): the
+ * copy is held again, with the reason, where the recipient sees it and can release it once more; it
+ * is kept at least a week from now. A copy whose body is gone can never be delivered: it expires.
+ */
 export async function markDeliveryFailed(db: Queryable, recipientId: number, detail: string): Promise<void> {
-  await db.query(`UPDATE message_recipients SET status = 'failed', status_detail = $2 WHERE id = $1 AND status = 'releasing'`, [
-    recipientId,
-    detail,
-  ]);
+  const reason = storableJson([{ symbol: 'RELEASE_FAILED', weight: 0, detail }]);
+  await db.query(
+    `UPDATE message_recipients r
+        SET status = CASE WHEN m.raw IS NULL THEN 'expired' ELSE 'held' END,
+            status_detail = $2,
+            reasons = r.reasons || $3::jsonb,
+            expires_at = GREATEST(COALESCE(r.expires_at, now()), now() + interval '7 days')
+       FROM messages m
+      WHERE r.id = $1 AND r.status = 'releasing' AND m.id = r.message_id`,
+    [recipientId, detail, reason],
+  );
 }
 
 /**

@@ -50,6 +50,7 @@ export const REASON_PHRASES: Readonly<Record<string, string>> = {
   CHALLENGE_UNDELIVERABLE: 'challenge could not be sent',
   CHALLENGE_TOO_LONG: 'challenge could not be built',
   CHALLENGE_EXPIRED_UNSENT: 'challenge not sent in time',
+  RELEASE_FAILED: 'released, but could not be delivered',
 };
 
 /** Authentication results that are only information (passes, none, neutral) are not listed. */

@@ -12,7 +12,17 @@ import {
   type Logger,
   type Reason,
 } from '@crgate/core';
-import { getChallenge, markChallengeSent, suppressChallenge, takeChallengeSlot, type Db, type RedisClient, type RedisKeys } from '@crgate/store';
+import {
+  getChallenge,
+  markChallengeSent,
+  suppressChallenge,
+  takeChallengeSlot,
+  type Challenge,
+  type Db,
+  type RedisClient,
+  type RedisKeys,
+  type SendLocks,
+} from '@crgate/store';
 import { composeMail, deliver } from '@crgate/ingest';
 import type { ChallengeTemplates } from './challenge-template.js';
 
@@ -25,6 +35,8 @@ export interface ChallengeJobDeps {
   templates: ChallengeTemplates;
   logger: Logger;
   now: () => Date;
+  /** One worker per challenge at a time (SendLocks). */
+  locks: SendLocks;
 }
 
 /** What became of the challenge, and for a suppressed one the rule that stopped it. */
@@ -35,9 +47,22 @@ export interface ChallengeJobResult {
 
 
 export async function sendChallenge(challengeId: string, deps: ChallengeJobDeps): Promise<ChallengeJobResult> {
-  const { config, db } = deps;
+  const { db } = deps;
   const challenge = await getChallenge(db, challengeId);
   if (!challenge || challenge.status !== 'queued') return { result: 'skipped' };
+  // One worker sends it: BullMQ may hand the job to a second worker while the first is still at it.
+  const done = await deps.locks.withLock(`challenge:${challengeId}`, async () => {
+    // Read again under the lock: the worker that held it may have sent it meanwhile.
+    const current = await getChallenge(db, challengeId);
+    return current?.status === 'queued' ? sendLocked(current, deps) : { result: 'skipped' as const };
+  });
+  if (!done) throw new Error('another worker is sending this challenge; trying again later');
+  return done.value;
+}
+
+async function sendLocked(challenge: Challenge, deps: ChallengeJobDeps): Promise<ChallengeJobResult> {
+  const { config, db } = deps;
+  const challengeId = challenge.id;
   const log = deps.logger.child({ trace: challenge.traceId, challengeId, sender: challenge.sender, recipient: challenge.recipient });
   if (challenge.expiresAt <= deps.now()) {
     // Late (the worker or Redis was away for longer than a link lives): a dead link helps nobody, and
@@ -47,7 +72,6 @@ export async function sendChallenge(challengeId: string, deps: ChallengeJobDeps)
     log.warn({ event: 'challenge.suppressed', reason: reason.symbol }, 'challenge not sent: its link had already expired');
     return { result: 'suppressed', reason: reason.symbol };
   }
-
   const slot = await takeChallengeSlot(deps.redis, deps.keys, {
     challengeId,
     sender: challenge.sender,

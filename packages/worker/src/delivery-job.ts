@@ -1,23 +1,46 @@
 /**
- * Delivers one released copy downstream. Idempotent: only a copy in 'releasing' is delivered, and it
- * becomes 'released' once downstream accepted it. A 5xx is final (the copy is marked failed and stays
- * visible); anything else is retried with backoff.
+ * Delivers one released copy downstream. Idempotent: only a copy in 'releasing' is delivered, by one
+ * worker at a time, and it becomes 'released' once downstream accepted it. A 5xx ends the attempt: the
+ * copy is held again with the reason (RELEASE_FAILED), where the recipient sees it and can release it
+ * once more; anything else is retried with backoff.
  */
 import { UnrecoverableError } from 'bullmq';
 import type { Config, Logger } from '@crgate/core';
-import { getRecipientCopy, markDeliveryFailed, markReleased, storedBody, type Db } from '@crgate/store';
+import {
+  getRecipientCopy,
+  markDeliveryFailed,
+  markReleased,
+  storedBody,
+  type Db,
+  type HeldCopy,
+  type SendLocks,
+} from '@crgate/store';
 import { decisionHeader, deliver } from '@crgate/ingest';
 
 export interface DeliveryJobDeps {
   config: Config;
   db: Db;
   logger: Logger;
+  /** One worker per released copy at a time (SendLocks). */
+  locks: SendLocks;
 }
 
 export async function deliverReleased(recipientId: number, deps: DeliveryJobDeps): Promise<'delivered' | 'skipped'> {
-  const { config, db } = deps;
+  const { db } = deps;
   const copy = await getRecipientCopy(db, recipientId, { withoutBody: true });
   if (!copy || copy.status !== 'releasing') return 'skipped';
+  // One worker delivers it, as one worker sends a challenge (challenge-job.ts).
+  const done = await deps.locks.withLock(`release:${recipientId}`, async () => {
+    const current = await getRecipientCopy(db, recipientId, { withoutBody: true });
+    return current?.status === 'releasing' ? deliverLocked(current, deps) : ('skipped' as const);
+  });
+  if (!done) throw new Error('another worker is delivering this copy; trying again later');
+  return done.value;
+}
+
+async function deliverLocked(copy: HeldCopy, deps: DeliveryJobDeps): Promise<'delivered'> {
+  const { config, db } = deps;
+  const recipientId = copy.recipientId;
   const log = deps.logger.child({ trace: copy.traceId, recipientId, messageId: copy.messageId });
   if (!copy.bodyStored) {
     await markDeliveryFailed(db, recipientId, 'message body no longer stored');

@@ -5,7 +5,7 @@
  */
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Config, Logger } from '@crgate/core';
-import { connectRedis, expireHistory, expireOld, markDeliveryFailed, prepareMonthPartitions, Metrics, outboxDepth, QUEUES, redisKeys, requeueStranded, suppressChallenge, type Db, type JobPayloads, type QueueName } from '@crgate/store';
+import { connectRedis, expireHistory, expireOld, markDeliveryFailed, prepareMonthPartitions, Metrics, outboxDepth, QUEUES, redisKeys, requeueStranded, SendLocks, suppressChallenge, type Db, type JobPayloads, type QueueName } from '@crgate/store';
 import { OutboxRelay } from './outbox-relay.js';
 import { sendChallenge } from './challenge-job.js';
 import { deliverReleased } from './delivery-job.js';
@@ -69,6 +69,7 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
     pollMs: config.worker.outboxPollMs,
   });
   const workers: Worker[] = [];
+  const locks = new SendLocks(config.databaseUrl);
 
   async function process(job: Job): Promise<unknown> {
     const jobLog = log.child({ job: job.id, jobName: job.name, attempt: job.attemptsMade + 1 });
@@ -83,12 +84,13 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
           templates: await templateReady,
           logger: jobLog,
           now,
+          locks,
         });
         if (outcome.result !== 'skipped') metrics.challenges.inc({ outcome: outcome.result, reason: outcome.reason ?? '' });
         return outcome.result;
       }
       case 'message.deliver': {
-        const result = await deliverReleased((job.data as JobPayloads['message.deliver']).recipientId, { config, db: deps.db, logger: jobLog });
+        const result = await deliverReleased((job.data as JobPayloads['message.deliver']).recipientId, { config, db: deps.db, logger: jobLog, locks });
         if (result === 'delivered') metrics.deliveries.inc({ kind: 'release', result: 'delivered' });
         return result;
       }
@@ -191,6 +193,7 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
       await relay.stop();
       await Promise.all(workers.map((w) => w.close()));
       await Promise.all([...queues.values()].map((q) => q.close()));
+      await locks.close();
       for (const r of [producerRedis, workerRedis, counterRedis]) r.disconnect();
       log.info({ event: 'worker.stopped' }, 'worker stopped');
     },

@@ -1,0 +1,123 @@
+/**
+ * The worker's jobs when they run late, twice, or fail: a challenge whose link has already expired is
+ * not sent (its mail stays in the quarantine with the reason); one job run by two workers at once (a
+ * worker that lost its lock while sending) sends one challenge, or delivers one released copy, not two;
+ * a release refused downstream leaves the copy held, in sight, to be released again.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '@crgate/core';
+import { addUser, applyQuarantineAction, connectRedis, findUserByAddress, listQuarantine, redisKeys, resolveSecret, SendLocks, type RedisClient } from '@crgate/store';
+import { deliverReleased, loadChallengeTemplates, sendChallenge, type ChallengeJobDeps } from '@crgate/worker';
+import { createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
+import { startInProcess } from './helpers/in-process.js';
+import { lmtpSend } from './helpers/lmtp-client.js';
+
+describe('worker jobs', () => {
+  let t: MailTestEnvironment;
+  let ingest: Awaited<ReturnType<typeof startInProcess>>;
+  let redis: RedisClient;
+  let deps: ChallengeJobDeps;
+  /** Another worker process's locks: the second worker of a job taken over. */
+  let otherLocks: SendLocks;
+  let sent = 0;
+
+  /** A message from `sender` to alice, held and challenged by the ingest (no worker runs: the job waits). */
+  async function challenged(sender: string): Promise<string> {
+    const raw = `From: ${sender}\r\nTo: alice@example.test\r\nSubject: hello ${++sent}\r\nMessage-ID: <job-${sent}@remote.test>\r\n\r\nHi.\r\n`;
+    expect((await lmtpSend(t.lmtpPort, sender, ['alice@example.test'], raw))[0]!.code).toBe(250);
+    const { rows } = await t.db.query<{ id: string }>(`SELECT id FROM challenges WHERE sender = $1 AND status = 'queued'`, [sender]);
+    expect(rows).toHaveLength(1);
+    return rows[0]!.id;
+  }
+
+  beforeAll(async () => {
+    t = await createMailTestEnvironment({ CRGATE_POLICY_CHALLENGE_REQUIRES_AUTH: 'false' });
+    ingest = await startInProcess(t.env, ['ingest']);
+    await addUser(ingest.db, 'alice@example.test');
+    const config = ingest.config;
+    redis = connectRedis(config, { maxRetriesPerRequest: 2 });
+    deps = {
+      config,
+      db: ingest.db,
+      redis,
+      keys: redisKeys(config.redisPrefix),
+      secret: await resolveSecret(ingest.db, config.secret, silentLogger),
+      templates: await loadChallengeTemplates(config),
+      logger: silentLogger,
+      now: () => new Date(),
+      locks: new SendLocks(config.databaseUrl),
+    };
+    otherLocks = new SendLocks(config.databaseUrl);
+  });
+
+  afterAll(async () => {
+    await deps?.locks.close();
+    await otherLocks?.close();
+    redis?.disconnect();
+    await ingest?.stop();
+    await t?.cleanup();
+  });
+
+  it('does not send a challenge whose link expired before the job ran, and says so on the held mail', async () => {
+    const id = await challenged('late@remote.test');
+    const later = new Date(Date.now() + (ingest.config.challenge.tokenTtlDays + 1) * 86_400_000);
+    expect(await sendChallenge(id, { ...deps, now: () => later })).toEqual({ result: 'suppressed', reason: 'CHALLENGE_EXPIRED_UNSENT' });
+    expect(t.smtpSink.messages.filter((m) => m.rcptTo.includes('late@remote.test'))).toEqual([]);
+    const { rows } = await t.db.query(`SELECT decision, status, reasons FROM message_recipients WHERE sender = 'late@remote.test'`);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ decision: 'quarantine', status: 'held' });
+    expect(rows[0].reasons.map((r: { symbol: string }) => r.symbol)).toContain('CHALLENGE_EXPIRED_UNSENT');
+  });
+
+  it('sends one challenge when two workers run its job at the same moment', async () => {
+    const id = await challenged('twice@remote.test');
+    const results = await Promise.allSettled([sendChallenge(id, deps), sendChallenge(id, { ...deps, locks: otherLocks })]);
+    const sentTo = t.smtpSink.messages.filter((m) => m.rcptTo.includes('twice@remote.test'));
+    expect(sentTo).toHaveLength(1);
+    expect(results.filter((r) => r.status === 'fulfilled' && r.value.result === 'sent')).toHaveLength(1);
+    // The other one either saw it sent or found it claimed (and BullMQ would run it again later, to find it sent).
+    const other = results.find((r) => !(r.status === 'fulfilled' && r.value.result === 'sent'))!;
+    if (other.status === 'rejected') expect(String(other.reason)).toContain('another worker is sending this challenge');
+    else expect(other.value.result).toBe('skipped');
+    expect(await sendChallenge(id, deps)).toEqual({ result: 'skipped' });
+    expect((await t.db.query(`SELECT status FROM challenges WHERE id = $1`, [id])).rows).toEqual([{ status: 'sent' }]);
+  });
+
+  /** A held copy from `sender`, released by alice on the site (no worker runs: its job waits). */
+  async function released(sender: string): Promise<number> {
+    await challenged(sender);
+    const alice = (await findUserByAddress(ingest.db, 'alice@example.test'))!.id;
+    const { rows } = await t.db.query<{ id: number }>(`SELECT id FROM message_recipients WHERE sender = $1`, [sender]);
+    await applyQuarantineAction(ingest.db, alice, [rows[0]!.id], 'release');
+    expect((await t.db.query(`SELECT status FROM message_recipients WHERE id = $1`, [rows[0]!.id])).rows).toEqual([{ status: 'releasing' }]);
+    return rows[0]!.id;
+  }
+
+  it('delivers a released copy once when two workers run its job at the same moment', async () => {
+    const id = await released('release-twice@remote.test');
+    const before = t.lmtpSink.messages.length;
+    const results = await Promise.allSettled([deliverReleased(id, deps), deliverReleased(id, { ...deps, locks: otherLocks })]);
+    expect(t.lmtpSink.messages.length - before).toBe(1);
+    expect(results.filter((r) => r.status === 'fulfilled' && r.value === 'delivered')).toHaveLength(1);
+    expect((await t.db.query(`SELECT status FROM message_recipients WHERE id = $1`, [id])).rows).toEqual([{ status: 'released' }]);
+  });
+
+  it('holds a released copy again, with the reason, when downstream refuses it; released again, it arrives', async () => {
+    const id = await released('refused@remote.test');
+    t.lmtpSink.reply = () => Object.assign(new Error('Mailbox over quota'), { responseCode: 552 });
+    try {
+      await expect(deliverReleased(id, deps)).rejects.toThrow(/downstream refused: 552/);
+    } finally {
+      t.lmtpSink.reply = () => true;
+    }
+    const alice = (await findUserByAddress(ingest.db, 'alice@example.test'))!.id;
+    const page = await listQuarantine(ingest.db, { userId: alice });
+    const item = page.items.find((i) => i.id === id);
+    expect(item).toMatchObject({ status: 'held' });
+    expect(item!.reasons).toContainEqual(expect.objectContaining({ symbol: 'RELEASE_FAILED', detail: expect.stringContaining('552') }));
+    const before = t.lmtpSink.messages.length;
+    await applyQuarantineAction(ingest.db, alice, [id], 'release');
+    expect(await deliverReleased(id, deps)).toBe('delivered');
+    expect(t.lmtpSink.messages.length - before).toBe(1);
+  });
+});
