@@ -6,10 +6,10 @@ export function redisKeys(prefix: string) {
   return {
     /** BullMQ's own prefix for queue keys. */
     bullPrefix: `${prefix}:q`,
-    /** Set of challenge ids sent to one sender in one hour window. */
-    senderHourly: (sender: string, hour: number) => `${prefix}:rl:sender:${hour}:${sender}`,
-    /** Set of challenge ids sent in one hour window, all senders. */
-    globalHourly: (hour: number) => `${prefix}:rl:global:${hour}`,
+    /** Challenge ids sent to one sender in the last hour, by time sent (a sorted set). */
+    senderWindow: (sender: string) => `${prefix}:rl:sender:${sender}`,
+    /** Challenge ids sent in the last hour, all senders, by time sent (a sorted set). */
+    globalWindow: () => `${prefix}:rl:global`,
   };
 }
 export type RedisKeys = ReturnType<typeof redisKeys>;
