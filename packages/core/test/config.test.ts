@@ -105,6 +105,27 @@ describe('configuration', () => {
     expect(problems({ CRGATE_DNS_TIMEOUT_MS: '2147483647' })).toEqual([]);
   });
 
+  it('refuses a public URL with a query, fragment or user name, and an rspamd URL with credentials', () => {
+    expect(problems({ CRGATE_PUBLIC_URL: 'https://example.org/p?x=1#f' })).toEqual([
+      'CRGATE_PUBLIC_URL (publicUrl): must be a plain base URL: no query, fragment or user name',
+    ]);
+    expect(problems({ CRGATE_RSPAMD_URL: 'http://user:pw@127.0.0.1:11333' })).toEqual([
+      'CRGATE_RSPAMD_URL (scorers.rspamd): no user name or password in the URL: set CRGATE_RSPAMD_PASSWORD',
+    ]);
+  });
+
+  it('takes IP addresses for the tap\'s trusted clients, and says so for a host name or a network', () => {
+    expect(loadConfig({ CRGATE_TAP_TRUSTED_CLIENTS: '127.0.0.1, ::1,::ffff:10.1.2.3' }).tap.trustedClients).toEqual(['127.0.0.1', '::1', '::ffff:10.1.2.3']);
+    expect(problems({ CRGATE_TAP_TRUSTED_CLIENTS: 'localhost,10.0.0.0/8' })).toEqual([
+      'CRGATE_TAP_TRUSTED_CLIENTS (tap.trustedClients): expected IP addresses separated by commas (no host names, no networks)',
+    ]);
+  });
+
+  it('says what a switch or the operations listener takes, not only that the input is invalid', () => {
+    expect(problems({ CRGATE_WEB_TRUST_PROXY: 'True' })).toEqual(['CRGATE_WEB_TRUST_PROXY (web.trustProxy): expected true or false (also yes/no, 1/0), in lower case']);
+    expect(problems({ CRGATE_OPS_LISTEN: 'of' })).toEqual(['CRGATE_OPS_LISTEN (ops.listen): expected host:port (e.g. 127.0.0.1:9464) or "off"']);
+  });
+
   it('takes the file as a base and lets the environment win', () => {
     const c = loadConfig({ CRGATE_LMTP_LISTEN: '127.0.0.1:3000' }, { lmtp: { listen: '127.0.0.1:2000', maxSize: 1000 }, logLevel: 'debug' });
     expect(c.lmtp.listen.port).toBe(3000);

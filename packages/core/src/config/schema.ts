@@ -3,6 +3,7 @@
  * variables and the optional JSON file (CRGATE_CONFIG) are mapped onto it in env-map.ts, and load.ts
  * validates the merged result once, before any socket opens.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { isAddress, domainOf, isSameOrSubdomain } from '../address.js';
 
@@ -72,6 +73,11 @@ const urlSchema = z.string().transform((value, ctx) => {
     ctx.addIssue({ code: 'custom', message: 'must be an http:// or https:// URL' });
     return z.NEVER;
   }
+  if (url.search || url.hash || url.username || url.password) {
+    // Links are built by appending a path: `?x=1#f` would end up before it, credentials in every link.
+    ctx.addIssue({ code: 'custom', message: 'must be a plain base URL: no query, fragment or user name' });
+    return z.NEVER;
+  }
   // Challenge links are built as `${publicUrl}/c/<token>`: keep no trailing slash.
   return url.toString().replace(/\/+$/, '');
 });
@@ -93,10 +99,10 @@ const positiveInt = (max = MAX_TIMER_MS) => numeric(number().int().positive().ma
 const milliseconds = (min = 1) => numeric(number().int().min(min).max(MAX_TIMER_MS));
 const days = () => positiveInt(MAX_DAYS);
 /** Environment variables are strings: accept true/false/1/0/yes/no rather than JavaScript truthiness. */
-const booleanish = z.union([
-  z.boolean(),
-  z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes'),
-]);
+const booleanish = z.union(
+  [z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes')],
+  { error: 'expected true or false (also yes/no, 1/0), in lower case' },
+);
 const nonNegativeInt = (max = MAX_TIMER_MS) => numeric(number().int().min(0).max(max));
 
 export const configSchema = z
@@ -173,7 +179,9 @@ export const configSchema = z
     ops: z
       .strictObject({
         /** host:port of the process's /metrics, /healthz and /readyz endpoint, or "off". One per process. */
-        listen: z.union([z.literal('off'), listenSchema]).default({ host: '127.0.0.1', port: 9464 }),
+        listen: z
+          .union([z.literal('off'), listenSchema], { error: 'expected host:port (e.g. 127.0.0.1:9464) or "off"' })
+          .default({ host: '127.0.0.1', port: 9464 }),
       })
       .prefault({}),
     /** Base URL of the site, used in challenge links. */
@@ -229,7 +237,13 @@ export const configSchema = z
          */
         spamdSpamScore: numeric(number().finite()).default(7.5),
         /** rspamd's normal worker as a URL, e.g. http://127.0.0.1:11333; unset: not asked. */
-        rspamd: z.string().url().refine((u) => /^https?:/.test(u), 'expected an http:// or https:// URL').optional(),
+        rspamd: z
+          .string()
+          .url()
+          .refine((u) => /^https?:/.test(u), 'expected an http:// or https:// URL')
+          // fetch() refuses a URL with credentials; rspamd's password has its own key.
+          .refine((u) => !new URL(u).username && !new URL(u).password, 'no user name or password in the URL: set CRGATE_RSPAMD_PASSWORD')
+          .optional(),
         /** rspamd's controller password, when its worker asks for one. */
         rspamdPassword: z.string().min(1).optional(),
         /** Time allowed to each scorer per message, in milliseconds; a late answer is ignored. */
@@ -246,6 +260,10 @@ export const configSchema = z
         /** Peers (the MTA's own addresses) allowed to hand mail to the tap address. */
         trustedClients: z
           .union([z.array(z.string()), z.string().transform((v) => v.split(',').map((x) => x.trim()).filter(Boolean))])
+          // Compared with the peer's address as it is: a host name or a network would never match.
+          .refine((list) => list.every((a) => isIP(a.replace(/^::ffff:/i, '')) !== 0), {
+            message: 'expected IP addresses separated by commas (no host names, no networks)',
+          })
           .default(['127.0.0.1', '::1']),
       })
       .prefault({}),
