@@ -124,7 +124,7 @@ describe('crgate command', { timeout: 180_000 }, () => {
       ['white', 'domain', 'friends.test', 'manual'],
     ]);
     const exported = await runCli(['lists', 'export', '--as', 'alice@example.test'], t.env);
-    expect(exported.stdout.split('\r\n')[0]).toBe('list,kind,value,source,added');
+    expect(exported.stdout.split('\r\n')[0]).toBe('list,kind,value,source,created_at');
     const dir = mkdtempSync(join(tmpdir(), 'crgate-csv-'));
     writeFileSync(join(dir, 'lists.csv'), exported.stdout);
     expect((await runCli(['lists', 'import', '--as', 'carol@example.test', join(dir, 'lists.csv')], t.env)).stdout).toBe('imported 3 entries for carol@example.test\n');
@@ -136,12 +136,12 @@ describe('crgate command', { timeout: 180_000 }, () => {
     expect(missing.stderr).toContain('friends.test is not on the whitelist');
   });
 
-  it('refuses a CSV line that names no list', async () => {
+  it('refuses a CSV line that names no list, and counts blank lines in the line it names', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'crgate-csv-'));
-    writeFileSync(join(dir, 'bad.csv'), 'white,ok@x.test\ngrey,bad@x.test\n');
+    writeFileSync(join(dir, 'bad.csv'), 'white,ok@x.test\n\n\ngrey,bad@x.test\n');
     const r = await runCli(['lists', 'import', '--as', 'alice@example.test', join(dir, 'bad.csv')], t.env);
     expect(r.code).toBe(65);
-    expect(r.stderr).toMatch(/bad\.csv line 2: list must be white or black/);
+    expect(r.stderr).toMatch(/bad\.csv line 4: no list \(white or black\) or no address or domain; nothing imported/);
   });
 
   it('checks the configuration with config check and names a bad key', async () => {

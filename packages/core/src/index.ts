@@ -14,3 +14,4 @@ export * from './config/schema.js';
 export * from './config/env-map.js';
 export * from './config/load.js';
 export * from './rules/external-opinion.js';
+export * from './list-entries.js';

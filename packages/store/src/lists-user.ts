@@ -2,23 +2,10 @@
  * The list operations of the recipient's site: entries with their source and date, removing some,
  * and importing many. Every statement names the user, so another user's entry id matches nothing.
  */
-import { isAddress, normalizeAddress } from '@crgate/core';
+import { normalizeAddress } from '@crgate/core';
 import type { Db, Queryable } from './db.js';
 import { withTransaction } from './db.js';
 import { type ListEntry, type ListKind, type ListName, type ListSource } from './lists.js';
-
-/** A domain as a list entry takes it: letters, digits, hyphens and dots, at least two labels. */
-export function isListDomain(value: string): boolean {
-  return value.length <= 253 && /^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$/i.test(value);
-}
-
-/** Reads what a person typed as a list entry: an address, or a domain (`example.org` or `@example.org`). */
-export function parseListValue(input: string): { kind: ListKind; value: string } | undefined {
-  const v = input.trim();
-  if (v.includes('@') && !v.startsWith('@')) return isAddress(v) ? { kind: 'address', value: v } : undefined;
-  const domain = v.replace(/^@/, '').replace(/\.$/, '').toLowerCase();
-  return isListDomain(domain) ? { kind: 'domain', value: domain } : undefined;
-}
 
 export async function userListEntries(db: Queryable, userId: number): Promise<ListEntry[]> {
   const { rows } = await db.query(

@@ -1,9 +1,8 @@
 /** Per-recipient whitelists and blacklists of sender addresses and domains. */
-import { domainAndParents, domainOf, normalizeAddress, type ListMatch } from '@crgate/core';
+import { domainAndParents, domainOf, normalizeAddress, type ListKind, type ListMatch, type ListName } from '@crgate/core';
 import type { Queryable } from './db.js';
 
-export type ListName = 'white' | 'black';
-export type ListKind = 'address' | 'domain';
+export type { ListKind, ListName };
 export type ListSource = 'confirmed' | 'outgoing' | 'manual' | 'import';
 
 export interface ListEntry {

@@ -4,16 +4,8 @@
  */
 import { Router, type Request, type Response } from 'express';
 import busboy from 'busboy';
-import {
-  addUserListEntry,
-  importListEntries,
-  parseListValue,
-  removeListEntries,
-  userListEntries,
-  type ListKind,
-  type ListName,
-} from '@crgate/store';
-import { csvLine, parseCsv } from './csv.js';
+import { csvLine, importRows, listName, parseListValue, type ListName } from '@crgate/core';
+import { addUserListEntry, importListEntries, removeListEntries, userListEntries } from '@crgate/store';
 import { checkSessionCsrf, field, fieldList, formatDate, page, query, requireUser, signedIn, type SiteDeps } from './site-context.js';
 
 const MAX_UPLOAD = 1024 * 1024;
@@ -25,13 +17,6 @@ const SOURCE_WORDS: Record<string, string> = {
   manual: 'added by you',
   import: 'imported',
 };
-
-function listName(value: string | undefined): ListName | undefined {
-  const v = value?.trim().toLowerCase();
-  if (v === 'white' || v === 'whitelist') return 'white';
-  if (v === 'black' || v === 'blacklist') return 'black';
-  return undefined;
-}
 
 interface Upload {
   fields: Record<string, string>;
@@ -66,31 +51,6 @@ function readUpload(req: Request): Promise<Upload> {
     bb.on('error', reject);
     req.pipe(bb);
   });
-}
-
-/** Reads import rows: a header row naming `list` and `value` columns, or rows of `list,value`, or bare values. */
-export function importRows(text: string, defaultList: ListName): { entries: Array<{ list: ListName; kind: ListKind; value: string }>; bad: number[] } {
-  const rows = parseCsv(text, MAX_ROWS + 1);
-  const entries: Array<{ list: ListName; kind: ListKind; value: string }> = [];
-  const bad: number[] = [];
-  let listCol = -1;
-  let valueCol = -1;
-  let start = 0;
-  const header = rows[0]?.map((c) => c.trim().toLowerCase());
-  if (header && header.includes('value')) {
-    listCol = header.indexOf('list');
-    valueCol = header.indexOf('value');
-    start = 1;
-  }
-  for (let i = start; i < Math.min(rows.length, MAX_ROWS + start); i++) {
-    const r = rows[i]!;
-    const [listCell, valueCell] = valueCol >= 0 ? [listCol >= 0 ? r[listCol] : undefined, r[valueCol]] : r.length >= 2 ? [r[0], r[1]] : [undefined, r[0]];
-    const list = listCell === undefined || listCell.trim() === '' ? defaultList : listName(listCell);
-    const parsed = parseListValue((valueCell ?? '').trim().replace(/^'/, ''));
-    if (!list || !parsed) bad.push(i + 1);
-    else entries.push({ list, ...parsed });
-  }
-  return { entries, bad };
 }
 
 export function listsRoutes(deps: SiteDeps): Router {
@@ -163,7 +123,7 @@ export function listsRoutes(deps: SiteDeps): Router {
     if (!checkSessionCsrf(deps, req, res, upload.fields._csrf)) return;
     if (upload.tooBig) return show(res, 413, { importError: `The file is larger than ${MAX_UPLOAD / 1024} KB.` });
     if (!upload.file?.length) return show(res, 400, { importError: 'Choose a CSV file to import.' });
-    const { entries, bad } = importRows(upload.file.toString('utf8'), listName(upload.fields.list) ?? 'white');
+    const { entries, bad } = importRows(upload.file.toString('utf8'), listName(upload.fields.list) ?? 'white', MAX_ROWS);
     if (bad.length) {
       const lines = bad.slice(0, 5).join(', ') + (bad.length > 5 ? ', …' : '');
       return show(res, 400, { importError: `Nothing was imported: line(s) ${lines} hold no address or domain, or no list (white or black).` });

@@ -1,11 +1,13 @@
 /** CSV of the list import and export, and how import rows are read. */
 import { describe, expect, it } from 'vitest';
-import { csvLine, parseCsv } from '../src/csv.js';
-import { importRows } from '../src/lists-routes.js';
+import { csvLine, importRows, parseCsv } from '../src/list-entries.js';
 
 describe('list CSV', () => {
   it('parses quoted cells, doubled quotes, CRLF, LF and a BOM', () => {
-    expect(parseCsv('\uFEFFa,"b,c","d ""e"""\r\nf,g\n\n')).toEqual([['a', 'b,c', 'd "e"'], ['f', 'g']]);
+    expect(parseCsv('\uFEFFa,"b,c","d ""e"""\r\nf,g\n\n')).toEqual([
+      { line: 1, cells: ['a', 'b,c', 'd "e"'] },
+      { line: 2, cells: ['f', 'g'] },
+    ]);
   });
 
   it('defuses cells a spreadsheet would run as formulas, and the import reads them back', () => {
@@ -22,5 +24,13 @@ describe('list CSV', () => {
       { list: 'white', kind: 'domain', value: 'y.example' },
     ]);
     expect(importRows('white,ok@x.example\ngrey,a@x.example\nwhite,no spaces allowed\n', 'white').bad).toEqual([2, 3]);
+  });
+
+  it('reports the line of the file, blank lines and quoted line breaks counted', () => {
+    expect(importRows('list,value\r\n\r\nwhite,ok@x.example\r\n\r\nwhite,"two\r\nlines"\r\nblack,bad value\r\n', 'white').bad).toEqual([5, 7]);
+  });
+
+  it('takes no bare value when there is no default list', () => {
+    expect(importRows('white,a@x.example\nb@x.example\n').bad).toEqual([2]);
   });
 });
