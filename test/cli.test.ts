@@ -108,6 +108,12 @@ describe('crgate command', { timeout: 180_000 }, () => {
     expect(r.stderr).toMatch(/CRGATE_CONFIG: .*c\.json is not valid JSON/);
   });
 
+  it('refuses a drain timeout that is not a number of seconds, rather than waiting for ever', async () => {
+    const r = await runCli(['queue', 'drain', '--timeout', 'abc'], t.env);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('"abc" is not a number of seconds');
+  });
+
   it('refuses an unknown role', async () => {
     const r = await runCli(['start', '--role', 'mailer'], t.env);
     expect(r.code).toBe(64);

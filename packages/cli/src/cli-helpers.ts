@@ -17,6 +17,13 @@ export function address(value: string): string {
   return value;
 }
 
+/** A commander parser for a number of seconds (a positive number). */
+export function seconds(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`"${value}" is not a number of seconds`);
+  return n;
+}
+
 export async function withDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
   const config = configOrExit();
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { Queue } from 'bullmq';
 import { connectRedis, decisionStats, outboxDepth, QUEUES, redisKeys } from '@crgate/store';
 import { configOrExit } from '../load-config.js';
-import { EXIT, fail, withDb } from '../cli-helpers.js';
+import { EXIT, fail, seconds, withDb } from '../cli-helpers.js';
 
 /** `24h`, `7d`, `90m` or an ISO date. */
 export function parseSince(value: string, now = new Date()): Date {
@@ -74,9 +74,9 @@ export function registerOperations(program: Command): void {
   queue
     .command('drain')
     .description('wait until the outbox is empty and no job is waiting or running (e.g. before an upgrade)')
-    .option('--timeout <seconds>', 'give up after this long (exit 1)', '300')
-    .action(async (opts: { timeout: string }) => {
-      const until = Date.now() + Number(opts.timeout) * 1000;
+    .option('--timeout <seconds>', 'give up after this long (exit 1)', seconds, 300)
+    .action(async (opts: { timeout: number }) => {
+      const until = Date.now() + opts.timeout * 1000;
       const tty = Boolean(process.stdout.isTTY);
       await withQueues(async (queues) => {
         for (;;) {
