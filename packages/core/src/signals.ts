@@ -14,6 +14,16 @@ export function firstHeader(message: MessageFacts, name: string): string | undef
   return headerValues(message, name)[0];
 }
 
+/**
+ * The keyword of a header like Precedence or Auto-Submitted, as senders actually write it: lower
+ * case, without (comments), quotes or a trailing `;` (`"bulk"`, `bulk;`, `(info) auto-replied`).
+ */
+export function headerKeyword(message: MessageFacts, name: string): string | undefined {
+  const value = firstHeader(message, name);
+  if (value === undefined) return undefined;
+  return value.replace(/\([^)]*\)/g, ' ').replace(/["']/g, '').trim().split(/[\s;,]/)[0]!.toLowerCase();
+}
+
 export function localPartOf(address: string): string {
   const at = address.lastIndexOf('@');
   return (at < 0 ? address : address.slice(0, at)).toLowerCase();

@@ -184,6 +184,46 @@ describe('never challenge what can be recognised', () => {
   });
 });
 
+describe('recognising automatic mail as senders really write it', () => {
+  const held = (m: Partial<MessageFacts>) => decide(message(m), recipient(), policy);
+
+  for (const [what, from, symbol] of [
+    ['From: MAILER-DAEMON with no domain', 'Mail Delivery Subsystem <MAILER-DAEMON>', 'MAILER_DAEMON_SENDER'],
+    ['an empty From: address named MAILER-DAEMON', 'MAILER-DAEMON <>', 'MAILER_DAEMON_SENDER'],
+  ] as const) {
+    it(`does not challenge ${what}`, () => {
+      const d = held({ fromAddress: undefined, headers: headers({ From: from }) });
+      expect(d.action).toBe('quarantine');
+      expect(d.reasons.map((r) => r.symbol)).toContain(symbol);
+    });
+  }
+
+  for (const [value, symbol] of [
+    ['Auto-Submitted: (vacation) auto-replied', 'AUTO_SUBMITTED'],
+    ['Precedence: bulk;', 'BULK_PRECEDENCE'],
+    ['Precedence: "bulk"', 'BULK_PRECEDENCE'],
+    ['Precedence: list (mailman)', 'BULK_PRECEDENCE'],
+    ['Precedence: Junk', 'BULK_PRECEDENCE'],
+  ] as const) {
+    it(`reads "${value}" through its comment, quotes or punctuation`, () => {
+      const [name, v] = value.split(': ');
+      const d = held({ headers: headers({ [name!]: v! }) });
+      expect(d.action).toBe('quarantine');
+      expect(d.reasons.map((r) => r.symbol)).toContain(symbol);
+    });
+  }
+
+  it('takes Auto-Submitted: no, with a comment, for a person', () => {
+    expect(action({ headers: headers({ 'Auto-Submitted': 'no (sent by a person)' }) })).toBe('challenge');
+  });
+
+  for (const subject of ['Mail could not be delivered', 'Unzustellbar: Ihre Nachricht', 'No se puede entregar: hola', 'Onbestelbaar: test', 'Warning: message 1AbC23-000 delayed 24 hours', 'Antwort: Abwesenheit bis Montag', 'Autosvar: ferie']) {
+    it(`does not challenge a message with the subject "${subject}"`, () => {
+      expect(action({ subject })).toBe('quarantine');
+    });
+  }
+});
+
 describe('backscatter: automatic answers to mail the recipient never sent', () => {
   const withLog = { sentMail: { matched: [], hasLog: true } };
 

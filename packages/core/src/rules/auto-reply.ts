@@ -4,7 +4,7 @@
  * (Microsoft's X-Auto-Response-Suppress).
  */
 import type { Rule } from '../decision.js';
-import { firstHeader, headerValues } from '../signals.js';
+import { firstHeader, headerKeyword, headerValues } from '../signals.js';
 import { excerpt } from './excerpt.js';
 
 export const autoSubmittedRule: Rule = {
@@ -13,9 +13,8 @@ export const autoSubmittedRule: Rule = {
   symbols: ['AUTO_SUBMITTED'],
   evaluate({ message }) {
     const value = firstHeader(message, 'auto-submitted');
-    if (!value) return null;
-    const keyword = value.split(/[\s;(]/)[0]!.toLowerCase();
-    if (keyword === 'no' || keyword === '') return null;
+    const keyword = headerKeyword(message, 'auto-submitted');
+    if (!value || keyword === 'no' || !keyword) return null;
     return { symbol: 'AUTO_SUBMITTED', weight: 0, detail: `Auto-Submitted: ${excerpt(value, 60)}`, action: 'quarantine' };
   },
 };
@@ -26,7 +25,7 @@ const AUTO_REPLY_HEADERS = ['x-autoreply', 'x-autorespond', 'x-autoresponder', '
 // the start (after optional "Re:"/"AW:"), or a trailing "(Automatic Response)", to keep people's mail out.
 const AUTO_REPLY_SUBJECT = new RegExp(
   [
-    '^(?:(?:re|aw|sv|vs|antw|r|rif)\\s*:\\s*)*(?:',
+    '^(?:(?:re|aw|sv|vs|antw|antwort|wg|r|rif)\\s*:\\s*)*(?:',
     [
       'out of (?:the )?office',
       'auto(?:matic|mated)?[ -]?(?:reply|response|respons|answer|antwort)',
@@ -52,6 +51,7 @@ const AUTO_REPLY_SUBJECT = new RegExp(
       'frånvaro',
       'automaattinen vastaus',
       'automatisk svar',
+      'autosvar',
       'automatická odpověď',
       'automatyczna odpowied[źz]',
       '[āa]rpus biroja',
@@ -70,7 +70,7 @@ export const autoReplyRule: Rule = {
   evaluate({ message }) {
     const marker = AUTO_REPLY_HEADERS.find((h) => headerValues(message, h).length > 0);
     if (marker) return { symbol: 'AUTO_REPLY', weight: 0, detail: `has ${marker}`, action: 'quarantine' };
-    const precedence = firstHeader(message, 'precedence')?.trim().toLowerCase();
+    const precedence = headerKeyword(message, 'precedence');
     if (precedence === 'auto_reply') return { symbol: 'AUTO_REPLY', weight: 0, detail: 'Precedence: auto_reply', action: 'quarantine' };
     const subject = message.subject ?? '';
     if (AUTO_REPLY_SUBJECT.test(subject)) {

@@ -38,6 +38,13 @@ const REPORT_SUBJECT = new RegExp(
       'warning: could not send message',
       'complaint about message from',
       'abuse report',
+      'mail could not be delivered',
+      'unzustellbar',
+      'nicht zustellbar',
+      'no se puede entregar',
+      'onbestelbaar',
+      'warning: message .{1,80} delayed',
+      'delayed mail',
     ].join('|') +
     ')',
   'i',

@@ -3,7 +3,7 @@
  * Precedence: bulk/list/junk. The person behind list mail is not the list's envelope sender.
  */
 import type { Rule } from '../decision.js';
-import { firstHeader, headerValues } from '../signals.js';
+import { firstHeader, headerKeyword, headerValues } from '../signals.js';
 import { excerpt } from './excerpt.js';
 
 const LIST_HEADERS = [
@@ -40,7 +40,7 @@ export const bulkPrecedenceRule: Rule = {
   description: 'Precedence: bulk, list or junk',
   symbols: ['BULK_PRECEDENCE'],
   evaluate({ message }) {
-    const value = firstHeader(message, 'precedence')?.trim().toLowerCase();
+    const value = headerKeyword(message, 'precedence');
     if (value !== 'bulk' && value !== 'list' && value !== 'junk') return null;
     return { symbol: 'BULK_PRECEDENCE', weight: 0, detail: `Precedence: ${value}`, action: 'quarantine' };
   },

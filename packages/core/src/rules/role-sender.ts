@@ -23,9 +23,12 @@ export const mailerDaemonRule: Rule = {
     if (sender === '#@[]' || (sender && MAILER_DAEMON.test(envelopeLocal(message)))) {
       return { symbol: 'MAILER_DAEMON_SENDER', weight: 0, detail: `envelope sender ${sender} is a mail system`, action: 'quarantine' };
     }
-    // Some bounces come with a person's envelope sender but From: MAILER-DAEMON.
-    const from = message.fromAddress;
-    if (from && MAILER_DAEMON.test(localPartOf(from).replace(/\\$/, ''))) {
+    // Some bounces come with a person's envelope sender but From: MAILER-DAEMON, often with no domain
+    // ("Mail Delivery Subsystem <MAILER-DAEMON>", "MAILER-DAEMON <>").
+    const fromHeader = firstHeader(message, 'from') ?? '';
+    const angle = /<([^<>]*)>/.exec(fromHeader);
+    const from = message.fromAddress ?? (angle?.[1] || (angle ? fromHeader.slice(0, angle.index) : fromHeader)).trim();
+    if (from && MAILER_DAEMON.test(localPartOf(from).replace(/\\$/, '').replace(/^"|"$/g, '').trim().toLowerCase())) {
       return { symbol: 'MAILER_DAEMON_SENDER', weight: 0, detail: `From: ${from} is a mail system`, action: 'quarantine' };
     }
     return null;
