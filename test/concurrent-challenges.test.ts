@@ -1,8 +1,9 @@
 /**
- * Two messages from one sender to the same users, recorded at the same moment with the recipients
- * listed in opposite orders (two MTA queue files, or one list expanded twice): both are stored, each
- * pair gets one challenge, and PostgreSQL never has to break a deadlock (which would cost one of the
- * messages a 4xx and a retry).
+ * Challenged mail recorded while other things happen to the same pair: two messages from one sender
+ * to the same users, recorded at the same moment with the recipients listed in opposite orders (two
+ * MTA queue files, or one list expanded twice), are both stored, each pair gets one challenge, and
+ * PostgreSQL never has to break a deadlock (which would cost one of the messages a 4xx and a retry);
+ * a message stored just after its sender confirmed the challenge is released, not held.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
@@ -65,6 +66,21 @@ describe('challenged mail from one sender recorded concurrently for the same use
       `SELECT count(*)::int AS n, count(DISTINCT challenge_id)::int AS challenges FROM message_recipients`,
     );
     expect(rows[0]).toEqual({ n: ROUNDS * 2 * users.length, challenges: ROUNDS * users.length });
+  });
+
+  it('releases a message whose sender confirmed the challenge while it was being decided, instead of holding it', async () => {
+    const sender = 'confirming@remote.test';
+    await record(sender, 'first', [users[0]!]);
+    // The sender clicks: the challenge is confirmed (and the first message released) ...
+    await db.query(`UPDATE challenges SET status = 'confirmed', confirmed_at = now() WHERE sender = $1`, [sender]);
+    // ... while the ingest, which read the lists before the click, stores the next one as challenged.
+    const [copy] = await record(sender, 'second', [users[0]!]);
+    expect(copy!.decision.action).toBe('deliver');
+    expect(copy!.decision.reasons.map((r) => r.symbol)).toContain('CHALLENGE_CONFIRMED');
+    const { rows } = await db.query(`SELECT status FROM message_recipients WHERE id = $1`, [copy!.recipientId]);
+    expect(rows).toEqual([{ status: 'releasing' }]);
+    const jobs = await db.query(`SELECT job_name FROM outbox WHERE payload->>'recipientId' = $1`, [String(copy!.recipientId)]);
+    expect(jobs.rows).toEqual([{ job_name: 'message.deliver' }]);
   });
 
   it('returns each recipient its own outcome, in the order given', async () => {

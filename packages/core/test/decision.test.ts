@@ -299,6 +299,19 @@ describe('challenge plan', () => {
     expect(r.decision.reasons.at(-1)!.symbol).toBe('RATE_LIMIT_PAIR');
   });
 
+  it('releases a message whose sender confirmed the pair\'s challenge while it was being decided', () => {
+    const p = planChallenge(challenge, { lastCreatedAt: new Date(now.getTime() - 3_600_000), confirmedAt: new Date(now.getTime() - 5_000) }, now, 7);
+    expect(p.plan).toEqual({ kind: 'release' });
+    expect(p.decision.action).toBe('deliver');
+    expect(p.decision.reasons.at(-1)!.symbol).toBe('CHALLENGE_CONFIRMED');
+  });
+
+  it('leaves a confirmation of long ago to the whitelist: the recipient may have taken the sender off it', () => {
+    const p = planChallenge(challenge, { lastCreatedAt: new Date(now.getTime() - 86_400_000), confirmedAt: new Date(now.getTime() - 3_600_000) }, now, 7);
+    expect(p.plan).toEqual({ kind: 'none' });
+    expect(p.decision.reasons.at(-1)!.symbol).toBe('RATE_LIMIT_PAIR');
+  });
+
   it('challenges again once the period has passed', () => {
     expect(planChallenge(challenge, { lastCreatedAt: new Date('2026-11-10T00:00:00Z') }, now, 7).plan).toEqual({ kind: 'create' });
   });

@@ -74,24 +74,29 @@ async function challengeFor(
   meta: MessageMeta,
   decision: Decision,
   opts: RecordOptions,
-): Promise<{ decision: Decision; challengeId?: string; newChallenge: boolean }> {
+): Promise<{ decision: Decision; challengeId?: string; newChallenge: boolean; release?: boolean }> {
   // An expired challenge no longer occupies the pair's one active slot.
   await tx.query(
     `UPDATE challenges SET status = 'expired' WHERE user_id = $1 AND sender = $2 AND status IN ('queued', 'sent') AND expires_at <= $3`,
     [userId, sender, opts.now],
   );
-  const state = await tx.query<{ id: string; created_at: Date; active: boolean }>(
-    `SELECT id, created_at, status IN ('queued', 'sent') AS active FROM challenges
+  const state = await tx.query<{ id: string; created_at: Date; active: boolean; confirmed_at: Date | null }>(
+    `SELECT id, created_at, status IN ('queued', 'sent') AS active, confirmed_at FROM challenges
       WHERE user_id = $1 AND sender = $2 ORDER BY (status IN ('queued', 'sent')) DESC, created_at DESC LIMIT 1`,
     [userId, sender],
   );
   const row = state.rows[0];
   const planned = planChallenge(
     decision,
-    { active: row?.active ? { id: row.id, createdAt: row.created_at } : undefined, lastCreatedAt: row?.created_at },
+    {
+      active: row?.active ? { id: row.id, createdAt: row.created_at } : undefined,
+      lastCreatedAt: row?.created_at,
+      confirmedAt: row?.confirmed_at ?? undefined,
+    },
     opts.now,
     opts.perPairDays,
   );
+  if (planned.plan.kind === 'release') return { decision: planned.decision, newChallenge: false, release: true };
   if (planned.plan.kind === 'none') return { decision: planned.decision, newChallenge: false };
   if (planned.plan.kind === 'attach') return { decision: planned.decision, challengeId: planned.plan.challengeId, newChallenge: false };
 
@@ -248,8 +253,9 @@ export async function recordMessage(
       let decision = r.decision;
       let challengeId: string | undefined;
       let newChallenge = false;
+      let release: boolean | undefined;
       if (!r.delivered && decision.action === 'challenge') {
-        ({ decision, challengeId, newChallenge } = await challengeFor(tx, r.userId, meta.mailFrom, meta, decision, opts));
+        ({ decision, challengeId, newChallenge, release } = await challengeFor(tx, r.userId, meta.mailFrom, meta, decision, opts));
       }
       const row = recipientRow(r, decision, meta.mailFrom, opts);
       const ins = await tx.query<{ id: number }>(
@@ -258,7 +264,12 @@ export async function recordMessage(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9) RETURNING id`,
         [messageId, row.userId, row.rcptTo, row.sender, row.decision, row.reasons, row.status, challengeId ?? null, opts.now, row.expiresAt],
       );
-      out[i] = { recipientId: ins.rows[0]!.id, decision, challengeId, newChallenge };
+      const recipientId = ins.rows[0]!.id;
+      if (release) {
+        await tx.query(`UPDATE message_recipients SET status = 'releasing' WHERE id = $1`, [recipientId]);
+        await enqueueOutbox(tx, 'message.deliver', jobIds.deliver(recipientId), { recipientId });
+      }
+      out[i] = { recipientId, decision, challengeId, newChallenge };
     }
     return out;
   });

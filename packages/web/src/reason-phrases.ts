@@ -44,6 +44,7 @@ export const REASON_PHRASES: Readonly<Record<string, string>> = {
   UNKNOWN_SENDER: 'sender unknown',
   CHALLENGE_PENDING: 'a challenge is already out',
   RATE_LIMIT_PAIR: 'sender was asked recently',
+  CHALLENGE_CONFIRMED: 'sender had just confirmed',
   RATE_LIMIT_SENDER: 'sender was asked too often this hour',
   RATE_LIMIT_GLOBAL: 'hourly limit of challenges reached',
   CHALLENGE_REJECTED: "sender's server refused the challenge",

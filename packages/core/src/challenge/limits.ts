@@ -11,14 +11,26 @@ export interface PairChallengeState {
   active?: { id: string; createdAt: Date };
   /** When the newest challenge for this pair was created, whatever became of it. */
   lastCreatedAt?: Date;
+  /** When the newest challenge for this pair was confirmed, if it was. */
+  confirmedAt?: Date;
 }
 
 export type ChallengePlan =
   | { kind: 'none' }
   | { kind: 'attach'; challengeId: string }
-  | { kind: 'create' };
+  | { kind: 'create' }
+  /** The sender confirmed a moment ago: the message is released as the confirmation released the others. */
+  | { kind: 'release' };
 
 const DAY_MS = 86_400_000;
+
+/**
+ * A message decided while its sender was confirming a challenge — the ingest read the lists before the
+ * click, and stores the message after it — would be held as "already challenged" although the sender
+ * is on the whitelist by now. Within this long of the confirmation it is released instead. Later the
+ * whitelist decides (the recipient may have taken the sender off it since).
+ */
+export const CONFIRMED_JUST_NOW_MS = 10 * 60_000;
 
 export function planChallenge(
   decision: Decision,
@@ -27,6 +39,14 @@ export function planChallenge(
   perPairDays: number,
 ): { decision: Decision; plan: ChallengePlan } {
   if (decision.action !== 'challenge') return { decision, plan: { kind: 'none' } };
+  if (state.confirmedAt && now.getTime() - state.confirmedAt.getTime() < CONFIRMED_JUST_NOW_MS) {
+    const reason: Reason = {
+      symbol: 'CHALLENGE_CONFIRMED',
+      weight: -5,
+      detail: `the sender confirmed a challenge at ${state.confirmedAt.toISOString()}, while this message was being decided`,
+    };
+    return { decision: { action: 'deliver', reasons: [...decision.reasons, reason] }, plan: { kind: 'release' } };
+  }
   if (state.active) {
     const reason: Reason = {
       symbol: 'CHALLENGE_PENDING',
