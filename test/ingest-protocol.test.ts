@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deliver } from '@crgate/ingest';
@@ -12,7 +13,7 @@ import { addAlias, addListEntry, addUser, findUserByAddress } from '@crgate/stor
 import { createTestEnvironment, freePort, type TestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
 import { lmtpSend, rawLmtp } from './helpers/lmtp-client.js';
-import { startSink, type Sink } from './helpers/sinks.js';
+import { startSink, waitFor, type Sink } from './helpers/sinks.js';
 
 const BASE = readFileSync(new URL('./fixtures/bob-to-alice.eml', import.meta.url), 'utf8').replace(
   'To: Alice <alice@example.test>',
@@ -140,6 +141,50 @@ describe('LMTP ingest', () => {
     expect(reply[0]).toMatch(/^250 /);
     const { rows } = await t.db.query(`SELECT client_address, client_helo FROM messages WHERE message_id_header = '<xf@elsewhere.test>'`);
     expect(rows).toEqual([{ client_address: '203.0.113.7', client_helo: 'mail.remote.test' }]);
+  });
+
+  it('believes XFORWARD from the MTA only: another peer is refused it, and its mail has no client for SPF', async () => {
+    const socket = connect({ host: '127.0.0.1', port: t.lmtpPort, localAddress: '127.0.0.2' });
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString()));
+    const reply = async (re: RegExp) => {
+      await waitFor(() => re.test(text), `a reply matching ${re}`);
+      const got = text;
+      text = '';
+      return got;
+    };
+    await reply(/^220 /m);
+    socket.write('LHLO attacker.test\r\n');
+    expect(await reply(/^250 /m)).not.toContain('XFORWARD');
+    socket.write('XFORWARD ADDR=203.0.113.7 HELO=mx.remote.test\r\n');
+    expect(await reply(/^\d{3} /m)).toMatch(/^550 /);
+    socket.write('MAIL FROM:<eve@elsewhere.test>\r\nRCPT TO:<carol@example.test>\r\nDATA\r\n');
+    await reply(/^354 /m);
+    socket.write(`${BASE.replace('<lunch-1@remote.test>', '<xf-untrusted@elsewhere.test>')}\r\n.\r\n`);
+    expect(await reply(/^\d{3} /m)).toMatch(/^250 /);
+    socket.end();
+    const { rows } = await t.db.query(`SELECT client_address, client_helo FROM messages WHERE message_id_header = '<xf-untrusted@elsewhere.test>'`);
+    expect(rows).toEqual([{ client_address: null, client_helo: null }]);
+  });
+
+  it('forgets the forwarded client after each message: the next one on the connection is its own', async () => {
+    const lmtp = await rawLmtp(t.lmtpPort);
+    await lmtp.command('LHLO mta.test');
+    expect(await lmtp.command('XFORWARD ADDR=203.0.113.7 HELO=mail.remote.test')).toEqual([expect.stringMatching(/^250 /)]);
+    for (const id of ['xf-first', 'xf-second']) {
+      await lmtp.command('MAIL FROM:<eve@elsewhere.test>');
+      await lmtp.command('RCPT TO:<carol@example.test>');
+      await lmtp.command('DATA');
+      expect((await lmtp.data(BASE.replace('<lunch-1@remote.test>', `<${id}@elsewhere.test>`), 1))[0]).toMatch(/^250 /);
+    }
+    lmtp.close();
+    const { rows } = await t.db.query(
+      `SELECT message_id_header AS id, client_address, client_helo FROM messages WHERE message_id_header IN ('<xf-first@elsewhere.test>', '<xf-second@elsewhere.test>') ORDER BY id`,
+    );
+    expect(rows).toEqual([
+      { id: '<xf-first@elsewhere.test>', client_address: '203.0.113.7', client_helo: 'mail.remote.test' },
+      { id: '<xf-second@elsewhere.test>', client_address: null, client_helo: null },
+    ]);
   });
 });
 

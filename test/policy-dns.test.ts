@@ -106,6 +106,22 @@ describe('policy with DNS', () => {
     expect(lmtpSink.messages).toHaveLength(before + 1);
   });
 
+  it('does not take the client for SPF from a Received header the sender wrote, when the MTA forwarded none', async () => {
+    // What a local submission looks like: Postfix's pickup header on top (no client), the sender's own below.
+    const raw = from('boss@strict.test', 'received-forged')
+      .replace(
+        /^/,
+        'Received: by mx.example.test (Postfix, from userid 33) id 4AbC; Wed,  2 Dec 2026 10:00:00 +0000 (UTC)\r\n' +
+          'Received: from mx.strict.test (mx.strict.test [198.51.100.10]) by relay.strict.test with ESMTP id 1; Wed,  2 Dec 2026 09:59:59 +0000\r\n',
+      );
+    const r = await pythonLmtpSend(t.lmtpPort, 'boss@strict.test', ['alice@example.test'], raw);
+    expect(r.data?.[0]?.[1]).toBe(250);
+    const d = await decisionOf('received-forged');
+    expect(d.symbols).not.toContain('SPF_PASS');
+    expect(d.decision).not.toBe('challenge');
+    expect(smtpSink.messages.filter((m) => m.rcptTo.includes('boss@strict.test'))).toEqual([]);
+  });
+
   it('treats SERVFAIL as unknown, not as a failure', async () => {
     await pythonLmtpSend(t.lmtpPort, 'x@broken.test', ['alice@example.test'], from('x@broken.test', 'servfail'), {
       xforward: { addr: '192.0.2.51', helo: 'mx.broken.test' },

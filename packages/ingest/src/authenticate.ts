@@ -3,6 +3,7 @@
  * Authentication-Results header added to delivered mail. The client address comes from XFORWARD when
  * the MTA sent it, else from the newest Received header (the one our MTA wrote).
  */
+import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import { authenticate } from 'mailauth';
 import { alignedDomains, type AuthFacts, type AuthResult } from '@crgate/core';
@@ -94,7 +95,9 @@ export async function checkAuthentication(
     sender: opts.mailFrom,
     ip: opts.clientAddress,
     helo: opts.clientHelo,
-    trustReceived: !opts.clientAddress,
+    // Without the client's address from the MTA, SPF stays unknown: a Received header is the sender's
+    // own text (the MTA's pickup adds one without a client; the next one down says what it likes).
+    trustReceived: false,
     mta: opts.hostname,
     resolver: opts.resolver as never,
     disableBimi: true,
@@ -124,4 +127,23 @@ export async function checkAuthentication(
     facts: { spf, dkim, dmarc, arc, clientKnown },
     headers: (res.headers ?? '').replace(/\r?\n/g, '\r\n'),
   };
+}
+
+const { parseReceived, getClientAddress } = createRequire(import.meta.url)('mailauth/lib/parse-received') as {
+  parseReceived(line: string): { from?: { value?: string; comment?: string } };
+  getClientAddress(from: unknown): string | false;
+};
+
+/**
+ * For `crgate replay` and `eval` of stored mail: the client the operator's MTA recorded in the newest
+ * Received header, when that header records one (a message submitted locally has none). Live mail
+ * never takes this path: there the MTA forwards the client (XFORWARD), and a Received header below the
+ * MTA's own is whatever the sender wrote.
+ */
+export function recordedClient(headers: ReadonlyMap<string, readonly string[]>): { clientAddress?: string; clientHelo?: string } {
+  const newest = headers.get('received')?.[0];
+  if (!newest) return {};
+  const from = parseReceived(`Received: ${newest}`).from;
+  const address = from ? getClientAddress(from) : false;
+  return address ? { clientAddress: address, clientHelo: from?.value || undefined } : {};
 }

@@ -38,6 +38,27 @@ export interface Ingest {
 
 /** The user found at RCPT time rides along on smtp-server's address object until DATA. */
 type RcptAddress = SMTPServerAddress & { crgateUser?: User; crgateTap?: boolean };
+/** smtp-server's envelope, new for every transaction, with the client this transaction was forwarded for. */
+type TransactionEnvelope = SMTPServerSession['envelope'] & { crgateClient?: { address?: string; helo?: string } };
+
+/**
+ * The client address and HELO the MTA forwarded (XFORWARD) for this transaction, taken at MAIL FROM.
+ * smtp-server keeps XFORWARD values for the whole connection, but Postfix sends them for each message
+ * and leaves out what it does not know (a local submission has no client address): on a connection it
+ * reuses, the previous message's client would otherwise be checked for this one. Taken, they are
+ * cleared; ADDR:DEFAULT, the real peer, stays.
+ */
+function takeForwardedClient(session: SMTPServerSession): void {
+  const forwarded = session.xForward;
+  const address = forwarded?.get('ADDR');
+  const helo = forwarded?.get('HELO');
+  (session.envelope as TransactionEnvelope).crgateClient = {
+    address: typeof address === 'string' && address ? address : undefined,
+    helo: typeof helo === 'string' && helo ? helo : undefined,
+  };
+  forwarded?.delete('ADDR');
+  forwarded?.delete('HELO');
+}
 
 type Reply = true | string | Error;
 
@@ -185,7 +206,6 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
     const rcpts = session.envelope.rcptTo as RcptAddress[];
     const { head, sha256, spooled } = message;
     const mailFromRaw = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
-    const forwarded = session.xForward?.has('ADDR');
     // One decision per user: an alias and its primary address in one envelope get one copy.
     const users = new Map<number, User>();
     for (const r of rcpts) if (r.crgateUser) users.set(r.crgateUser.id, r.crgateUser);
@@ -198,11 +218,8 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
         return replyFor(toReplyError(err));
       });
     }
-    const envelope = {
-      mailFrom: mailFromRaw,
-      clientAddress: forwarded ? session.remoteAddress : undefined,
-      clientHelo: forwarded ? session.hostNameAppearsAs : undefined,
-    };
+    const client = (session.envelope as TransactionEnvelope).crgateClient;
+    const envelope = { mailFrom: mailFromRaw, clientAddress: client?.address, clientHelo: client?.helo };
     const { facts, auth, decisions, content, recentCopies: already }: PipelineResult = users.size
       ? await pipeline.decideFor(head, envelope, [...users.values()], sessionLog, { sha256, rest: spooled && (() => spooled.stream(head.length)) })
       : { facts: { mailFrom: mailFromRaw, headers: new Map() }, decisions: new Map(), recentCopies: new Map() };
@@ -325,7 +342,9 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
     name: config.lmtp.hostname,
     banner: 'crgate',
     size: config.lmtp.maxSize,
-    useXForward: true,
+    // Only the MTA may say which client it forwards for (Postfix's smtpd_authorized_xforward_hosts):
+    // a forwarded address decides SPF.
+    useXForward: config.lmtp.xforwardClients,
     disableReverseLookup: true,
     authOptional: true,
     disabledCommands: ['AUTH', 'STARTTLS'],
@@ -334,6 +353,10 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
     hideENHANCEDSTATUSCODES: false,
     maxClients: config.lmtp.maxClients,
     logger: false,
+    onMailFrom(_address, session, callback) {
+      takeForwardedClient(session);
+      callback();
+    },
     onRcptTo(address, session, callback) {
       onRcptTo(address, session).then(() => callback(), (err: Error) => callback(err));
     },

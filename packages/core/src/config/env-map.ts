@@ -21,6 +21,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'CRGATE_LMTP_MAX_SIZE', path: 'lmtp.maxSize', description: 'largest message accepted, in bytes' },
   { name: 'CRGATE_LMTP_HOSTNAME', path: 'lmtp.hostname', description: 'name in the LMTP greeting' },
   { name: 'CRGATE_LMTP_MAX_CLIENTS', path: 'lmtp.maxClients', description: 'most simultaneous LMTP connections' },
+  { name: 'CRGATE_LMTP_XFORWARD_CLIENTS', path: 'lmtp.xforwardClients', description: 'peer addresses whose XFORWARD (client address, HELO) is believed' },
   { name: 'CRGATE_WEB_LISTEN', path: 'web.listen', description: 'host:port of the web site' },
   { name: 'CRGATE_WEB_VIEWS', path: 'web.viewsDir', description: 'folder of .hbs files replacing built-in pages' },
   { name: 'CRGATE_WEB_TRUST_PROXY', path: 'web.trustProxy', description: 'trust X-Forwarded-* headers from a reverse proxy' },

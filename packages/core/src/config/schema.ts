@@ -103,6 +103,13 @@ const booleanish = z.union(
   [z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes')],
   { error: 'expected true or false (also yes/no, 1/0), in lower case' },
 );
+/** A list of peer IP addresses, as a list or comma-separated; compared as they are, so no names or networks. */
+const ipAddresses = () =>
+  z
+    .union([z.array(z.string()), z.string().transform((v) => v.split(',').map((x) => x.trim()).filter(Boolean))])
+    .refine((list) => list.every((a) => isIP(a.replace(/^::ffff:/i, '')) !== 0), {
+      message: 'expected IP addresses separated by commas (no host names, no networks)',
+    });
 const nonNegativeInt = (max = MAX_TIMER_MS) => numeric(number().int().min(0).max(max));
 
 export const configSchema = z
@@ -147,6 +154,11 @@ export const configSchema = z
         hostname: z.string().min(1).default('crgate.localdomain'),
         /** Most simultaneous LMTP connections. */
         maxClients: positiveInt().default(100),
+        /**
+         * Peers (the MTA's own addresses) whose XFORWARD is believed: the client address and HELO it
+         * forwards decide SPF. Anyone else who connects is checked as the client it is.
+         */
+        xforwardClients: ipAddresses().default(['127.0.0.1', '::1']),
       })
       .prefault({}),
     web: z
@@ -258,13 +270,7 @@ export const configSchema = z
          */
         address: z.string().refine(isAddress, 'not a mail address').optional(),
         /** Peers (the MTA's own addresses) allowed to hand mail to the tap address. */
-        trustedClients: z
-          .union([z.array(z.string()), z.string().transform((v) => v.split(',').map((x) => x.trim()).filter(Boolean))])
-          // Compared with the peer's address as it is: a host name or a network would never match.
-          .refine((list) => list.every((a) => isIP(a.replace(/^::ffff:/i, '')) !== 0), {
-            message: 'expected IP addresses separated by commas (no host names, no networks)',
-          })
-          .default(['127.0.0.1', '::1']),
+        trustedClients: ipAddresses().default(['127.0.0.1', '::1']),
       })
       .prefault({}),
     dns: z
