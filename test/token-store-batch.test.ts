@@ -99,4 +99,29 @@ describe('batched classifier training', () => {
       { scope: 2, nham: 0.5, nspam: 1 },
     ]);
   });
+
+  it('counts a message once when it is trained twice at the same moment, whatever the labels', async () => {
+    const store = new PgTokenStore(db);
+    for (let round = 0; round < 10; round++) {
+      const scope = 4000 + round;
+      const key = `race-${round}`;
+      const attempts = [
+        store.train(scope, key, ['alpha', 'beta'], 'spam', 1),
+        store.train(scope, key, ['alpha', 'beta'], 'ham', 1),
+        store.trainMany([{ scope, messageKey: key, tokens: ['alpha', 'beta'], label: 'ham', weight: 1 }]),
+      ];
+      await Promise.all(attempts);
+      const { rows: log } = await db.query(`SELECT label FROM classifier_trained WHERE scope = $1`, [scope]);
+      expect(log).toHaveLength(1);
+      const label = log[0].label as 'ham' | 'spam';
+      const { rows: tokens } = await db.query(`SELECT token, ham, spam FROM classifier_tokens WHERE scope = $1 ORDER BY token`, [scope]);
+      const one = label === 'ham' ? { ham: 1, spam: 0 } : { ham: 0, spam: 1 };
+      expect(tokens.map((r) => ({ token: r.token, ham: Number(r.ham), spam: Number(r.spam) }))).toEqual([
+        { token: 'alpha', ...one },
+        { token: 'beta', ...one },
+      ]);
+      const { rows: totals } = await db.query(`SELECT nham, nspam FROM classifier_totals WHERE scope = $1`, [scope]);
+      expect(totals.map((r) => ({ ham: Number(r.nham), spam: Number(r.nspam) }))).toEqual([one]);
+    }
+  });
 });

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '@crgate/core';
 import { addUser, applyQuarantineAction, connectRedis, findUserByAddress, listQuarantine, redisKeys, resolveSecret, SendLocks, type RedisClient } from '@crgate/store';
-import { deliverReleased, loadChallengeTemplates, sendChallenge, type ChallengeJobDeps } from '@crgate/worker';
+import { deliverReleased, loadChallengeTemplates, sendChallenge, trainFromCopy, type ChallengeJobDeps } from '@crgate/worker';
 import { createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
 import { lmtpSend } from './helpers/lmtp-client.js';
@@ -119,5 +119,13 @@ describe('worker jobs', () => {
     await applyQuarantineAction(ingest.db, alice, [id], 'release');
     expect(await deliverReleased(id, deps)).toBe('delivered');
     expect(t.lmtpSink.messages.length - before).toBe(1);
+  });
+
+  it('does not let a "mark as spam" training job overtaken by a release have the last word', async () => {
+    const id = await released('changed-mind@remote.test');
+    expect(await trainFromCopy(ingest.db, { recipientId: id, label: 'spam', weight: 1 }, silentLogger)).toBe('skipped');
+    expect(await trainFromCopy(ingest.db, { recipientId: id, label: 'ham', weight: 1 }, silentLogger)).toBe('trained');
+    const { rows } = await t.db.query(`SELECT label FROM classifier_trained WHERE message_key = (SELECT m.sha256 FROM messages m JOIN message_recipients r ON r.message_id = m.id WHERE r.id = $1)`, [id]);
+    expect(rows).toEqual([{ label: 'ham' }]);
   });
 });

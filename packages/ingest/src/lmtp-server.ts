@@ -7,7 +7,7 @@
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { createHash, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { CrgateError, normalizeAddress, reasonSymbols, toReplyError, type Config, type Decision, type Logger } from '@crgate/core';
+import { CrgateError, normalizeAddress, reasonSymbols, senderAuthenticated, toReplyError, type Config, type Decision, type Logger } from '@crgate/core';
 import { findUserByAddress, Metrics, recordMessage, type Db, type RecipientOutcome, type User } from '@crgate/store';
 import { createDecisionPipeline, type PipelineResult } from './decision-pipeline.js';
 import type { ContentCheck } from './content-check.js';
@@ -115,12 +115,15 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
    * sure spam is spam, weighted lower so the filter does not just confirm itself. Ham the filter
    * already scores as surely ham teaches it nothing new and is not trained ("train on error or
    * uncertainty"): that spares the busiest write of the ingest, the token rows of every whitelisted
-   * delivery (docs/performance.md).
+   * delivery (docs/performance.md). Ham is learned only from a sender shown real (SPF pass or an
+   * aligned DKIM signature): a whitelist delivers some unverified mail too (a softfail), and a
+   * forgery learned as ham would let the forger's next spam through without a challenge.
    */
   function learnFromOutcome(
     content: ContentCheck,
     tokens: string[],
     key: string,
+    authentic: boolean,
     decisions: Map<number, Decision>,
     deliveries: Map<number, DeliveryResult>,
     stored: Map<number, Decision> | undefined,
@@ -129,7 +132,7 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
       const symbols = decision.reasons.map((r) => r.symbol);
       const known = content?.verdicts.get(userId);
       const alreadyHam = known?.verdict === 'ham' && known.score < ALREADY_HAM_SCORE;
-      if (!alreadyHam && deliveries.get(userId)?.ok && symbols.some((s) => s === 'WHITELIST_ADDRESS' || s === 'WHITELIST_DOMAIN' || s === 'REPLY_TO_SENT')) {
+      if (authentic && !alreadyHam && deliveries.get(userId)?.ok && symbols.some((s) => s === 'WHITELIST_ADDRESS' || s === 'WHITELIST_DOMAIN' || s === 'REPLY_TO_SENT')) {
         pipeline.content.learnLater(userId, key, tokens, 'ham', 1, 'delivered from a vouched-for sender');
       } else if (stored?.get(userId)?.action === 'discard' && symbols.includes('CONTENT_SPAM')) {
         pipeline.content.learnLater(userId, key, tokens, 'spam', 0.5, 'discarded as sure spam');
@@ -306,7 +309,7 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
       }
     }
 
-    if (content) learnFromOutcome(content, content.tokens, sha256, decisions, deliveries, stored);
+    if (content) learnFromOutcome(content, content.tokens, sha256, senderAuthenticated(facts), decisions, deliveries, stored);
     for (const [userId, result] of deliveries) {
       metrics.deliveries.inc({ kind: 'ingest', result: result.ok ? 'delivered' : result.code >= 500 ? 'failed' : 'retry' });
       if (result.ok) countDecision(decisions.get(userId)!);

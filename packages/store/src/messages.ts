@@ -401,14 +401,22 @@ export async function markDeliveryFailed(db: Queryable, recipientId: number, det
 }
 
 /**
+ * Copies held with these reasons were shown not to come from the address they claim: the real sender's
+ * confirmation says nothing for them. They stay held, in the recipient's sight.
+ */
+const SHOWN_FORGED = ['SPF_FAIL', 'DMARC_FAIL', 'WHITELIST_FORGED', 'FORGED_LOCAL_SENDER'];
+
+/**
  * Moves every copy the sender has held for the user to 'releasing' and queues its delivery, inside the
- * caller's transaction. Returns the recipient ids released.
+ * caller's transaction, but for copies shown forged (SHOWN_FORGED). Returns the recipient ids released.
  */
 export async function releaseHeldFromSender(tx: Queryable, userId: number, sender: string): Promise<number[]> {
   const { rows } = await tx.query<{ id: number }>(
     `UPDATE message_recipients SET status = 'releasing'
-      WHERE user_id = $1 AND sender = $2 AND status = 'held' RETURNING id`,
-    [userId, sender],
+      WHERE user_id = $1 AND sender = $2 AND status = 'held'
+        AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(reasons) e WHERE e->>'symbol' = ANY($3::text[]))
+      RETURNING id`,
+    [userId, sender, SHOWN_FORGED],
   );
   for (const row of rows) await enqueueOutbox(tx, 'message.deliver', jobIds.deliver(row.id), { recipientId: row.id });
   return rows.map((r) => r.id);

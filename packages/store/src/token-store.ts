@@ -172,6 +172,7 @@ export class PgTokenStore {
 
   async train(scope: number, messageKey: string, tokens: readonly string[], label: Label, weight: number): Promise<void> {
     await withTransaction(this.db, async (tx) => {
+      await lockMessages(tx, [{ scope, messageKey }]);
       const prev = await tx.query<{ label: Label; weight: number; tokens: string[] }>(
         'SELECT label, weight, tokens FROM classifier_trained WHERE scope = $1 AND message_key = $2 FOR UPDATE',
         [scope, messageKey],
@@ -202,6 +203,7 @@ export class PgTokenStore {
       const keyOf = (scope: number, messageKey: string) => `${scope}\u0000${messageKey}`;
       const wanted = new Map<string, { scope: number; messageKey: string }>();
       for (const it of items) wanted.set(keyOf(it.scope, it.messageKey), { scope: it.scope, messageKey: it.messageKey });
+      await lockMessages(tx, [...wanted.values()]);
       const prev = await tx.query<{ scope: number; message_key: string; label: Label; weight: number; tokens: string[] }>(
         `SELECT t.scope, t.message_key, t.label, t.weight, t.tokens FROM classifier_trained t
            JOIN unnest($1::bigint[], $2::text[]) AS k(scope, message_key) ON t.scope = k.scope AND t.message_key = k.message_key
@@ -300,6 +302,7 @@ export class PgTokenStore {
 
   async untrain(scope: number, messageKey: string): Promise<void> {
     await withTransaction(this.db, async (tx) => {
+      await lockMessages(tx, [{ scope, messageKey }]);
       const prev = await tx.query<{ label: Label; weight: number; tokens: string[] }>(
         'DELETE FROM classifier_trained WHERE scope = $1 AND message_key = $2 RETURNING label, weight, tokens',
         [scope, messageKey],
@@ -308,6 +311,17 @@ export class PgTokenStore {
       if (old) await apply(tx, scope, old.tokens, old.label, -Number(old.weight));
     });
   }
+}
+
+/**
+ * Serialises the training of the same message in one scope until the transaction ends. The training
+ * log's row lock (FOR UPDATE) does not do it for a message trained for the first time — there is no row
+ * yet — and two trainings at once would then both add the message's tokens, while the log keeps one.
+ * Taken in one order, so that batches cannot deadlock each other.
+ */
+async function lockMessages(tx: DbClient, keys: ReadonlyArray<{ scope: number; messageKey: string }>): Promise<void> {
+  const names = [...new Set(keys.map((k) => `classifier:${k.scope}:${k.messageKey}`))].sort();
+  await tx.query('SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM (SELECT unnest($1::text[]) AS k ORDER BY 1) s', [names]);
 }
 
 /** Adds `delta` (negative to take back) to the tokens' count for `label`, and to the scope's total. */
