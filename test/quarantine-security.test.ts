@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import MailComposer from 'nodemailer/lib/mail-composer';
-import { addUser, findUserByAddress, QUARANTINE_ACTIONS } from '@crgate/store';
+import { addUser, findUserByAddress, QUARANTINE_ACTIONS, setPassword } from '@crgate/store';
 import { createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
 import { lmtpSend } from './helpers/lmtp-client.js';
@@ -279,6 +279,18 @@ describe('recipient site security', () => {
     const limited = await askLink(client(t.publicUrl), 'BERT+x@example.test');
     expect(limited.status).toBe(429);
     expect(limited.headers.get('retry-after')).toBe('3600');
+  });
+
+  it('limits guesses at the current password in the settings, as sign-ins are limited', async () => {
+    await setPassword(engine.db, 'carl@example.test', 'carl original password');
+    const carl = await signIn('carl@example.test');
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const res = await carl.post('/settings/password', { _csrf: await carl.csrfOf('/settings'), current: `guess ${i}`, password: 'new password long enough', repeat: 'new password long enough' });
+      statuses.push(res.status);
+    }
+    // Four an hour per user here (the per-address sign-in limit).
+    expect(statuses).toEqual([400, 400, 400, 400, 429, 429]);
   });
 
   it('limits sign-in attempts per client address', async () => {

@@ -94,6 +94,23 @@ describe('link token guessing', () => {
     expect((await t.db.query(`SELECT status FROM challenges WHERE sender = 'guess1@remote.test'`)).rows).toEqual([{ status: 'sent' }]);
   });
 
+  it('counts a client by the address its proxy appended, not by the ones it wrote before it', async () => {
+    const c = new WebClient(t.publicUrl);
+    const statuses: number[] = [];
+    for (let i = 0; i <= LIMIT; i++) {
+      c.headers['x-forwarded-for'] = `10.7.${i}.1, 203.0.113.250`;
+      statuses.push((await c.get(`/c/${guess()}`)).status);
+    }
+    expect(statuses).toEqual([...Array(LIMIT).fill(404), 429]);
+  });
+
+  it('answers a forwarded address that is not an IP address like any other guess, not with an error', async () => {
+    const c = new WebClient(t.publicUrl);
+    c.headers['x-forwarded-for'] = 'x'.repeat(6000);
+    expect((await c.get(`/c/${guess()}`)).status).toBe(404);
+    expect(engine.logs.filter((l) => l.event === 'web.error')).toEqual([]);
+  });
+
   it('keeps real /c/ links working for other clients while one client is blocked', async () => {
     const link = await challengeLink('guess2@remote.test');
     const guesser = client(t.publicUrl);

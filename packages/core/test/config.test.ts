@@ -122,7 +122,7 @@ describe('configuration', () => {
   });
 
   it('says what a switch or the operations listener takes, not only that the input is invalid', () => {
-    expect(problems({ CRGATE_WEB_TRUST_PROXY: 'True' })).toEqual(['CRGATE_WEB_TRUST_PROXY (web.trustProxy): expected true or false (also yes/no, 1/0), in lower case']);
+    expect(problems({ CRGATE_REDIS_CLUSTER: 'True' })).toEqual(['CRGATE_REDIS_CLUSTER (redisCluster): expected true or false (also yes/no, 1/0), in lower case']);
     expect(problems({ CRGATE_OPS_LISTEN: 'of' })).toEqual(['CRGATE_OPS_LISTEN (ops.listen): expected host:port (e.g. 127.0.0.1:9464) or "off"']);
   });
 
@@ -138,8 +138,18 @@ describe('configuration', () => {
   });
 
   it('reads booleans as words, not as JavaScript truthiness', () => {
-    expect(loadConfig({ CRGATE_WEB_TRUST_PROXY: 'false' }).web.trustProxy).toBe(false);
-    expect(loadConfig({ CRGATE_WEB_TRUST_PROXY: 'yes' }).web.trustProxy).toBe(true);
+    expect(loadConfig({ CRGATE_CLASSIFIER_ENABLED: 'no' }).classifier.enabled).toBe(false);
+    expect(loadConfig({ CRGATE_CLASSIFIER_ENABLED: 'yes' }).classifier.enabled).toBe(true);
+  });
+
+  it('trusts a given number of proxies, or their addresses, never every X-Forwarded-For entry', () => {
+    const trust = (v: string) => loadConfig({ CRGATE_WEB_TRUST_PROXY: v }).web.trustProxy;
+    expect(trust('false')).toBe(false);
+    expect(trust('true')).toBe(1);
+    expect(trust('yes')).toBe(1);
+    expect(trust('2')).toBe(2);
+    expect(trust('loopback, 10.0.0.0/8,::1')).toEqual(['loopback', '10.0.0.0/8', '::1']);
+    expect(problems({ CRGATE_WEB_TRUST_PROXY: 'proxy.example.org' })[0]).toMatch(/^CRGATE_WEB_TRUST_PROXY \(web\.trustProxy\): expected false, true \(one proxy\)/);
   });
 
   it('refuses a history retention shorter than the mail it must outlive', () => {

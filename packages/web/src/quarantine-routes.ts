@@ -123,7 +123,7 @@ export function quarantineRoutes(deps: SiteDeps): Router {
         firstPage: filters.size ? `?${filters}` : '',
         nextPage: next ? `?${next}` : undefined,
         back: here.size ? `?${here}` : '',
-        flash: done ? `${Number.isSafeInteger(n) ? n : 0} message(s) ${ACTION_DONE[done]}.` : undefined,
+        flash: done ? `${Number.isSafeInteger(n) && n >= 0 ? n : 0} message(s) ${ACTION_DONE[done]}.` : undefined,
       }),
     );
   });

@@ -12,10 +12,13 @@ import {
   isChallengeLanguage,
   LANGUAGE_NAMES,
   setPasswordForUser,
+  takeRateLimit,
   updateUserSettings,
   type DigestFrequency,
 } from '@crgate/store';
-import { checkSessionCsrf, field, page, query, requireUser, signedIn, type SiteDeps } from './site-context.js';
+import { checkSessionCsrf, clientAddress, field, page, query, requireUser, signedIn, type SiteDeps } from './site-context.js';
+
+const HOUR_MS = 3_600_000;
 
 const DIGEST_WORDS: Record<DigestFrequency, string> = { daily: 'Every day', weekly: 'Every week', off: 'Never' };
 
@@ -62,8 +65,24 @@ export function settingsRoutes(deps: SiteDeps): Router {
     if (!checkSessionCsrf(deps, req, res)) return;
     const s = await getUserSettings(deps.db, userId(res));
     const password = field(req, 'password') ?? '';
-    if (s?.hasPassword && !(await checkPasswordForUser(deps.db, userId(res), field(req, 'current') ?? ''))) {
-      return show(res, 400, { passwordError: 'Your current password is not right.' });
+    if (s?.hasPassword) {
+      // Guesses at the current password count as sign-in attempts: a stolen session must not become a
+      // way to find the password, which outlives it, nor to keep the server hashing.
+      const allowed = await takeRateLimit(
+        deps.db,
+        [
+          { bucket: 'password-change', key: String(userId(res)), limit: deps.config.web.signInPerAddressPerHour, windowMs: HOUR_MS },
+          { bucket: 'signin-client', key: clientAddress(req), limit: deps.config.web.signInPerClientPerHour, windowMs: HOUR_MS },
+        ],
+        deps.now(),
+      );
+      if (!allowed) {
+        res.set('Retry-After', '3600');
+        return show(res, 429, { passwordError: 'Too many attempts. Try again in an hour.' });
+      }
+      if (!(await checkPasswordForUser(deps.db, userId(res), field(req, 'current') ?? ''))) {
+        return show(res, 400, { passwordError: 'Your current password is not right.' });
+      }
     }
     const bad = checkPasswordRules(password);
     if (bad) return show(res, 400, { passwordError: `The new password is not usable: ${bad}.` });

@@ -21,6 +21,7 @@ import { setCookie } from './cookies.js';
 import {
   checkPreSessionCsrf,
   checkSessionCsrf,
+  clientAddress,
   cookiePath,
   field,
   page,
@@ -67,7 +68,7 @@ function withinLimits(deps: SiteDeps, req: Request, address: string): Promise<bo
     deps.db,
     [
       { bucket: 'signin-address', key: normalizeAddress(address), limit: deps.config.web.signInPerAddressPerHour, windowMs: HOUR_MS },
-      { bucket: 'signin-client', key: req.ip ?? 'unknown', limit: deps.config.web.signInPerClientPerHour, windowMs: HOUR_MS },
+      { bucket: 'signin-client', key: clientAddress(req), limit: deps.config.web.signInPerClientPerHour, windowMs: HOUR_MS },
     ],
     deps.now(),
   );

@@ -14,6 +14,7 @@ import { findSession, type Db, type WebSession } from '@crgate/store';
 import { readCookie, setCookie } from './cookies.js';
 import type { Render } from './templates.js';
 import { mac, sameString, verifySigned, type WebKeys } from './web-keys.js';
+import { isIP } from 'node:net';
 
 export const SESSION_COOKIE = 'crgate_session';
 export const PRE_COOKIE = 'crgate_pre';
@@ -136,6 +137,16 @@ export function page(deps: SiteDeps, res: Response, view: string, ctx: Record<st
     ...(s ? { nav: { address: s.session.address, csrf: s.session.csrfToken, isAdmin: s.session.isAdmin, [String(ctx.section ?? '')]: true } } : {}),
     ...ctx,
   });
+}
+
+/**
+ * The client's address for the per-client limits: Express's req.ip (from X-Forwarded-For behind a
+ * trusted proxy), but only when it is an IP address: a proxy passes on whatever the client wrote
+ * there, and a key of any text (6,000 letters) would fail the limits' index and every request with it.
+ */
+export function clientAddress(req: Request): string {
+  const ip = req.ip;
+  return ip && isIP(ip) ? ip : (req.socket.remoteAddress ?? 'unknown');
 }
 
 export function field(req: Request, name: string): string | undefined {

@@ -10,6 +10,7 @@ import type { Request, Response } from 'express';
 import type { Logger } from '@crgate/core';
 import { forgiveRateSlot, takeRateSlot, type Db } from '@crgate/store';
 import type { Render } from './templates.js';
+import { clientAddress } from './site-context.js';
 
 const HOUR_MS = 3_600_000;
 const BUCKET = 'bad-token-client';
@@ -35,7 +36,7 @@ export interface TokenAttempt {
  * the client is over the limit.
  */
 export async function startTokenAttempt(deps: TokenGuardDeps, req: Request, res: Response, link: 'challenge' | 'signin'): Promise<TokenAttempt | undefined> {
-  const client = req.ip ?? 'unknown';
+  const client = clientAddress(req);
   const check = { bucket: BUCKET, key: client, limit: deps.limit, windowMs: HOUR_MS };
   const at = deps.now();
   const slot = await takeRateSlot(deps.db, check, at);

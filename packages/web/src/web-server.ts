@@ -40,6 +40,11 @@ export interface WebRole {
   stop(): Promise<void>;
 }
 
+/** A path with every segment that could be a secret (a long run of token characters) replaced by `…`. */
+export function withoutTokens(path: string): string {
+  return path.replace(/[A-Za-z0-9_.-]{20,}/g, '…');
+}
+
 export function createWeb(config: Config, deps: WebDeps): WebRole {
   const log = deps.logger.child({ component: 'web' });
   const render = createRenderer(config.web.viewsDir);
@@ -119,7 +124,8 @@ export function createWeb(config: Config, deps: WebDeps): WebRole {
       res.status(status).send(render('error', { title: 'Bad request', heading: 'Bad request', message: 'The form could not be read.' }));
       return;
     }
-    log.error({ event: 'web.error', path: req.path, err }, 'request failed');
+    // The path may carry a link's token (/c/<token>, /signin/<token>, /d/<…>): logged without it.
+    log.error({ event: 'web.error', path: withoutTokens(req.path), err }, 'request failed');
     res
       .status(503)
       .send(render('error', { title: 'Try again later', heading: 'Temporary problem', message: 'Something went wrong on our side. Please try again in a few minutes.' }));
@@ -133,6 +139,10 @@ export function createWeb(config: Config, deps: WebDeps): WebRole {
       keys = deriveWebKeys(webSecret);
       return new Promise<AddressInfo>((resolve, reject) => {
         server = app.listen(config.web.listen.port, config.web.listen.host);
+        // A client that trickles its request holds a socket: Node's defaults let it for 60 s (headers)
+        // and 300 s (whole request). Every page here is small; the CSV upload is at most 1 MB.
+        server.headersTimeout = 15_000;
+        server.requestTimeout = 30_000;
         server.once('error', reject);
         server.once('listening', () => {
           const addr = server!.address() as AddressInfo;

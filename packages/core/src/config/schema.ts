@@ -103,6 +103,30 @@ const booleanish = z.union(
   [z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes')],
   { error: 'expected true or false (also yes/no, 1/0), in lower case' },
 );
+/**
+ * Express's `trust proxy`, limited to what is safe: the number of proxies in front (X-Forwarded-For
+ * is read from the right, past that many hops) or the proxies' addresses and networks. `true` means one
+ * proxy: Express's own `true` takes the left-most address, which the client writes itself, and every
+ * per-client limit could then be dodged with a new made-up address per request.
+ */
+const TRUST_PRESETS = new Set(['loopback', 'linklocal', 'uniquelocal']);
+const trustProxySchema = z
+  .union([z.boolean(), z.number(), z.string()])
+  .transform((v, ctx): false | number | string[] => {
+    const text = String(v).trim().toLowerCase();
+    if (v === false || ['false', 'no', '0', ''].includes(text)) return false;
+    if (v === true || ['true', 'yes'].includes(text)) return 1;
+    if (/^\d+$/.test(text) && Number(text) <= 10) return Number(text);
+    const list = text.split(',').map((x) => x.trim()).filter(Boolean);
+    const bad = list.filter((x) => !TRUST_PRESETS.has(x) && isIP(x.split('/')[0]!) === 0);
+    if (bad.length === 0 && list.length > 0) return list;
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected false, true (one proxy), the number of proxies (up to 10), or their addresses, networks (10.0.0.0/8) or loopback, linklocal, uniquelocal; not ${JSON.stringify(v)}`,
+    });
+    return z.NEVER;
+  });
+
 /** A list of peer IP addresses, as a list or comma-separated; compared as they are, so no names or networks. */
 const ipAddresses = () =>
   z
@@ -168,7 +192,7 @@ export const configSchema = z
         /** A folder of .hbs files that replace the built-in pages of the same name. */
         viewsDir: z.string().min(1).optional(),
         /** Trust X-Forwarded-* from a reverse proxy (Express "trust proxy"). */
-        trustProxy: booleanish.default(false),
+        trustProxy: trustProxySchema.default(false),
         /** Hours a recipient stays signed in to the site (sessions end this long after sign-in). */
         sessionHours: positiveInt(24 * 90).default(12),
         /** Sign-in attempts (links asked for, passwords tried) allowed per address per hour. */
