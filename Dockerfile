@@ -30,7 +30,8 @@ FROM node:24-bookworm-slim
 # Inside a container the listeners must not be bound to loopback.
 ENV NODE_ENV=production \
     CRGATE_LMTP_LISTEN=0.0.0.0:2424 \
-    CRGATE_WEB_LISTEN=0.0.0.0:8080
+    CRGATE_WEB_LISTEN=0.0.0.0:8080 \
+    CRGATE_OPS_LISTEN=0.0.0.0:9464
 WORKDIR /app
 
 # The code stays owned by root and read-only for the process. Only /app/data is writable: the default
@@ -57,6 +58,6 @@ COPY --from=build /app/packages/cli/dist packages/cli/dist
 RUN mkdir -p /app/data/mail && chown -R node:node /app/data
 
 USER node
-EXPOSE 2424 8080
+EXPOSE 2424 8080 9464
 ENTRYPOINT ["node", "packages/cli/dist/main.js"]
 CMD ["start"]

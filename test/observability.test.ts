@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { addUser } from '@crgate/store';
-import { createTestEnvironment, REMOTE_CLIENT, type TestEnvironment } from './helpers/environment.js';
+import { createTestEnvironment, freePort, REMOTE_CLIENT, type TestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
 import { pythonLmtpSend } from './helpers/lmtp-client.js';
 import { startSink, waitFor, type Sink } from './helpers/sinks.js';
@@ -93,5 +93,36 @@ describe('observability', () => {
     expect((await down.json()).checks.postgres).not.toBe('ok');
     await proxy.restore();
     await waitFor(async () => (await fetch(`${ops}/readyz`)).status === 200, 'ready again');
+  });
+
+  it('shows the outbox backlog in an ingest that runs without a worker, as the alert needs it there too', async () => {
+    const ingestOnly = await startInProcess({ ...t.env, CRGATE_LMTP_LISTEN: `127.0.0.1:${await freePort()}` }, ['ingest']);
+    try {
+      const r = await pythonLmtpSend(ingestOnly.config.lmtp.listen.port, 'carol@remote.test', ['alice@example.test'], FIXTURE.replaceAll('bob@remote.test', 'carol@remote.test'), {
+        xforward: REMOTE_CLIENT,
+      });
+      expect(r.data?.[0]?.[1]).toBe(250);
+      const backlog = Number((await t.db.query(`SELECT count(*)::int AS n FROM outbox`)).rows[0].n);
+      const text = await (await fetch(`http://127.0.0.1:${ingestOnly.ops!.address.port}/metrics`)).text();
+      expect(sample(text, 'crgate_outbox_rows')).toBe(backlog);
+    } finally {
+      await ingestOnly.stop();
+    }
+  });
+
+  it('starts, and says it is not ready, while Redis is away; and stops promptly', async () => {
+    const port = await freePort();
+    const started = Date.now();
+    const noRedis = await startInProcess({ ...t.env, REDIS_URL: `redis://127.0.0.1:${port}`, CRGATE_LMTP_LISTEN: `127.0.0.1:${await freePort()}` }, ['ingest', 'worker']);
+    try {
+      expect(Date.now() - started).toBeLessThan(15_000);
+      const res = await fetch(`http://127.0.0.1:${noRedis.ops!.address.port}/readyz`);
+      expect(res.status).toBe(503);
+      expect((await res.json()).checks.worker).not.toBe('ok');
+    } finally {
+      const stopping = Date.now();
+      await noRedis.stop();
+      expect(Date.now() - stopping).toBeLessThan(15_000);
+    }
   });
 });

@@ -4,7 +4,7 @@
  * what is in flight, then the web site, then the worker.
  */
 import type { Config, Logger } from '@crgate/core';
-import { Metrics, openDatabase, resolveSecret, type Db } from '@crgate/store';
+import { Metrics, openDatabase, outboxDepth, resolveSecret, type Db } from '@crgate/store';
 import { startOpsServer, type OpsServer, type ReadinessCheck } from './ops-server.js';
 import { createIngest } from '@crgate/ingest';
 import { createWorker } from '@crgate/worker';
@@ -37,6 +37,9 @@ export async function startEngine(config: Config, roles: Role[], logger: Logger)
   const secret = await resolveSecret(db, config.secret, logger);
   const stops: Array<() => Promise<void>> = [];
   const metrics = new Metrics({ processMetrics: true });
+  // Read from PostgreSQL by every role, not only the worker: with the roles in separate processes the
+  // backlog must show where the worker is missing.
+  metrics.onScrape(async () => metrics.outboxRows.set(await outboxDepth(db)));
   const checks: Record<string, ReadinessCheck> = {};
   let ops: OpsServer | undefined;
   try {

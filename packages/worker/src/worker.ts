@@ -5,7 +5,7 @@
  */
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Config, Logger } from '@crgate/core';
-import { connectRedis, expireHistory, expireOld, markDeliveryFailed, prepareMonthPartitions, Metrics, outboxDepth, QUEUES, redisKeys, requeueStranded, SendLocks, suppressChallenge, type Db, type JobPayloads, type QueueName } from '@crgate/store';
+import { connectRedis, expireHistory, expireOld, markDeliveryFailed, prepareMonthPartitions, Metrics, QUEUES, redisKeys, requeueStranded, SendLocks, suppressChallenge, type Db, type JobPayloads, type QueueName } from '@crgate/store';
 import { OutboxRelay } from './outbox-relay.js';
 import { sendChallenge } from './challenge-job.js';
 import { deliverReleased } from './delivery-job.js';
@@ -31,6 +31,20 @@ export interface WorkerRole {
 
 const ATTEMPTS = { challenges: 12, deliveries: 25, maintenance: 3, learning: 5 } as const;
 const EXPIRY_EVERY_MS = 3_600_000;
+
+/** How long running jobs may take to finish when the worker stops (a delivery waits up to 60 s). */
+const WORKER_CLOSE_MS = 70_000;
+
+/** Whether `p` settles within `ms` (its outcome is not awaited past that). */
+function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    p.then(
+      () => (clearTimeout(timer), resolve(true)),
+      () => (clearTimeout(timer), resolve(true)),
+    );
+  });
+}
 
 export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
   const log = deps.logger.child({ component: 'worker' });
@@ -141,6 +155,25 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
   }
 
   let templateReady: Promise<ChallengeTemplates>;
+  let stopping = false;
+  let scheduling: Promise<void> | undefined;
+
+  /** The hourly expiry and digest jobs, set up once Redis answers (retried every 5 s until then). */
+  async function scheduleMaintenance(): Promise<void> {
+    const maintenance = queues.get(QUEUES.maintenance)!;
+    for (let attempt = 0; !stopping; attempt++) {
+      try {
+        await maintenance.upsertJobScheduler('expiry', { every: EXPIRY_EVERY_MS }, { name: 'expiry.sweep', data: {} });
+        // Hourly: each user's own daily or weekly period decides whether a digest is due.
+        await maintenance.upsertJobScheduler('digest', { every: EXPIRY_EVERY_MS }, { name: 'digest.send', data: {} });
+        if (attempt > 0) log.info({ event: 'worker.redis_back' }, 'Redis answers: maintenance jobs scheduled');
+        return;
+      } catch (err) {
+        if (attempt === 0) log.warn({ event: 'worker.waiting_for_redis', err: (err as Error).message }, 'Redis does not answer; waiting for it');
+        await new Promise((r) => setTimeout(r, 5_000).unref());
+      }
+    }
+  }
 
   metrics.onScrape(async () => {
     for (const [name, queue] of queues) {
@@ -148,7 +181,6 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
       for (const [state, n] of Object.entries(counts)) metrics.queueJobs.set({ queue: name, state }, n);
     }
   });
-  metrics.onScrape(async () => metrics.outboxRows.set(await outboxDepth(deps.db)));
 
   return {
     queues,
@@ -177,12 +209,19 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
           log.warn({ event: 'job.failed', queue: name, job: job?.id, attempts: job?.attemptsMade, err: err.message }, `job failed: ${err.message}`);
           if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) void giveUp(job, err);
         });
-        worker.on('error', (err) => log.warn({ event: 'worker.error', queue: name, err: err.message }, 'worker error'));
+        // A Redis outage makes every queue's worker fail its reconnection several times a second: once a
+        // minute per queue is enough to say so.
+        let lastError = 0;
+        worker.on('error', (err) => {
+          if (Date.now() - lastError < 60_000) return;
+          lastError = Date.now();
+          log.warn({ event: 'worker.error', queue: name, err: err.message }, 'worker error');
+        });
         workers.push(worker);
       }
-      await queues.get(QUEUES.maintenance)!.upsertJobScheduler('expiry', { every: EXPIRY_EVERY_MS }, { name: 'expiry.sweep', data: {} });
-      // Hourly: each user's own daily or weekly period decides whether a digest is due.
-      await queues.get(QUEUES.maintenance)!.upsertJobScheduler('digest', { every: EXPIRY_EVERY_MS }, { name: 'digest.send', data: {} });
+      // In the background: with Redis away at start this would wait for it, and keep the other roles of
+      // the process (and its health endpoint) from starting. The outbox keeps the work meanwhile.
+      scheduling = scheduleMaintenance();
       // Work whose jobs a Redis data loss took is queued again now, not only at the next hourly sweep.
       const requeued = await requeueStranded(deps.db);
       if (requeued) log.warn({ event: 'worker.requeued', jobs: requeued }, `queued ${requeued} stranded job(s) again (lost Redis data?)`);
@@ -190,9 +229,18 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
       log.info({ event: 'worker.started', queues: Object.values(QUEUES) }, 'worker started');
     },
     async stop() {
+      stopping = true;
       await relay.stop();
-      await Promise.all(workers.map((w) => w.close()));
-      await Promise.all([...queues.values()].map((q) => q.close()));
+      await settlesWithin(scheduling ?? Promise.resolve(), 5_000);
+      // Running jobs may finish (a delivery can wait up to a minute on a slow server); past that, or
+      // while Redis is away and BullMQ cannot hand them back, the worker stops without them: each job
+      // is retried by the next worker once its lock runs out.
+      const closed = Promise.all(workers.map((w) => w.close()));
+      if (!(await settlesWithin(closed, WORKER_CLOSE_MS))) {
+        log.warn({ event: 'worker.close_timeout', ms: WORKER_CLOSE_MS }, 'jobs still running at stop: left to be retried');
+        await settlesWithin(Promise.all(workers.map((w) => w.close(true))), 5_000);
+      }
+      await settlesWithin(Promise.all([...queues.values()].map((q) => q.close())), 5_000);
       await locks.close();
       for (const r of [producerRedis, workerRedis, counterRedis]) r.disconnect();
       log.info({ event: 'worker.stopped' }, 'worker stopped');

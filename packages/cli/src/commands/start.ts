@@ -7,6 +7,12 @@ import { createLogger } from '../logger.js';
 import { parseRoles, startEngine } from '../engine.js';
 import { fail } from '../cli-helpers.js';
 
+/**
+ * The longest a stop may take before the process exits anyway: LMTP sessions get 30 s, running jobs
+ * 70 s (worker.ts), and a container runtime kills at its own grace period (90 s in docker-compose.yml).
+ */
+const STOP_DEADLINE_MS = 85_000;
+
 export function registerStart(program: Command): void {
   program
     .command('start')
@@ -31,9 +37,18 @@ export function registerStart(program: Command): void {
       }
       let stopping = false;
       const shutdown = (signal: string) => {
-        if (stopping) return;
+        if (stopping) {
+          // The operator asked twice: do not make them reach for kill -9. What was not finished is
+          // retried (the MTA resends unanswered mail, jobs run again once their lock runs out).
+          logger.warn({ event: 'engine.stop_forced', signal }, `${signal} again: exiting now`);
+          process.exit(1);
+        }
         stopping = true;
         logger.info({ event: 'engine.stopping', signal }, `${signal}: finishing in-flight work`);
+        setTimeout(() => {
+          logger.error({ event: 'engine.stop_timeout', ms: STOP_DEADLINE_MS }, 'still stopping after the deadline: exiting now');
+          process.exit(1);
+        }, STOP_DEADLINE_MS).unref();
         engine.stop().then(
           () => process.exit(0),
           (err: unknown) => {
