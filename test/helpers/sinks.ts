@@ -80,6 +80,9 @@ export async function startSink(mode: 'lmtp' | 'smtp', options: { dsn?: boolean 
       });
     },
   });
+  // A client killed in the middle of a session (the worker-kill tests do it) resets its socket; the
+  // server reports that as an error event, which must not become the test process's uncaught exception.
+  server.on('error', () => undefined);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   sink.port = (server.server.address() as AddressInfo).port;
   return sink;

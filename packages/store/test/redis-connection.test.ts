@@ -51,7 +51,7 @@ describe('the Redis connection crgate opens', () => {
   it('puts every key under a {hash tag} prefix in the same Cluster hash slot', () => {
     const keys = redisKeys('{crgate}');
     const tag = (key: string) => /\{([^}]+)\}/.exec(key)?.[1];
-    expect([keys.bullPrefix, keys.senderHourly('a@b.test', 1), keys.globalHourly(1)].map(tag)).toEqual(['crgate', 'crgate', 'crgate']);
+    expect([keys.bullPrefix, keys.senderWindow('a@b.test'), keys.globalWindow()].map(tag)).toEqual(['crgate', 'crgate', 'crgate']);
   });
 });
 
