@@ -152,6 +152,13 @@ describe('configuration', () => {
     expect(problems({ CRGATE_WEB_TRUST_PROXY: 'proxy.example.org' })[0]).toMatch(/^CRGATE_WEB_TRUST_PROXY \(web\.trustProxy\): expected false, true \(one proxy\)/);
   });
 
+  it('refuses held mail kept for less time than its challenge link is valid', () => {
+    expect(problems({ CRGATE_RETENTION_HELD_DAYS: '10', CRGATE_CHALLENGE_TTL_DAYS: '14' })).toEqual([
+      'CRGATE_RETENTION_HELD_DAYS (retention.heldDays): must be at least challenge.tokenTtlDays (14): held mail would be gone before its challenge link expires',
+    ]);
+    expect(problems({ CRGATE_RETENTION_HELD_DAYS: '14', CRGATE_CHALLENGE_TTL_DAYS: '14' })).toEqual([]);
+  });
+
   it('refuses a history retention shorter than the mail it must outlive', () => {
     expect(problems({ CRGATE_RETENTION_HISTORY_DAYS: '20' })).toEqual([
       expect.stringContaining('CRGATE_RETENTION_HISTORY_DAYS'),

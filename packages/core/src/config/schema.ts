@@ -360,6 +360,14 @@ export const configSchema = z
         message: `must contain a {hash tag} on a Redis Cluster, e.g. "{${cfg.redisPrefix}}", so that every key crgate writes is in one hash slot`,
       });
     }
+    if (cfg.retention.heldDays < cfg.challenge.tokenTtlDays) {
+      // A sender who confirms on the last valid day must find the mail still there to release.
+      ctx.addIssue({
+        code: 'custom',
+        path: ['retention', 'heldDays'],
+        message: `must be at least challenge.tokenTtlDays (${cfg.challenge.tokenTtlDays}): held mail would be gone before its challenge link expires`,
+      });
+    }
     const longest = Math.max(cfg.retention.heldDays, cfg.retention.discardedDays);
     if (cfg.retention.historyDays > 0 && cfg.retention.historyDays < longest) {
       ctx.addIssue({
