@@ -16,9 +16,8 @@ import {
   updateUserSettings,
   type DigestFrequency,
 } from '@crgate/store';
-import { checkSessionCsrf, clientAddress, field, page, query, requireUser, signedIn, type SiteDeps } from './site-context.js';
+import { checkSessionCsrf, clientAddress, field, HOUR_MS, page, query, requireUser, signedIn, type SiteDeps } from './site-context.js';
 
-const HOUR_MS = 3_600_000;
 
 const DIGEST_WORDS: Record<DigestFrequency, string> = { daily: 'Every day', weekly: 'Every week', off: 'Never' };
 

@@ -24,6 +24,7 @@ import {
   clientAddress,
   cookiePath,
   field,
+  HOUR_MS,
   page,
   preSessionToken,
   requireUser,
@@ -36,7 +37,6 @@ import { sendSignInMail } from './sign-in-mail.js';
 import { signValue } from './web-keys.js';
 import { startTokenAttempt } from './token-guard.js';
 
-const HOUR_MS = 3_600_000;
 
 function signInPage(deps: SiteDeps, req: Request, res: Response, status: number, extra: Record<string, unknown> = {}): void {
   res.status(status).send(page(deps, res, 'signin', { title: 'Sign in', csrf: preSessionToken(deps, req, res), ...extra }));

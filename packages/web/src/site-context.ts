@@ -139,6 +139,9 @@ export function page(deps: SiteDeps, res: Response, view: string, ctx: Record<st
   });
 }
 
+/** The window of every per-client and per-address limit of the site. */
+export const HOUR_MS = 3_600_000;
+
 /**
  * The client's address for the per-client limits: Express's req.ip (from X-Forwarded-For behind a
  * trusted proxy), but only when it is an IP address: a proxy passes on whatever the client wrote

@@ -10,9 +10,8 @@ import type { Request, Response } from 'express';
 import type { Logger } from '@crgate/core';
 import { forgiveRateSlot, takeRateSlot, type Db } from '@crgate/store';
 import type { Render } from './templates.js';
-import { clientAddress } from './site-context.js';
+import { clientAddress, HOUR_MS } from './site-context.js';
 
-const HOUR_MS = 3_600_000;
 const BUCKET = 'bad-token-client';
 
 export interface TokenGuardDeps {
