@@ -14,19 +14,25 @@ import pg from 'pg';
 export class SendLocks {
   private client: Promise<pg.Client> | undefined;
   private readonly held = new Set<string>();
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly databaseUrl: string) {}
 
   /** Takes the lock named `key` if no other session holds it; true when taken. */
   private async tryLock(key: string): Promise<boolean> {
-    const client = await this.connection();
-    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked', [key]);
+    const rows = await this.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked', key);
     return rows[0]!.locked;
   }
 
   private async unlock(key: string): Promise<void> {
-    const client = await this.connection();
-    await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [key]);
+    await this.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', key);
+  }
+
+  /** One statement at a time on the connection: the jobs of the process share it (pg queues no more). */
+  private query<R extends pg.QueryResultRow>(text: string, key: string): Promise<R[]> {
+    const next = this.queue.then(async () => (await (await this.connection()).query<R>(text, [key])).rows);
+    this.queue = next.catch(() => undefined);
+    return next;
   }
 
   /**
