@@ -4,7 +4,10 @@
  * Messages arrive over LMTP with XFORWARD, as Postfix sends them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { text } from 'node:stream/consumers';
+import DKIM from 'nodemailer/lib/dkim';
 import { addListEntry, addUser, findUserByAddress } from '@crgate/store';
 import { createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
@@ -41,6 +44,10 @@ describe('policy with DNS', () => {
       // The domain's own records time out, its DMARC record answers: mailauth would call that a DMARC fail.
       'slowspf.test': { TIMEOUT: true },
       '_dmarc.slowspf.test': { TXT: ['v=DMARC1; p=reject'] },
+      // Signed by its own domain, whose SPF says nothing either way: the DKIM key lookup times out.
+      'slowkey.test': { MX: [{ exchange: 'mx.slowkey.test', priority: 10 }], TXT: ['v=spf1 ?all'] },
+      'sel._domainkey.slowkey.test': { TIMEOUT: true },
+      '_dmarc.slowkey.test': { TXT: ['v=DMARC1; p=reject'] },
     });
     engine = await startInProcess(t.env);
     await addUser(engine.db, 'alice@example.test');
@@ -120,6 +127,21 @@ describe('policy with DNS', () => {
     expect(d.symbols).not.toContain('SPF_PASS');
     expect(d.decision).not.toBe('challenge');
     expect(smtpSink.messages.filter((m) => m.rcptTo.includes('boss@strict.test'))).toEqual([]);
+  });
+
+  it('delivers a whitelisted sender whose DKIM key lookup times out: DMARC is a temperror then, not a fail', async () => {
+    const user = await findUserByAddress(engine.db, 'alice@example.test');
+    await addListEntry(engine.db, { userId: user!.id, list: 'white', kind: 'address', value: 'news@slowkey.test', source: 'manual' });
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const signer = new DKIM({ domainName: 'slowkey.test', keySelector: 'sel', privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() });
+    const raw = await text(signer.sign(from('news@slowkey.test', 'slowkey')));
+    const r = await pythonLmtpSend(t.lmtpPort, 'news@slowkey.test', ['alice@example.test'], raw, { xforward: { addr: '198.51.100.60', helo: 'mx.slowkey.test' } });
+    expect(r.data?.[0]?.[1]).toBe(250);
+    const d = await decisionOf('slowkey');
+    expect(d.symbols).toContain('DKIM_TEMPERROR');
+    expect(d.symbols).toContain('DMARC_TEMPERROR');
+    expect(d.symbols).not.toContain('WHITELIST_FORGED');
+    expect(d.decision).toBe('deliver');
   });
 
   it('treats SERVFAIL as unknown, not as a failure', async () => {
