@@ -10,6 +10,7 @@ import { addListEntry } from './lists.js';
 import { enqueueOutbox } from './outbox.js';
 import { jobIds } from './queues.js';
 import type { RecipientStatus } from './messages.js';
+import { storableText } from './storable.js';
 
 export type QuarantineSort = 'date' | 'score';
 
@@ -123,8 +124,8 @@ export async function listQuarantine(db: Queryable, q: QuarantineQuery): Promise
     if (!/^[A-Z0-9_]{1,64}$/.test(q.reason)) throw new QuarantineQueryError('not a reason symbol');
     where.push(`r.reasons @> ${param(JSON.stringify([{ symbol: q.reason }]))}::jsonb`);
   }
-  // PostgreSQL's text cannot hold a NUL, and no stored subject or sender has one (see parseHeaders).
-  const search = q.search?.replaceAll('\0', '').trim();
+  // Typed text, stored text: made storable the same way (no NUL reaches PostgreSQL).
+  const search = q.search === undefined ? undefined : storableText(q.search).trim();
   if (search) {
     const p = param(likePattern(search.slice(0, 200)));
     where.push(`(r.sender ILIKE ${p} OR m.from_header ILIKE ${p} OR m.subject ILIKE ${p})`);
@@ -132,10 +133,10 @@ export async function listQuarantine(db: Queryable, q: QuarantineQuery): Promise
   const key = sort === 'score' ? 'COALESCE(r.score, -1)' : 'r.created_at';
   if (q.after) {
     const m = (sort === 'score' ? SCORE_CURSOR : DATE_CURSOR).exec(q.after);
-    const value = m && (sort === 'score' ? cursorScore(m[1]!) : cursorDate(m[1]!));
-    if (value === undefined || value === null) throw new QuarantineQueryError('not a page cursor');
+    const value = m ? (sort === 'score' ? cursorScore(m[1]!) : cursorDate(m[1]!)) : undefined;
+    if (!m || value === undefined) throw new QuarantineQueryError('not a page cursor');
     const cast = sort === 'score' ? 'double precision' : 'timestamptz';
-    where.push(`(${key}, r.id) < (${param(value)}::${cast}, ${param(Number(m![2]))}::bigint)`);
+    where.push(`(${key}, r.id) < (${param(value)}::${cast}, ${param(Number(m[2]))}::bigint)`);
   }
   const cursorExpr =
     sort === 'score' ? `COALESCE(r.score, -1)::text` : `to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
