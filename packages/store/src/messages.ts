@@ -199,8 +199,9 @@ function messageValues(meta: MessageMeta, raw: Buffer | PiecewiseBody, keepRaw: 
   ];
 }
 
-function recipientRow(r: RecipientOutcome, decision: Decision, sender: string, opts: RecordOptions) {
-  const status = statusFor(decision.action, r.delivered);
+/** `release`: stored straight as 'releasing' (its delivery job is queued beside it). */
+function recipientRow(r: RecipientOutcome, decision: Decision, sender: string, opts: RecordOptions, release = false) {
+  const status: RecipientStatus = release ? 'releasing' : statusFor(decision.action, r.delivered);
   const keepDays = status === 'discarded' ? opts.discardedDays : opts.heldDays;
   return {
     userId: r.userId,
@@ -257,7 +258,7 @@ export async function recordMessage(
       if (!r.delivered && decision.action === 'challenge') {
         ({ decision, challengeId, newChallenge, release } = await challengeFor(tx, r.userId, meta.mailFrom, meta, decision, opts));
       }
-      const row = recipientRow(r, decision, meta.mailFrom, opts);
+      const row = recipientRow(r, decision, meta.mailFrom, opts, release);
       const ins = await tx.query<{ id: number }>(
         // received_at is the message's (the partition key both tables share); created_at the same instant.
         `INSERT INTO message_recipients (message_id, user_id, rcpt_to, sender, decision, reasons, status, challenge_id, created_at, expires_at, received_at)
@@ -265,10 +266,7 @@ export async function recordMessage(
         [messageId, row.userId, row.rcptTo, row.sender, row.decision, row.reasons, row.status, challengeId ?? null, opts.now, row.expiresAt],
       );
       const recipientId = ins.rows[0]!.id;
-      if (release) {
-        await tx.query(`UPDATE message_recipients SET status = 'releasing' WHERE id = $1`, [recipientId]);
-        await enqueueOutbox(tx, 'message.deliver', jobIds.deliver(recipientId), { recipientId });
-      }
+      if (release) await enqueueOutbox(tx, 'message.deliver', jobIds.deliver(recipientId), { recipientId });
       out[i] = { recipientId, decision, challengeId, newChallenge };
     }
     return out;
