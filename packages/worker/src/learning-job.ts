@@ -14,8 +14,8 @@ export async function trainFromCopy(db: Db, payload: { recipientId: number; labe
   if (!copy?.raw) return 'skipped';
   // The copy's state now says what the recipient last made of it: a job queued by "mark as spam" and
   // overtaken by a release (or the other way round) does not get the last word.
-  const now = copy.status === 'releasing' || copy.status === 'released' ? 'ham' : copy.status === 'discarded' ? 'spam' : undefined;
-  if (now && now !== payload.label) return 'skipped';
+  const labelNow = copy.status === 'releasing' || copy.status === 'released' ? 'ham' : copy.status === 'discarded' ? 'spam' : undefined;
+  if (labelNow && labelNow !== payload.label) return 'skipped';
   const tokens = await tokenize(copy.raw);
   await new PgTokenStore(db).train(copy.userId, copy.sha256, tokens, payload.label, payload.weight);
   logger.info({ event: 'classifier.learned', trace: copy.traceId, userId: copy.userId, label: payload.label, weight: payload.weight }, `learned ${payload.label}`);
