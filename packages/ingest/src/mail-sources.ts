@@ -54,13 +54,6 @@ export function splitMbox(data: Buffer): Buffer[] {
   return out;
 }
 
-function isMbox(data: Buffer): boolean {
-  const text = data.toString('latin1');
-  if (!text.startsWith('From ', leadingBlankLines(text))) return false;
-  // One leading "From " line on a single message is common (SpamAssassin corpus); an mbox has several.
-  return /\n\r?\n(From [^\n]*)\n/g.test(text) && splitMbox(data).length > 1;
-}
-
 /**
  * Whether a file can be mail at all: its first line (after blank ones) is an mbox "From " line or a
  * header field. Empty files, binary junk and notes lying in a mail folder are not.
@@ -85,9 +78,12 @@ async function* fromFile(path: string, shown: string, skipped: SkipReporter): As
     skipped(shown, data.length === 0 ? 'empty file' : 'not a mail message (no header at its start)');
     return;
   }
-  if (isMbox(data)) {
+  // One leading "From " line on a single message is common (SpamAssassin corpus); an mbox has several.
+  const head = data.toString('latin1', 0, 4096);
+  const parts = head.startsWith('From ', leadingBlankLines(head)) ? splitMbox(data) : [];
+  if (parts.length > 1) {
     let n = 0;
-    for (const raw of splitMbox(data)) yield { file: `${shown}:${++n}`, raw };
+    for (const raw of parts) yield { file: `${shown}:${++n}`, raw };
   } else {
     yield { file: shown, raw: data };
   }
