@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { MemoryTokenStore, tokenize, type Label, type Verdict } from '@crgate/classifier';
-import { createDecisionPipeline, ContentChecker, envelopeSenderOf, parseHeaders, readMailSources, recordedClient } from '@crgate/ingest';
+import { createDecisionPipeline, ContentChecker, parseHeaders, readMailSources, storedEnvelopeOf } from '@crgate/ingest';
 import type { Config, DecisionAction, Logger } from '@crgate/core';
 import type { Db, User } from '@crgate/store';
 import { reportSkipped } from './cli-helpers.js';
@@ -96,7 +96,7 @@ export async function evaluate(config: Config, db: Db, options: EvalOptions, log
   for (const truth of ['ham', 'spam'] as const) {
     for (const m of test[truth]) {
       const { headers } = parseHeaders(m.raw);
-      const { decisions, content: checked } = await pipeline.decideFor(m.raw, { mailFrom: envelopeSenderOf(headers), ...recordedClient(headers) }, [user], logger);
+      const { decisions, content: checked } = await pipeline.decideFor(m.raw, storedEnvelopeOf(headers), [user], logger);
       const v = checked?.verdicts.get(user.id);
       rows.push({ file: m.file, truth, kind: kindOf(headers, m.raw), decision: decisions.get(user.id)!.action, verdict: v?.verdict, score: v?.score });
     }

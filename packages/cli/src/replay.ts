@@ -5,7 +5,7 @@
  */
 import type { Config, Decision, Logger } from '@crgate/core';
 import { findUserByAddress, type Db, type User } from '@crgate/store';
-import { createDecisionPipeline, envelopeSenderOf, parseHeaders, readMailSources, recordedClient } from '@crgate/ingest';
+import { createDecisionPipeline, parseHeaders, readMailSources, storedEnvelopeOf } from '@crgate/ingest';
 import { normalizeAddress } from '@crgate/core';
 import { reportSkipped } from './cli-helpers.js';
 
@@ -41,7 +41,7 @@ export async function* replay(config: Config, db: Db, paths: string[], options: 
       const line = (async () => {
         try {
           const { headers } = parseHeaders(raw);
-          const { decisions, content } = await pipeline.decideFor(raw, { mailFrom: envelopeSenderOf(headers), ...recordedClient(headers) }, [user], logger);
+          const { decisions, content } = await pipeline.decideFor(raw, storedEnvelopeOf(headers), [user], logger);
           const d = decisions.get(user.id)!;
           const score = content?.verdicts.get(user.id)?.score;
           return { file, decision: d.action, reasons: d.reasons.map((r) => r.symbol), score: score === undefined ? ruleScore(d) : Math.round(score * 1000) / 1000 };

@@ -5,6 +5,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve as resolvePath, isAbsolute } from 'node:path';
+import { recordedClient } from './authenticate.js';
 
 export interface SourceMessage {
   /** The file (for an mbox: `file:N`, N counting from 1), absolute when the argument was absolute. */
@@ -147,6 +148,14 @@ export async function* readMailSources(paths: string[], skipped: SkipReporter = 
     }
     if (found === 0) throw new MailSourceError(`no mail found in ${p}`);
   }
+}
+
+/**
+ * The envelope a stored message most likely came with, for `crgate replay` and `eval`: its sender
+ * (envelopeSenderOf) and the client its MTA recorded (recordedClient).
+ */
+export function storedEnvelopeOf(headers: ReadonlyMap<string, readonly string[]>): { mailFrom: string; clientAddress?: string; clientHelo?: string } {
+  return { mailFrom: envelopeSenderOf(headers), ...recordedClient(headers) };
 }
 
 /**
