@@ -74,6 +74,17 @@ describe('observability', () => {
     expect(sample(text, 'crgate_challenges_total', '{outcome="confirmed",reason=""}')).toBe(1);
   });
 
+  it('counts a delivered message once', async () => {
+    // bob confirmed just above, so he is now on alice's whitelist.
+    const raw = FIXTURE.replace('<lunch-1@remote.test>', '<lunch-2@remote.test>');
+    const r = await pythonLmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test'], raw, { xforward: REMOTE_CLIENT });
+    expect(r.data?.[0]?.[1]).toBe(250);
+    await waitFor(() => lmtpSink.messages.some((m) => m.raw.toString().includes('<lunch-2@remote.test>')), 'the delivery');
+    const text = await (await fetch(`${ops}/metrics`)).text();
+    expect(sample(text, 'crgate_decisions_total', '{decision="deliver"}')).toBe(1);
+    expect(sample(text, 'crgate_decision_reasons_total', '{reason="SPF_PASS"}')).toBe(2);
+  });
+
   it('answers /healthz while the process runs', async () => {
     const res = await fetch(`${ops}/healthz`);
     expect(res.status).toBe(200);

@@ -314,7 +314,11 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
       metrics.deliveries.inc({ kind: 'ingest', result: result.ok ? 'delivered' : result.code >= 500 ? 'failed' : 'retry' });
       if (result.ok) countDecision(decisions.get(userId)!);
     }
-    for (const d of stored?.values() ?? []) countDecision(d);
+    // Delivered copies were counted with their delivery just above; stored also holds them.
+    for (const o of outcomes) {
+      const d = o.delivered ? undefined : stored?.get(o.userId);
+      if (d) countDecision(d);
+    }
 
     return rcpts.map((r): Reply => {
       if (r.crgateTap) {
