@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '@crgate/core';
-import { addUser, decisionSeries, findUserByAddress, openDatabase, setAdmin, type Db } from '@crgate/store';
+import { addUser, decisionSeries, findUserByAddress, openDatabase, reasonCounts, setAdmin, type Db } from '@crgate/store';
 import { createTestEnvironment, type TestEnvironment } from './helpers/environment.js';
 
 const NOW = new Date('2026-03-15T10:30:00Z');
@@ -17,15 +17,16 @@ describe('decision counts over time', () => {
   let userId: number;
   let n = 0;
 
-  async function copy(decision: string, at: Date): Promise<void> {
+  async function copy(decision: string, at: Date, reasons: string[] = []): Promise<void> {
     const { rows } = await db.query<{ id: number }>(
       `INSERT INTO messages (received_at, mail_from, size, sha256) VALUES ($1, 'x@remote.test', 10, $2) RETURNING id`,
       [at, `sha-${n++}`],
     );
     await db.query(
       `INSERT INTO message_recipients (message_id, user_id, rcpt_to, sender, decision, reasons, status, created_at, received_at)
-       VALUES ($1, $2, 'alice@example.test', 'x@remote.test', $3, '[]', $4, $5, $5)`,
-      [rows[0]!.id, userId, decision, decision === 'deliver' ? 'delivered' : decision === 'discard' ? 'discarded' : 'held', at],
+       VALUES ($1, $2, 'alice@example.test', 'x@remote.test', $3, $6, $4, $5, $5)`,
+      [rows[0]!.id, userId, decision, decision === 'deliver' ? 'delivered' : decision === 'discard' ? 'discarded' : 'held', at,
+        JSON.stringify(reasons.map((symbol) => ({ symbol, weight: 1 })))],
     );
   }
 
@@ -71,6 +72,15 @@ describe('decision counts over time', () => {
     expect(day('2026-02-14')).toMatchObject({ discard: 1 });
     const total = s.buckets.reduce((sum, b) => sum + b.deliver + b.challenge + b.quarantine + b.discard, 0);
     expect(total).toBe(5);
+  });
+
+  it('counts a reason once per copy, even when the copy was given it twice', async () => {
+    // Both external scorers voting spam give one copy SCORER_SPAM twice. Months before the other copies.
+    const at = new Date('2025-06-10T12:00:00Z');
+    await copy('discard', at, ['SCORER_SPAM', 'SCORER_SPAM', 'CONTENT_SPAM']);
+    await copy('discard', at, ['SCORER_SPAM']);
+    const counts = await reasonCounts(db, new Date('2025-06-01T00:00:00Z'));
+    expect(counts).toEqual({ SCORER_SPAM: 2, CONTENT_SPAM: 1 });
   });
 
   it('counts per UTC hour over the last 48 hours', async () => {

@@ -142,7 +142,8 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
 
   function countDecision(d: Decision): void {
     metrics.decisions.inc({ decision: d.action });
-    for (const r of d.reasons) metrics.reasons.inc({ reason: r.symbol });
+    // Copies per reason: a symbol given twice (both external scorers voting spam) counts once.
+    for (const symbol of new Set(d.reasons.map((r) => r.symbol))) metrics.reasons.inc({ reason: symbol });
   }
 
   /**

@@ -27,11 +27,14 @@ export async function decisionStats(db: Queryable, since: Date): Promise<Decisio
   return { since, decisions: Object.fromEntries(decisions.rows.map((r) => [r.decision, r.n])), reasons, challenges };
 }
 
-/** How often each reason symbol was given since then, most frequent first. */
+/**
+ * How many copies were given each reason symbol since then, most frequent first. A symbol given twice
+ * to one copy (both external scorers voting spam) counts that copy once.
+ */
 export async function reasonCounts(db: Queryable, since: Date): Promise<Record<string, number>> {
   const { rows } = await db.query<{ symbol: string; n: number }>(
-    `SELECT r->>'symbol' AS symbol, count(*)::int AS n
-       FROM message_recipients mr, jsonb_array_elements(mr.reasons) AS r
+    `SELECT s.symbol, count(*)::int AS n
+       FROM message_recipients mr, LATERAL (SELECT DISTINCT r->>'symbol' AS symbol FROM jsonb_array_elements(mr.reasons) AS r) AS s
       WHERE mr.created_at >= $1 AND mr.${IN_RECEIVED_MONTHS} GROUP BY 1 ORDER BY 2 DESC, 1`,
     [since],
   );
