@@ -206,6 +206,28 @@ describe('month partitions', () => {
     expect((await getRecipientCopy(db, id))!.raw!.toString()).toContain('body');
   });
 
+  it('are made for a month while a message of that month is being stored into the default partition', async () => {
+    const { db: own, url } = await newDatabase();
+    await migrate(own, silentLogger);
+    const writer = new pg.Client({ connectionString: url });
+    await writer.connect();
+    try {
+      await writer.query('BEGIN');
+      const { rows } = await writer.query<{ id: string }>(
+        `INSERT INTO messages (received_at, mail_from, size, sha256) VALUES ('2100-03-15T12:00:00Z', 's@remote.test', 1, 'open') RETURNING id`,
+      );
+      // The month's partitions are made while that insert is still open; it commits shortly after.
+      const made = prepareMonthPartitions(own, new Date('2100-03-01T00:00:00Z'), 0);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await writer.query('COMMIT');
+      expect(await made).toEqual(['210003']);
+      const where = await own.query(`SELECT tableoid::regclass::text AS part FROM messages WHERE id = $1`, [rows[0]!.id]);
+      expect(where.rows).toEqual([{ part: 'messages_p210003' }]);
+    } finally {
+      await writer.end();
+    }
+  });
+
   it('keep the quarantine list in order across months', async () => {
     const { db: own } = await newDatabase();
     await migrate(own, silentLogger);
