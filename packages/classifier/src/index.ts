@@ -1,6 +1,6 @@
 export * from './model.js';
 export { tokenize, MAX_MESSAGE_BYTES } from './tokenizer.js';
-export { MAX_TOKENS_PER_MESSAGE } from './token-bag.js';
+export { MAX_TOKEN_LENGTH, MAX_TOKENS_PER_MESSAGE } from './token-bag.js';
 export { chi2Q } from './chi2.js';
 export {
   classify,

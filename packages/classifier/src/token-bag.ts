@@ -10,6 +10,25 @@
 /** Upper bound on the distinct tokens kept per message. */
 export const MAX_TOKENS_PER_MESSAGE = 3000;
 
+/**
+ * Upper bound on a token's length, in UTF-16 units. Most tokens are words cut to 12 letters, but some
+ * carry a header value whole (a folded Content-Type, an address), and PostgreSQL cannot index a
+ * token row over about 2,700 bytes: one such message failed every training batch it was in.
+ */
+export const MAX_TOKEN_LENGTH = 200;
+
+/**
+ * A token as the token store can hold it and find again: cut to MAX_TOKEN_LENGTH, without NULs (no
+ * part of a word; PostgreSQL text cannot hold one), and without a lone surrogate (half an emoji cut by
+ * a slice): the database driver turns one into U+FFFD, so the stored token would never match the one
+ * classified, and two tokens differing only there would collide in one upsert.
+ */
+export function storableToken(token: string): string {
+  let t = token.length > MAX_TOKEN_LENGTH ? `${token.slice(0, MAX_TOKEN_LENGTH)}…` : token;
+  if (t.includes('\0')) t = t.replaceAll('\0', '');
+  return t.isWellFormed() ? t : t.toWellFormed();
+}
+
 export class TokenBag {
   private readonly seen = new Set<string>();
 
@@ -18,8 +37,7 @@ export class TokenBag {
   /** Adds a token; returns false once the bag is full, so loops over long text can stop early. */
   add(token: string): boolean {
     if (this.seen.size >= this.cap) return false;
-    // A NUL is no part of a word, and the token store (PostgreSQL text) cannot hold one.
-    this.seen.add(token.includes('\0') ? token.replaceAll('\0', '') : token);
+    this.seen.add(storableToken(token));
     return true;
   }
 

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { MAX_TOKENS_PER_MESSAGE, tokenize } from '../src/index.js';
+import { MAX_TOKEN_LENGTH, MAX_TOKENS_PER_MESSAGE, tokenize } from '../src/index.js';
 
 async function tokensOf(fixture: string): Promise<string[]> {
   return tokenize(await readFile(new URL(`./fixtures/${fixture}`, import.meta.url)));
@@ -21,6 +21,21 @@ describe('tokenizer on real mail', () => {
     const tokens = await tokenize(message(['From: N\u0000ul <nul@example.test>', 'Subject: nu\u0000ll here', 'X-Mailer: Mail\u0000er 1.0', '', 'bo\u0000dy and more', '']));
     expect(tokens.filter((t) => t.includes('\u0000'))).toEqual([]);
     expect(tokens).toEqual(expect.arrayContaining(['body', 'x-mailer:mailer #.#']));
+  });
+
+  it('emits no token with half an emoji, which the token store would keep as U+FFFD and never find again', async () => {
+    const subject = Buffer.from('🔥🔥🔥 Sale 🔥🔥🤑').toString('base64');
+    const tokens = await tokenize(message([`From: a@b.example`, `Subject: =?UTF-8?B?${subject}?=`, '', '😀😀😀😀😀😀😀 &#xD800;abc', '']));
+    expect(tokens.filter((t) => !t.isWellFormed())).toEqual([]);
+  });
+
+  it('cuts a token carrying a whole header value, which PostgreSQL could not index', async () => {
+    const folded = Array.from({ length: 45 }, (_, i) => `part${i}${'q'.repeat(60)}`).join('\r\n ');
+    const raw = message(['From: a@b.example', 'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary=B', '', '--B', 'Content-Type: text/plain', '', 'hi', '--B',
+      `Content-Type: application/${folded}`, 'Content-Disposition: attachment; filename=a.bin', '', 'AAAA', '--B--', '']);
+    const tokens = await tokenize(raw);
+    expect(tokens.some((t) => t.includes('part0'))).toBe(true);
+    expect(Math.max(...tokens.map((t) => t.length))).toBeLessThanOrEqual(MAX_TOKEN_LENGTH + 1);
   });
 
   it('turns a link into tokens for its host, the host’s parents down to the TLD, and its path', async () => {
