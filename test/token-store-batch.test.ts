@@ -124,4 +124,27 @@ describe('batched classifier training', () => {
       expect(totals.map((r) => ({ ham: Number(r.nham), spam: Number(r.nspam) }))).toEqual([one]);
     }
   });
+
+  it('does not deadlock a batch that relabels one message against a training of the same tokens', async () => {
+    // The batch takes back B's ham and adds A's; the single training adds A and B at once.
+    const store = new PgTokenStore(db);
+    const scope = 9_000;
+    const a = Array.from({ length: 300 }, (_, i) => `a${String(i).padStart(4, '0')}`);
+    const b = Array.from({ length: 300 }, (_, i) => `b${String(i).padStart(4, '0')}`);
+    const failures: string[] = [];
+    for (let round = 0; round < 40; round++) {
+      await store.train(scope, `x${round}`, b, 'ham', 1);
+      const results = await Promise.allSettled([
+        store.trainMany([
+          { scope, messageKey: `x${round}`, tokens: b, label: 'spam', weight: 1 },
+          { scope, messageKey: `y${round}`, tokens: a, label: 'ham', weight: 1 },
+        ]),
+        store.train(scope, `z${round}`, [...a, ...b], 'spam', 1),
+      ]);
+      for (const r of results) if (r.status === 'rejected') failures.push(String((r.reason as Error).message));
+    }
+    expect(failures).toEqual([]);
+    const counts = await db.query(`SELECT ham, spam FROM classifier_tokens WHERE scope = $1 AND token IN ('a0000', 'b0000') ORDER BY token`, [scope]);
+    expect(counts.rows).toEqual([{ ham: 40, spam: 40 }, { ham: 0, spam: 80 }]);
+  });
 });

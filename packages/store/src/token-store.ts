@@ -179,9 +179,11 @@ export class PgTokenStore {
       );
       const old = prev.rows[0];
       if (old && old.label === label && Number(old.weight) === weight) return;
-      if (old) await apply(tx, scope, old.tokens, old.label, -Number(old.weight));
+      const deltas = new CountDeltas();
+      if (old) deltas.add(scope, { label: old.label, weight: Number(old.weight), tokens: old.tokens }, -1);
       const unique = [...new Set(tokens)];
-      await apply(tx, scope, unique, label, weight);
+      deltas.add(scope, { label, weight, tokens: unique }, +1);
+      await deltas.write(tx);
       await tx.query(
         `INSERT INTO classifier_trained (scope, message_key, label, weight, tokens) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (scope, message_key) DO UPDATE SET label = EXCLUDED.label, weight = EXCLUDED.weight, tokens = EXCLUDED.tokens, trained_at = now()`,
@@ -213,82 +215,19 @@ export class PgTokenStore {
       const current = new Map<string, Contribution>();
       for (const r of prev.rows) current.set(keyOf(r.scope, r.message_key), { label: r.label, weight: Number(r.weight), tokens: r.tokens });
       const changed = new Map<string, { scope: number; messageKey: string; c: Contribution }>();
-      // Net change per scope and token: [ham, spam]; and per scope's totals.
-      const tokenDelta = new Map<number, Map<string, [number, number]>>();
-      const totalDelta = new Map<number, [number, number]>();
-      const add = (scope: number, c: Contribution, sign: number) => {
-        const i = c.label === 'ham' ? 0 : 1;
-        const perScope = tokenDelta.get(scope) ?? new Map<string, [number, number]>();
-        tokenDelta.set(scope, perScope);
-        for (const t of c.tokens) {
-          const d = perScope.get(t) ?? [0, 0];
-          d[i] += sign * c.weight;
-          perScope.set(t, d);
-        }
-        const tot = totalDelta.get(scope) ?? [0, 0];
-        tot[i] += sign * c.weight;
-        totalDelta.set(scope, tot);
-      };
+      const deltas = new CountDeltas();
       for (const it of items) {
         const k = keyOf(it.scope, it.messageKey);
         const old = current.get(k);
         if (old && old.label === it.label && old.weight === it.weight) continue;
-        if (old) add(it.scope, old, -1);
+        if (old) deltas.add(it.scope, old, -1);
         const c: Contribution = { label: it.label, weight: it.weight, tokens: [...new Set(it.tokens)] };
-        add(it.scope, c, +1);
+        deltas.add(it.scope, c, +1);
         current.set(k, c);
         changed.set(k, { scope: it.scope, messageKey: it.messageKey, c });
       }
       if (changed.size === 0) return;
-      // Each column's net change has one sign: the gains are upserted, the losses (a message taken back
-      // or relabelled) updated in place without creating rows, never below 0, as untrain does.
-      const gain = { scopes: [] as number[], tokens: [] as string[], ham: [] as number[], spam: [] as number[] };
-      const loss = { scopes: [] as number[], tokens: [] as string[], ham: [] as number[], spam: [] as number[] };
-      for (const scope of [...tokenDelta.keys()].sort((a, b) => a - b)) {
-        const perScope = tokenDelta.get(scope)!;
-        for (const token of [...perScope.keys()].sort()) {
-          const [h, sp] = perScope.get(token)!;
-          if (h > 0 || sp > 0) {
-            gain.scopes.push(scope);
-            gain.tokens.push(token);
-            gain.ham.push(Math.max(h, 0));
-            gain.spam.push(Math.max(sp, 0));
-          }
-          if (h < 0 || sp < 0) {
-            loss.scopes.push(scope);
-            loss.tokens.push(token);
-            loss.ham.push(Math.min(h, 0));
-            loss.spam.push(Math.min(sp, 0));
-          }
-        }
-      }
-      if (loss.tokens.length) {
-        await tx.query(
-          `UPDATE classifier_tokens c SET ham = GREATEST(c.ham + d.ham, 0), spam = GREATEST(c.spam + d.spam, 0)
-             FROM unnest($1::bigint[], $2::text[], $3::double precision[], $4::double precision[]) AS d(scope, token, ham, spam)
-            WHERE c.scope = d.scope AND c.token = d.token`,
-          [loss.scopes, loss.tokens, loss.ham, loss.spam],
-        );
-      }
-      if (gain.tokens.length) {
-        await tx.query(
-          `INSERT INTO classifier_tokens AS c (scope, token, ham, spam)
-           SELECT * FROM unnest($1::bigint[], $2::text[], $3::double precision[], $4::double precision[])
-           ON CONFLICT (scope, token) DO UPDATE SET ham = c.ham + EXCLUDED.ham, spam = c.spam + EXCLUDED.spam`,
-          [gain.scopes, gain.tokens, gain.ham, gain.spam],
-        );
-      }
-      const totalScopes = [...totalDelta.keys()].sort((a, b) => a - b);
-      await tx.query(
-        `INSERT INTO classifier_totals AS c (scope, nham, nspam)
-         SELECT scope, GREATEST(h, 0), GREATEST(s, 0) FROM unnest($1::bigint[], $2::double precision[], $3::double precision[]) AS d(scope, h, s)
-         ON CONFLICT (scope) DO UPDATE
-           -- EXCLUDED holds the clamped values for a new row; an existing one takes the signed change.
-           SET (nham, nspam) = (SELECT GREATEST(c.nham + d.h, 0), GREATEST(c.nspam + d.s, 0)
-                                  FROM unnest($1::bigint[], $2::double precision[], $3::double precision[]) AS d(scope, h, s)
-                                 WHERE d.scope = c.scope)`,
-        [totalScopes, totalScopes.map((s) => totalDelta.get(s)![0]), totalScopes.map((s) => totalDelta.get(s)![1])],
-      );
+      await deltas.write(tx);
       const rows = [...changed.values()];
       await tx.query(
         `INSERT INTO classifier_trained (scope, message_key, label, weight, tokens)
@@ -308,7 +247,10 @@ export class PgTokenStore {
         [scope, messageKey],
       );
       const old = prev.rows[0];
-      if (old) await apply(tx, scope, old.tokens, old.label, -Number(old.weight));
+      if (!old) return;
+      const deltas = new CountDeltas();
+      deltas.add(scope, { label: old.label, weight: Number(old.weight), tokens: old.tokens }, -1);
+      await deltas.write(tx);
     });
   }
 }
@@ -324,28 +266,80 @@ async function lockMessages(tx: DbClient, keys: ReadonlyArray<{ scope: number; m
   await tx.query('SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM (SELECT unnest($1::text[]) AS k ORDER BY 1) s', [names]);
 }
 
-/** Adds `delta` (negative to take back) to the tokens' count for `label`, and to the scope's total. */
-async function apply(tx: DbClient, scope: number, tokens: readonly string[], label: Label, delta: number): Promise<void> {
-  const column = label === 'ham' ? 'ham' : 'spam';
-  const total = label === 'ham' ? 'nham' : 'nspam';
-  // Sorted, so concurrent trainings lock token rows in the same order and cannot deadlock.
-  const sorted = [...tokens].sort();
-  if (sorted.length && delta >= 0) {
+/**
+ * The net change of every (scope, token) and of every scope's totals that a transaction makes, written
+ * at once. Every token row the change touches is locked by one upsert in (scope, token) order, also the
+ * rows that only lose counts, before any count is lowered: a transaction that took some rows in a
+ * second pass (relabelling takes back one label, then adds the other) could deadlock with one that
+ * took the same rows in a single pass. Counts never go below 0.
+ */
+class CountDeltas {
+  /** scope → token → [ham, spam] */
+  private readonly tokens = new Map<number, Map<string, [number, number]>>();
+  private readonly totals = new Map<number, [number, number]>();
+
+  add(scope: number, c: Contribution, sign: 1 | -1): void {
+    const i = c.label === 'ham' ? 0 : 1;
+    const perScope = this.tokens.get(scope) ?? new Map<string, [number, number]>();
+    this.tokens.set(scope, perScope);
+    for (const t of c.tokens) {
+      const d = perScope.get(t) ?? [0, 0];
+      d[i] += sign * c.weight;
+      perScope.set(t, d);
+    }
+    const tot = this.totals.get(scope) ?? [0, 0];
+    tot[i] += sign * c.weight;
+    this.totals.set(scope, tot);
+  }
+
+  async write(tx: DbClient): Promise<void> {
+    const all = { scopes: [] as number[], tokens: [] as string[], ham: [] as number[], spam: [] as number[] };
+    const loss = { scopes: [] as number[], tokens: [] as string[], ham: [] as number[], spam: [] as number[] };
+    for (const scope of [...this.tokens.keys()].sort((a, b) => a - b)) {
+      const perScope = this.tokens.get(scope)!;
+      for (const token of [...perScope.keys()].sort()) {
+        const [h, sp] = perScope.get(token)!;
+        if (h === 0 && sp === 0) continue;
+        all.scopes.push(scope);
+        all.tokens.push(token);
+        all.ham.push(Math.max(h, 0));
+        all.spam.push(Math.max(sp, 0));
+        if (h < 0 || sp < 0) {
+          loss.scopes.push(scope);
+          loss.tokens.push(token);
+          loss.ham.push(Math.min(h, 0));
+          loss.spam.push(Math.min(sp, 0));
+        }
+      }
+    }
+    if (all.tokens.length) {
+      await tx.query(
+        `INSERT INTO classifier_tokens AS c (scope, token, ham, spam)
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::double precision[], $4::double precision[])
+         ON CONFLICT (scope, token) DO UPDATE SET ham = c.ham + EXCLUDED.ham, spam = c.spam + EXCLUDED.spam`,
+        [all.scopes, all.tokens, all.ham, all.spam],
+      );
+    }
+    if (loss.tokens.length) {
+      // Rows all locked by the upsert above, so the order of this update does not matter.
+      await tx.query(
+        `UPDATE classifier_tokens c SET ham = GREATEST(c.ham + d.ham, 0), spam = GREATEST(c.spam + d.spam, 0)
+           FROM unnest($1::bigint[], $2::text[], $3::double precision[], $4::double precision[]) AS d(scope, token, ham, spam)
+          WHERE c.scope = d.scope AND c.token = d.token`,
+        [loss.scopes, loss.tokens, loss.ham, loss.spam],
+      );
+    }
+    const totalScopes = [...this.totals.keys()].sort((a, b) => a - b);
+    if (!totalScopes.length) return;
     await tx.query(
-      `INSERT INTO classifier_tokens (scope, token, ${column})
-       SELECT $1, t, $3 FROM unnest($2::text[]) AS t
-       ON CONFLICT (scope, token) DO UPDATE SET ${column} = classifier_tokens.${column} + EXCLUDED.${column}`,
-      [scope, sorted, delta],
-    );
-  } else if (sorted.length) {
-    await tx.query(
-      `UPDATE classifier_tokens SET ${column} = GREATEST(${column} + $3, 0) WHERE scope = $1 AND token = ANY($2::text[])`,
-      [scope, sorted, delta],
+      `INSERT INTO classifier_totals AS c (scope, nham, nspam)
+       SELECT scope, GREATEST(h, 0), GREATEST(s, 0) FROM unnest($1::bigint[], $2::double precision[], $3::double precision[]) AS d(scope, h, s)
+       ON CONFLICT (scope) DO UPDATE
+         -- EXCLUDED holds the clamped values for a new row; an existing one takes the signed change.
+         SET (nham, nspam) = (SELECT GREATEST(c.nham + d.h, 0), GREATEST(c.nspam + d.s, 0)
+                                FROM unnest($1::bigint[], $2::double precision[], $3::double precision[]) AS d(scope, h, s)
+                               WHERE d.scope = c.scope)`,
+      [totalScopes, totalScopes.map((s) => this.totals.get(s)![0]), totalScopes.map((s) => this.totals.get(s)![1])],
     );
   }
-  await tx.query(
-    `INSERT INTO classifier_totals (scope, ${total}) VALUES ($1, GREATEST($2::double precision, 0))
-     ON CONFLICT (scope) DO UPDATE SET ${total} = GREATEST(classifier_totals.${total} + $2::double precision, 0)`,
-    [scope, delta],
-  );
 }
