@@ -5,6 +5,7 @@
  * (lighter still) spam. Training data are real messages from the shared corpus.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, copyFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -158,5 +159,59 @@ describe('classifier learning in the engine', () => {
       [alice.id],
     );
     expect(learned.rows[0].n).toBe(words.length);
+  });
+
+  it('learns weak spam from held mail whose expired challenge the ingest closes when its sender writes again', async () => {
+    const alice = (await findUserByAddress(engine.db, 'alice@example.test'))!;
+    t.dns.records['vineyard.test'] = { MX: [{ exchange: 'mx.vineyard.test', priority: 10 }], TXT: [`v=spf1 ip4:${REMOTE_CLIENT.addr} -all`] };
+    const send = async (n: number) => {
+      const message = `From: Victor Vintner <vintner@vineyard.test>\r\nTo: Alice <alice@example.test>\r\nSubject: Harvest ${n}\r\nDate: Wed, 02 Dec 2026 09:00:00 +0000\r\nMessage-ID: <harvest-${n}@vineyard.test>\r\n\r\nPressing rota, barrel cooperage, cellar temperature ${n}.\r\n`;
+      const r = await pythonLmtpSend(t.lmtpPort, 'vintner@vineyard.test', ['alice@example.test'], message, { xforward: REMOTE_CLIENT });
+      expect(r.data?.[0]?.[1]).toBe(250);
+    };
+    await send(1);
+    // Two weeks pass without an answer, and before the hourly sweep runs, the sender writes again.
+    await t.db.query(`UPDATE challenges SET expires_at = now() - interval '1 minute' WHERE sender = 'vintner@vineyard.test'`);
+    await send(2);
+    const { rows } = await t.db.query(`SELECT status FROM challenges WHERE sender = 'vintner@vineyard.test' ORDER BY created_at LIMIT 1`);
+    expect(rows).toEqual([{ status: 'expired' }]);
+    const learned = async () =>
+      (
+        await t.db.query(
+          `SELECT label, weight FROM classifier_trained WHERE scope = $1 AND message_key = (SELECT sha256 FROM messages WHERE message_id_header = '<harvest-1@vineyard.test>')`,
+          [alice.id],
+        )
+      ).rows;
+    await waitFor(async () => (await learned()).length === 1, 'the held copy of the expired challenge learned');
+    expect(await learned()).toEqual([{ label: 'spam', weight: 0.25 }]);
+  });
+
+  it('learns from mail carrying a header value too long for the token index', async () => {
+    const alice = (await findUserByAddress(engine.db, 'alice@example.test'))!;
+    t.dns.records['meadow.test'] = { MX: [{ exchange: 'mx.meadow.test', priority: 10 }], TXT: [`v=spf1 ip4:${REMOTE_CLIENT.addr} -all`] };
+    // No long line: the attachment's Content-Type is folded over 3,000 bytes, and PostgreSQL cannot
+    // index a token row over about 2,700.
+    // Random, so PostgreSQL cannot compress it under the limit.
+    const folded = randomBytes(1600).toString('hex').match(/.{1,70}/g)!.join('\r\n ');
+    const message =
+      'From: Dora Meadows <dora@meadow.test>\r\nTo: Alice <alice@example.test>\r\nSubject: Hay meadow survey\r\nDate: Wed, 02 Dec 2026 09:00:00 +0000\r\nMessage-ID: <meadow-1@meadow.test>\r\n' +
+      'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nSurvey attached.\r\n' +
+      `--B\r\nContent-Type: application/${folded}\r\nContent-Disposition: attachment; filename=survey.bin\r\n\r\nAAAA\r\n--B--\r\n`;
+    const r = await pythonLmtpSend(t.lmtpPort, 'dora@meadow.test', ['alice@example.test'], message, { xforward: REMOTE_CLIENT });
+    expect(r.data?.[0]?.[1]).toBe(250);
+    const { rows } = await t.db.query(`SELECT decision FROM message_recipients ORDER BY id DESC LIMIT 1`);
+    expect(rows[0].decision).toBe('discard');
+    // Learned in the ingest's batch, with whatever else that batch holds.
+    const learned = async () =>
+      (
+        await t.db.query(
+          `SELECT label, weight FROM classifier_trained WHERE scope = $1 AND message_key = (SELECT sha256 FROM messages WHERE message_id_header = '<meadow-1@meadow.test>')`,
+          [alice.id],
+        )
+      ).rows;
+    await waitFor(async () => (await learned()).length === 1, 'the discarded message learned');
+    expect(await learned()).toEqual([{ label: 'spam', weight: 0.5 }]);
+    const longest = await t.db.query(`SELECT max(length(token))::int AS n FROM classifier_tokens WHERE scope = $1`, [alice.id]);
+    expect(longest.rows[0].n).toBeLessThanOrEqual(201);
   });
 });

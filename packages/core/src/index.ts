@@ -15,3 +15,4 @@ export * from './config/env-map.js';
 export * from './config/load.js';
 export * from './rules/external-opinion.js';
 export * from './list-entries.js';
+export * from './learning-weights.js';

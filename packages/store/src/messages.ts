@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { planChallenge, deriveChallengeToken, hashToken, newNonce, type Decision, type DecisionAction } from '@crgate/core';
+import { EXPIRED_CHALLENGE_WEIGHT, planChallenge, deriveChallengeToken, hashToken, newNonce, type Decision, type DecisionAction } from '@crgate/core';
 import type { Db, DbClient, Queryable } from './db.js';
 import { withTransaction } from './db.js';
 import { enqueueOutbox } from './outbox.js';
@@ -75,11 +75,19 @@ async function challengeFor(
   decision: Decision,
   opts: RecordOptions,
 ): Promise<{ decision: Decision; challengeId?: string; newChallenge: boolean; release?: boolean }> {
-  // An expired challenge no longer occupies the pair's one active slot.
-  await tx.query(
-    `UPDATE challenges SET status = 'expired' WHERE user_id = $1 AND sender = $2 AND status IN ('queued', 'sent') AND expires_at <= $3`,
+  // An expired challenge no longer occupies the pair's one active slot. The hourly sweep learns from
+  // the mail an unanswered challenge held before it marks it expired; here the mail is learned from
+  // through the outbox, since no sweep finds a challenge once it is marked.
+  const expired = await tx.query<{ id: number }>(
+    `WITH e AS (UPDATE challenges SET status = 'expired'
+                 WHERE user_id = $1 AND sender = $2 AND status IN ('queued', 'sent') AND expires_at <= $3 RETURNING id)
+     SELECT r.id FROM message_recipients r JOIN e ON r.challenge_id = e.id WHERE r.status = 'held'`,
     [userId, sender, opts.now],
   );
+  for (const { id } of expired.rows) {
+    // Its own job id: a later "mark as spam" of the copy (weight 1) must not be taken for this one.
+    await enqueueOutbox(tx, 'classifier.train', jobIds.train(id, 'expired'), { recipientId: id, label: 'spam', weight: EXPIRED_CHALLENGE_WEIGHT });
+  }
   const state = await tx.query<{ id: string; created_at: Date; active: boolean; confirmed_at: Date | null }>(
     `SELECT id, created_at, status IN ('queued', 'sent') AS active, confirmed_at FROM challenges
       WHERE user_id = $1 AND sender = $2 ORDER BY (status IN ('queued', 'sent')) DESC, created_at DESC LIMIT 1`,

@@ -2,12 +2,11 @@
  * Training the classifier from what happened to held mail: a confirmed (released) copy is ham, a copy
  * whose challenge expired unconfirmed is weak spam. Idempotent through the token store's training log.
  */
-import type { Logger } from '@crgate/core';
+import { EXPIRED_CHALLENGE_WEIGHT, type Logger } from '@crgate/core';
 import { MAX_MESSAGE_BYTES, tokenize } from '@crgate/classifier';
 import { copyHeads, getRecipientCopy, PgTokenStore, unconfirmedChallengeCopies, type Db } from '@crgate/store';
 
-/** A challenge nobody answered says little: most forged senders never see it. */
-export const EXPIRED_CHALLENGE_WEIGHT = 0.25;
+export { EXPIRED_CHALLENGE_WEIGHT };
 
 export async function trainFromCopy(db: Db, payload: { recipientId: number; label: 'ham' | 'spam'; weight: number }, logger: Logger): Promise<'trained' | 'skipped'> {
   const copy = await getRecipientCopy(db, payload.recipientId, { headBytes: MAX_MESSAGE_BYTES });
@@ -41,8 +40,13 @@ export async function trainFromExpiredChallenges(db: Db, now: Date, logger: Logg
       for (const copy of batch) {
         const head = heads.get(copy.recipientId);
         if (!head) continue; // its body was purged since
-        await store.train(copy.userId, copy.sha256, await tokenize(head), 'spam', EXPIRED_CHALLENGE_WEIGHT);
-        trained++;
+        try {
+          await store.train(copy.userId, copy.sha256, await tokenize(head), 'spam', EXPIRED_CHALLENGE_WEIGHT);
+          trained++;
+        } catch (err) {
+          // One message the model cannot take must not stop the sweep that expires mail after it.
+          logger.warn({ event: 'classifier.learn_failed', recipientId: copy.recipientId, err }, 'could not learn from an expired challenge');
+        }
       }
     }
     if (copies.length < pageSize) break;

@@ -113,16 +113,19 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
       case 'digest.send':
         return sendDigests(config, deps.db, deps.secret, now(), jobLog);
       case 'expiry.sweep': {
-        if (config.classifier.enabled) await trainFromExpiredChallenges(deps.db, now(), jobLog);
+        // One clock for the whole sweep: a challenge expiring between the learning and expireOld
+        // would otherwise be marked expired without ever being learned from.
+        const at = now();
+        if (config.classifier.enabled) await trainFromExpiredChallenges(deps.db, at, jobLog);
         const requeued = await requeueStranded(deps.db);
         if (requeued) jobLog.warn({ event: 'worker.requeued', jobs: requeued }, `queued ${requeued} stranded job(s) again (lost Redis data?)`);
-        const result = await expireOld(deps.db, now());
+        const result = await expireOld(deps.db, at);
         metrics.challenges.inc({ outcome: 'expired', reason: '' }, result.expiredChallenges);
         jobLog.info({ event: 'expiry.swept', ...result }, 'expiry sweep done');
         // Month partitions of the stored messages: the next ones before mail needs them, the old ones
         // dropped once past the history retention (a month with a copy still open is kept).
-        const created = await prepareMonthPartitions(deps.db, now());
-        const history = await expireHistory(deps.db, now(), config.retention.historyDays);
+        const created = await prepareMonthPartitions(deps.db, at);
+        const history = await expireHistory(deps.db, at, config.retention.historyDays);
         if (created.length || history.droppedMonths.length || history.keptMonths.length || history.deletedCopies || history.deletedMessages) {
           jobLog.info({ event: 'expiry.partitions', createdMonths: created, ...history }, 'message partitions maintained');
         }
