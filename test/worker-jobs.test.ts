@@ -11,6 +11,7 @@ import { deliverReleased, loadChallengeTemplates, sendChallenge, trainFromCopy, 
 import { createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
 import { lmtpSend } from './helpers/lmtp-client.js';
+import { waitFor } from './helpers/sinks.js';
 
 describe('worker jobs', () => {
   let t: MailTestEnvironment;
@@ -127,5 +128,31 @@ describe('worker jobs', () => {
     expect(await trainFromCopy(ingest.db, { recipientId: id, label: 'ham', weight: 1 }, silentLogger)).toBe('trained');
     const { rows } = await t.db.query(`SELECT label FROM classifier_trained WHERE message_key = (SELECT m.sha256 FROM messages m JOIN message_recipients r ON r.message_id = m.id WHERE r.id = $1)`, [id]);
     expect(rows).toEqual([{ label: 'ham' }]);
+  });
+
+  it('delivers a second release through the queue after downstream refused the first', async () => {
+    // The refused release leaves its BullMQ job failed under the copy's job id; the second release
+    // queues the same id, which BullMQ would ignore.
+    const worker = await startInProcess(t.env, ['worker']);
+    try {
+      const alice = (await findUserByAddress(ingest.db, 'alice@example.test'))!.id;
+      await challenged('second-release@remote.test');
+      const { rows } = await t.db.query<{ id: number }>(`SELECT id FROM message_recipients WHERE sender = 'second-release@remote.test'`);
+      const id = rows[0]!.id;
+      const status = async () => (await t.db.query(`SELECT status FROM message_recipients WHERE id = $1`, [id])).rows[0].status;
+      t.lmtpSink.reply = () => Object.assign(new Error('Mailbox over quota'), { responseCode: 552 });
+      try {
+        await applyQuarantineAction(ingest.db, alice, [id], 'release');
+        await waitFor(async () => (await status()) === 'held', 'the refused release held again');
+      } finally {
+        t.lmtpSink.reply = () => true;
+      }
+      const before = t.lmtpSink.messages.length;
+      await applyQuarantineAction(ingest.db, alice, [id], 'release');
+      await waitFor(async () => (await status()) === 'released', 'the second release delivered');
+      expect(t.lmtpSink.messages.length - before).toBe(1);
+    } finally {
+      await worker.stop();
+    }
   });
 });

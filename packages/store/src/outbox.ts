@@ -7,11 +7,15 @@ import { withTransaction } from './db.js';
 import { JOB_QUEUE, type JobName, type JobPayloads, type QueueName } from './queues.js';
 
 export async function enqueueOutbox<N extends JobName>(db: Queryable, name: N, jobId: string, payload: JobPayloads[N]): Promise<void> {
-  await db.query('INSERT INTO outbox (queue, job_name, job_id, payload) VALUES ($1, $2, $3, $4)', [
+  // A delivery is queued only when its copy has just become 'releasing': a job of the same id that
+  // BullMQ still holds as failed is an earlier release refused downstream (the copy went back to held),
+  // and must run again rather than make the relay's add a no-op.
+  await db.query('INSERT INTO outbox (queue, job_name, job_id, payload, retry_failed) VALUES ($1, $2, $3, $4, $5)', [
     JOB_QUEUE[name],
     name,
     jobId,
     JSON.stringify(payload),
+    name === 'message.deliver',
   ]);
 }
 
