@@ -14,8 +14,9 @@ import { countBucket, type TokenBag } from './token-bag.js';
 export const MAX_PARTS = 50;
 
 const CONTENT_TYPE_RE = /^content-type:[ \t]*([a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+)/gim;
-// `=3D` is a quoted-printable `=`: an HTML <meta> charset inside a QP-encoded part.
-const CHARSET_RE = /charset[ \t]*=(?:3d)?[ \t]*["']?([a-z0-9_.:()+-]{1,40})/gi;
+// `=3D` is a quoted-printable `=`: an HTML <meta> charset inside a QP-encoded part, where a soft line
+// break (`=` at the end of a line) may also cut the name in two ("windows-=\n1252").
+const CHARSET_RE = /charset[ \t]*=(?:3d)?[ \t]*["']?([a-z0-9_.:()+-]{1,40}(?:=\r?\n[a-z0-9_.:()+-]{1,40})?)/gi;
 
 /** Content types and charsets of all parts, from the raw message (as latin1, any line ends). */
 export function addPartTokens(rawText: string, bag: TokenBag): void {
@@ -28,7 +29,7 @@ export function addPartTokens(rawText: string, bag: TokenBag): void {
   let charsets = 0;
   for (const m of rawText.matchAll(CHARSET_RE)) {
     if (++charsets > MAX_PARTS) break;
-    bag.add(`charset:${(m[1] ?? '').toLowerCase()}`);
+    bag.add(`charset:${(m[1] ?? '').replace(/=\r?\n/, '').toLowerCase()}`);
   }
 }
 

@@ -38,6 +38,14 @@ describe('tokenizer on real mail', () => {
     expect(Math.max(...tokens.map((t) => t.length))).toBeLessThanOrEqual(MAX_TOKEN_LENGTH + 1);
   });
 
+  it('reads a charset name that a quoted-printable soft line break cut in two', async () => {
+    const raw = message(['From: a@b.example', 'MIME-Version: 1.0', 'Content-Type: text/html', 'Content-Transfer-Encoding: quoted-printable', '',
+      '<html><head><meta http-equiv=3D"Content-Type" content=3D"text/html; charset=3Dwindows-=', '1252"></head><body>Hello</body></html>', '']);
+    const tokens = await tokenize(raw);
+    expect(tokens).toContain('charset:windows-1252');
+    expect(tokens).not.toContain('charset:windows-');
+  });
+
   it('turns a link into tokens for its host, the host’s parents down to the TLD, and its path', async () => {
     const tokens = await tokensOf('base64-html-spam.eml');
     expect(tokens).toEqual(
