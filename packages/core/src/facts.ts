@@ -66,7 +66,13 @@ export interface AuthFacts {
   /** One entry per DKIM signature. */
   dkim: ReadonlyArray<{ domain: string; result: AuthResult }>;
   /** DMARC for the From: domain, with the policy it publishes. */
-  dmarc: { result: AuthResult; domain?: string; policy?: string };
+  dmarc: {
+    result: AuthResult;
+    domain?: string;
+    policy?: string;
+    /** Why DMARC failed without a domain to check: no From: field, several, or one without a usable domain. */
+    malformedFrom?: string;
+  };
   arc: { result: AuthResult };
   /** Whether the client address was known (XFORWARD or the MTA's Received header). */
   clientKnown: boolean;

@@ -29,10 +29,15 @@ export function localPartOf(address: string): string {
   return (at < 0 ? address : address.slice(0, at)).toLowerCase();
 }
 
-/** The registrable ("organisational") domain: `mail.example.co.uk` → `example.co.uk`. */
+/**
+ * The registrable ("organisational") domain: `mail.example.co.uk` → `example.co.uk`. The whole public
+ * suffix list, its private part included, as DMARC implementations read it: under `eu.org` or
+ * `github.io` every name has its own owner, and `victim.eu.org` must not be aligned with
+ * `attacker.eu.org`.
+ */
 export function organizationalDomain(domain: string): string {
   const d = domain.toLowerCase().replace(/\.$/, '');
-  return getDomain(d, { allowPrivateDomains: false }) ?? d;
+  return getDomain(d, { allowPrivateDomains: true }) ?? d;
 }
 
 /** Relaxed DMARC-style alignment: both domains have the same organisational domain. */

@@ -11,6 +11,21 @@ import type { ResolveFn } from './dns-resolver.js';
 
 const KNOWN: ReadonlySet<string> = new Set(['pass', 'fail', 'softfail', 'neutral', 'none', 'temperror', 'permerror', 'policy']);
 
+/** mailauth's reasons for not evaluating DMARC at all, as an operator reads them. */
+const MALFORMED_FROM: Record<string, string> = {
+  'multiple-from-fields': 'the message has several From: fields',
+  'multiple-author-domains': 'the From: field names addresses in several domains',
+  'invalid-author-domain': 'the From: address has no usable domain',
+  'no-author-domain': 'the message has no From: address',
+};
+
+/** Whether the header block has a From: field (bounded already: at most so many fields). */
+function hasFromField(raw: Buffer): boolean {
+  const ends = [raw.indexOf('\n\r\n'), raw.indexOf('\n\n')].filter((i) => i >= 0);
+  const end = ends.length ? Math.min(...ends) + 1 : raw.length;
+  return /(?:^|\n)from[ \t]*:/i.test(raw.subarray(0, end).toString('latin1'));
+}
+
 function result(value: unknown): AuthResult {
   const v = String(value ?? '').toLowerCase();
   if (v === 'temperr') return 'temperror';
@@ -108,9 +123,16 @@ export async function checkAuthentication(
   const dkim = (res.dkim?.results ?? [])
     .filter((r) => r.signingDomain)
     .map((r) => ({ domain: String(r.signingDomain).toLowerCase(), result: result(r.status?.result) }));
-  const dmarc = res.dmarc
+  // mailauth says why it skipped DMARC, except when there is no From: field at all.
+  const skipReason = (res as { dmarcSkipReason?: string }).dmarcSkipReason ?? (res.dmarc || hasFromField(bounded) ? '' : 'no-author-domain');
+  const skipped = MALFORMED_FROM[skipReason];
+  const dmarc: AuthFacts['dmarc'] = res.dmarc
     ? { result: result(res.dmarc.status?.result), domain: res.dmarc.domain, policy: res.dmarc.policy || res.dmarc.p || undefined }
-    : { result: 'unknown' as AuthResult };
+    : skipped
+      ? // DMARC cannot be checked (RFC 7489 6.6.1): a second From: the reader may be shown, or none. Left
+        // 'unknown', a forged whitelisted sender got past every "unless DMARC fails" guard by adding one.
+        { result: 'fail', malformedFrom: skipped }
+      : { result: 'unknown' };
   // mailauth fails DMARC whenever nothing aligned passed, a DNS timeout included. A check that could not
   // be made is not the domain disowning the message (policy rule 18): no fail while an aligned SPF or
   // DKIM check is a temperror.

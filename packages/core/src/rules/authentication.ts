@@ -32,7 +32,9 @@ export const authenticationRule: Rule = {
       out.push({
         symbol: 'DMARC_FAIL',
         weight: auth.dmarc.policy === 'reject' ? 5 : 3,
-        detail: `DMARC fail for ${auth.dmarc.domain ?? 'the From: domain'} (policy ${auth.dmarc.policy ?? 'none'})`,
+        detail: auth.dmarc.malformedFrom
+          ? `DMARC fail: ${auth.dmarc.malformedFrom}`
+          : `DMARC fail for ${auth.dmarc.domain ?? 'the From: domain'} (policy ${auth.dmarc.policy ?? 'none'})`,
         action: 'quarantine',
       });
     } else if (dmarc !== 'unknown' && dmarc !== 'none') {

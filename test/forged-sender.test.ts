@@ -1,0 +1,101 @@
+/**
+ * Forgeries that DMARC must catch, over real LMTP with real DKIM signatures checked against the test
+ * DNS server: a whitelisted address claimed from a stranger's server with a second From: field or none,
+ * and a signature of another registrant under a private public suffix (eu.org), where every name has
+ * its own owner. None of them is delivered, and none gets a challenge (it would go to a forged address).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateKeyPairSync } from 'node:crypto';
+import { text } from 'node:stream/consumers';
+import DKIM from 'nodemailer/lib/dkim';
+import { addListEntry, addUser, findUserByAddress } from '@crgate/store';
+import { createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
+import { startInProcess } from './helpers/in-process.js';
+import { pythonLmtpSend } from './helpers/lmtp-client.js';
+import { sleep } from './helpers/sinks.js';
+
+const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const publicDer = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+const privatePem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+/** A server none of the domains authorises. */
+const STRANGER = { addr: '192.0.2.99', helo: 'mx.stranger.test' };
+
+function message(id: string, fromLines: string): string {
+  return `${fromLines}To: alice@example.test\r\nSubject: Invoice ${id}\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <${id}@forged.test>\r\n\r\nPlease pay today.\r\n`;
+}
+
+function signedBy(domain: string, selector: string, raw: string): Promise<string> {
+  return text(new DKIM({ domainName: domain, keySelector: selector, privateKey: privatePem }).sign(raw));
+}
+
+describe('forged senders', () => {
+  let t: MailTestEnvironment;
+  let engine: Awaited<ReturnType<typeof startInProcess>>;
+
+  async function decisionOf(id: string): Promise<{ decision: string; symbols: string[] }> {
+    const { rows } = await t.db.query(
+      `SELECT r.decision, r.reasons FROM message_recipients r JOIN messages m ON m.id = r.message_id WHERE m.message_id_header = $1`,
+      [`<${id}@forged.test>`],
+    );
+    return { decision: rows[0].decision, symbols: rows[0].reasons.map((r: { symbol: string }) => r.symbol) };
+  }
+
+  async function send(mailFrom: string, raw: string): Promise<void> {
+    const r = await pythonLmtpSend(t.lmtpPort, mailFrom, ['alice@example.test'], raw, { xforward: STRANGER });
+    expect(r.data?.[0]?.[1]).toBe(250);
+  }
+
+  beforeAll(async () => {
+    t = await createMailTestEnvironment();
+    Object.assign(t.dns.records, {
+      'strict.test': { MX: [{ exchange: 'mx.strict.test', priority: 10 }], TXT: ['v=spf1 ip4:198.51.100.10 ~all'] },
+      '_dmarc.strict.test': { TXT: ['v=DMARC1; p=reject'] },
+      'victim.eu.org': { MX: [{ exchange: 'mx.victim.eu.org', priority: 10 }], TXT: ['v=spf1 ip4:198.51.100.10 ~all'] },
+      '_dmarc.victim.eu.org': { TXT: ['v=DMARC1; p=reject'] },
+      'attacker.eu.org': { MX: [{ exchange: 'mx.attacker.eu.org', priority: 10 }] },
+      'slow._domainkey.attacker.eu.org': { TIMEOUT: true },
+      'sel._domainkey.attacker.eu.org': { TXT: [`v=DKIM1; k=rsa; p=${publicDer}`] },
+    });
+    engine = await startInProcess(t.env);
+    await addUser(engine.db, 'alice@example.test');
+    const alice = (await findUserByAddress(engine.db, 'alice@example.test'))!;
+    for (const value of ['friend@strict.test', 'ceo@victim.eu.org']) {
+      await addListEntry(engine.db, { userId: alice.id, list: 'white', kind: 'address', value, source: 'manual' });
+    }
+  });
+
+  afterAll(async () => {
+    await engine?.stop();
+    await t?.cleanup();
+  });
+
+  it('holds a whitelisted address forged with a single From: field (the case the others must match)', async () => {
+    await send('friend@strict.test', message('one-from', 'From: Friend <friend@strict.test>\r\n'));
+    expect(await decisionOf('one-from')).toMatchObject({ decision: 'quarantine', symbols: expect.arrayContaining(['WHITELIST_FORGED', 'DMARC_FAIL']) });
+  });
+
+  it('holds a whitelisted address forged with a second From: field', async () => {
+    await send('friend@strict.test', message('two-from', 'From: Friend <friend@strict.test>\r\nFrom: Friend <friend@strict.test>\r\n'));
+    expect(await decisionOf('two-from')).toMatchObject({ decision: 'quarantine', symbols: expect.arrayContaining(['WHITELIST_FORGED', 'DMARC_FAIL']) });
+  });
+
+  it('holds a whitelisted address forged with no From: field at all', async () => {
+    await send('friend@strict.test', message('no-from', ''));
+    expect(await decisionOf('no-from')).toMatchObject({ decision: 'quarantine', symbols: expect.arrayContaining(['WHITELIST_FORGED', 'DMARC_FAIL']) });
+  });
+
+  it('keeps DMARC failed when DNS trouble hits the signature of another registrant under eu.org', async () => {
+    await send('ceo@victim.eu.org', await signedBy('attacker.eu.org', 'slow', message('eu-temperror', 'From: CEO <ceo@victim.eu.org>\r\n')));
+    expect(await decisionOf('eu-temperror')).toMatchObject({ decision: 'quarantine', symbols: expect.arrayContaining(['WHITELIST_FORGED', 'DMARC_FAIL']) });
+  });
+
+  it('does not take the signature of another registrant under eu.org for the envelope sender, and challenges nobody', async () => {
+    const challenges = t.smtpSink.messages.length;
+    await send('someone@victim.eu.org', await signedBy('attacker.eu.org', 'sel', message('eu-pass', 'From: Someone <someone@attacker.eu.org>\r\n')));
+    const d = await decisionOf('eu-pass');
+    expect(d.symbols).toEqual(expect.arrayContaining(['DKIM_PASS', 'SENDER_UNVERIFIED']));
+    expect(d.decision).not.toBe('challenge');
+    await sleep(1000);
+    expect(t.smtpSink.messages.length).toBe(challenges);
+  });
+});
