@@ -170,6 +170,8 @@ describe('classifier learning in the engine', () => {
       expect(r.data?.[0]?.[1]).toBe(250);
     };
     await send(1);
+    const firstStatus = async () => (await t.db.query(`SELECT status FROM challenges WHERE sender = 'vintner@vineyard.test'`)).rows[0]?.status;
+    await waitFor(async () => (await firstStatus()) === 'sent', 'the challenge sent');
     // Two weeks pass without an answer, and before the hourly sweep runs, the sender writes again.
     await t.db.query(`UPDATE challenges SET expires_at = now() - interval '1 minute' WHERE sender = 'vintner@vineyard.test'`);
     await send(2);
