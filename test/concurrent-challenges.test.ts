@@ -8,8 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { silentLogger, type Decision } from '@crgate/core';
-import { addUser, createPool, ensureDatabase, findUserByAddress, migrate, recordMessage, type Db, type RecipientOutcome } from '@crgate/store';
+import { deriveChallengeToken, silentLogger, type Decision } from '@crgate/core';
+import { addUser, confirmChallenge, createPool, ensureDatabase, findUserByAddress, migrate, recordMessage, type Db, type RecipientOutcome } from '@crgate/store';
 import { PG_ADMIN_URL } from './helpers/environment.js';
 
 const CHALLENGE: Decision = { action: 'challenge', reasons: [{ symbol: 'UNKNOWN_SENDER', weight: 1, detail: 'not on a list' }] };
@@ -81,6 +81,29 @@ describe('challenged mail from one sender recorded concurrently for the same use
     expect(rows).toEqual([{ status: 'releasing' }]);
     const jobs = await db.query(`SELECT job_name FROM outbox WHERE payload->>'recipientId' = $1`, [String(copy!.recipientId)]);
     expect(jobs.rows).toEqual([{ job_name: 'message.deliver' }]);
+  });
+
+  it('leaves no message held under a challenge its sender confirmed while the message was being stored', async () => {
+    // The confirmation's release sees only committed copies: a copy stored at the same moment must
+    // wait for it, then go the released path, or it stays held under a confirmed challenge for good.
+    for (let round = 0; round < 100; round++) {
+      const sender = `clicking${round}@remote.test`;
+      await record(sender, `click-a${round}`, [users[1]!]);
+      const { rows } = await db.query(`SELECT id, nonce FROM challenges WHERE sender = $1`, [sender]);
+      const token = deriveChallengeToken('x'.repeat(40), rows[0].id, rows[0].nonce);
+      await Promise.all([
+        (async () => {
+          await new Promise((resolve) => setTimeout(resolve, round % 4));
+          expect((await confirmChallenge(db, token, new Date())).ok).toBe(true);
+        })(),
+        record(sender, `click-b${round}`, [users[1]!]),
+      ]);
+    }
+    const stranded = await db.query(
+      `SELECT r.sender FROM message_recipients r JOIN challenges c ON c.id = r.challenge_id
+        WHERE c.status = 'confirmed' AND r.status = 'held' AND r.sender LIKE 'clicking%'`,
+    );
+    expect(stranded.rows).toEqual([]);
   });
 
   it('returns each recipient its own outcome, in the order given', async () => {

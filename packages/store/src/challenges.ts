@@ -3,7 +3,7 @@ import { hashToken, isWellFormedToken, normalizeAddress, type Reason } from '@cr
 import type { Db, Queryable } from './db.js';
 import { withTransaction } from './db.js';
 import { addListEntry } from './lists.js';
-import { releaseHeldFromSender } from './messages.js';
+import { lockChallengePair, releaseHeldFromSender } from './messages.js';
 import { enqueueOutbox } from './outbox.js';
 import { jobIds } from './queues.js';
 import { storableJson } from './storable.js';
@@ -125,6 +125,9 @@ export function challengeUnavailable(challenge: Challenge | undefined, now: Date
 export async function confirmChallenge(db: Db, token: string, now: Date): Promise<ConfirmResult> {
   if (!isWellFormedToken(token)) return { ok: false, why: 'unknown' };
   return withTransaction(db, async (tx) => {
+    // The pair first, then the challenge row, in the ingest's order (lockChallengePair).
+    const pair = await tx.query<{ user_id: number; sender: string }>('SELECT user_id, sender FROM challenges WHERE token_hash = $1', [hashToken(token)]);
+    if (pair.rows[0]) await lockChallengePair(tx, pair.rows[0].user_id, pair.rows[0].sender);
     const { rows } = await tx.query(`${CHALLENGE_SELECT} WHERE c.token_hash = $1 FOR UPDATE OF c`, [hashToken(token)]);
     const challenge = rows[0] ? toChallenge(rows[0]) : undefined;
     const why = challengeUnavailable(challenge, now);

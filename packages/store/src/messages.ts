@@ -67,6 +67,17 @@ function statusFor(action: DecisionAction, delivered: boolean): RecipientStatus 
   return action === 'discard' ? 'discarded' : 'held';
 }
 
+/**
+ * Serialises, until the transaction ends, what happens to one (recipient, sender) pair's challenge:
+ * a message being held under it and its confirmation. Without it a confirmation could commit between
+ * the ingest reading the challenge as active and inserting its held copy, which the confirmation's
+ * release did not see: the copy stayed held under a confirmed challenge, the sender told "confirmed".
+ * `sender` is the challenges.sender value. Taken before any challenge row lock, by both sides.
+ */
+export async function lockChallengePair(tx: DbClient, userId: number, sender: string): Promise<void> {
+  await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`crgate:pair:${userId}:${sender}`]);
+}
+
 async function challengeFor(
   tx: DbClient,
   userId: number,
@@ -75,6 +86,7 @@ async function challengeFor(
   decision: Decision,
   opts: RecordOptions,
 ): Promise<{ decision: Decision; challengeId?: string; newChallenge: boolean; release?: boolean }> {
+  await lockChallengePair(tx, userId, sender);
   // An expired challenge no longer occupies the pair's one active slot. The hourly sweep learns from
   // the mail an unanswered challenge held before it marks it expired; here the mail is learned from
   // through the outbox, since no sweep finds a challenge once it is marked.
