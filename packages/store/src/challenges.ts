@@ -106,6 +106,60 @@ export async function suppressChallenge(db: Db, id: string, reason: Reason): Pro
   });
 }
 
+/** What requeueUndeliverableChallenge found; only 'queued' changed anything. */
+export type RequeueResult =
+  | { outcome: 'queued' }
+  /** Given up as undeliverable, but its link has expired since: a challenge now would ask for nothing. */
+  | { outcome: 'expired' }
+  /** Given up as undeliverable, and a newer challenge to the same sender is pending. */
+  | { outcome: 'superseded' }
+  /** Not given up as undeliverable (sent, confirmed, expired, or stopped by another rule), or gone. */
+  | { outcome: 'not-given-up'; status?: ChallengeStatus; reason?: string };
+
+/**
+ * Undoes the worker's give-up for a challenge the relay never took (CHALLENGE_UNDELIVERABLE), for
+ * `crgate queue retry` once the relay works again: the challenge is 'queued' again and its held copies
+ * wait on it again (decision 'challenge', the CHALLENGE_UNDELIVERABLE reason taken off). Only while its
+ * link lives and no newer challenge to the same sender is pending (the pair has one active challenge).
+ * The caller then runs its job again.
+ */
+export async function requeueUndeliverableChallenge(db: Db, id: string, now: Date): Promise<RequeueResult> {
+  try {
+    return await withTransaction(db, async (tx): Promise<RequeueResult> => {
+      const { rows } = await tx.query<{ status: ChallengeStatus; status_reason: string | null; expires_at: Date; user_id: number; sender: string }>(
+        'SELECT status, status_reason, expires_at, user_id, sender FROM challenges WHERE id = $1 FOR UPDATE',
+        [id],
+      );
+      const c = rows[0];
+      if (!c) return { outcome: 'not-given-up' };
+      if (c.status !== 'suppressed' || c.status_reason !== 'CHALLENGE_UNDELIVERABLE') {
+        return { outcome: 'not-given-up', status: c.status, ...(c.status_reason ? { reason: c.status_reason } : {}) };
+      }
+      if (c.expires_at <= now) return { outcome: 'expired' };
+      const newer = await tx.query(`SELECT 1 FROM challenges WHERE user_id = $1 AND sender = $2 AND status IN ('queued', 'sent') AND id <> $3`, [
+        c.user_id,
+        c.sender,
+        id,
+      ]);
+      if (newer.rowCount) return { outcome: 'superseded' };
+      await tx.query(`UPDATE challenges SET status = 'queued', status_reason = NULL WHERE id = $1`, [id]);
+      await tx.query(
+        `UPDATE message_recipients r
+            SET decision = 'challenge',
+                reasons = COALESCE((SELECT jsonb_agg(e ORDER BY i) FROM jsonb_array_elements(r.reasons) WITH ORDINALITY AS x(e, i)
+                                     WHERE e->>'symbol' <> 'CHALLENGE_UNDELIVERABLE'), '[]'::jsonb)
+          WHERE r.challenge_id = $1 AND r.status = 'held' AND r.reasons @> '[{"symbol": "CHALLENGE_UNDELIVERABLE"}]'::jsonb`,
+        [id],
+      );
+      return { outcome: 'queued' };
+    });
+  } catch (err) {
+    // The ingest created a challenge to the same sender meanwhile (the pair's one active slot).
+    if ((err as { code?: string }).code === '23505') return { outcome: 'superseded' };
+    throw err;
+  }
+}
+
 export type ConfirmResult =
   | { ok: true; challenge: Challenge; released: number[] }
   | { ok: false; why: 'unknown' | 'spent' | 'expired' };

@@ -1,7 +1,18 @@
 /** `crgate queue` and `crgate stats`: what the queues hold and what crgate decided. */
 import type { Command } from 'commander';
-import { Queue } from 'bullmq';
-import { connectRedis, decisionStats, outboxDepth, QUEUES, redisKeys } from '@crgate/store';
+import { Queue, type Job } from 'bullmq';
+import {
+  connectRedis,
+  decisionStats,
+  getChallenge,
+  getRecipientCopy,
+  outboxDepth,
+  QUEUES,
+  redisKeys,
+  requeueUndeliverableChallenge,
+  type Db,
+  type JobPayloads,
+} from '@crgate/store';
 import { configOrExit } from '../load-config.js';
 import { EXIT, fail, seconds, withDb } from '../cli-helpers.js';
 
@@ -32,6 +43,38 @@ async function withQueues<T>(fn: (queues: Queue[]) => Promise<T>): Promise<T> {
   }
 }
 
+/** Whether `queue retry` runs a failed job again, and if not, why (one line of its report). */
+type Verdict = { retry: true; requeued?: boolean } | { retry: false; why: string };
+
+/**
+ * A job that ran out of retries has already marked its row (worker.ts giveUp), and run again it would
+ * find nothing to do: a challenge given up as undeliverable is put back in the queue first; a release
+ * whose copy went back to the quarantine is the recipient's to release again.
+ */
+async function retryVerdict(db: Db, job: Job): Promise<Verdict> {
+  if (job.name === 'challenge.send') {
+    const id = (job.data as JobPayloads['challenge.send']).challengeId;
+    const challenge = await getChallenge(db, id);
+    if (!challenge) return { retry: false, why: 'challenge(s) no longer exist' };
+    if (challenge.status === 'queued') return { retry: true };
+    const r = await requeueUndeliverableChallenge(db, id, new Date());
+    if (r.outcome === 'queued') return { retry: true, requeued: true };
+    if (r.outcome === 'expired') return { retry: false, why: 'challenge(s) given up as undeliverable whose link has expired since; their mail stays in the quarantine' };
+    if (r.outcome === 'superseded') return { retry: false, why: 'challenge(s) given up as undeliverable: a newer challenge to the same sender is pending' };
+    return { retry: false, why: `challenge(s) no longer waiting to be sent: ${r.status ?? 'gone'}${r.reason ? ` (${r.reason})` : ''}` };
+  }
+  if (job.name === 'message.deliver') {
+    const copy = await getRecipientCopy(db, (job.data as JobPayloads['message.deliver']).recipientId, { withoutBody: true });
+    if (!copy) return { retry: false, why: 'release(s) whose copy no longer exists' };
+    if (copy.status === 'releasing') return { retry: true };
+    if (copy.status === 'held') {
+      return { retry: false, why: 'release(s) went back to the quarantine (RELEASE_FAILED); the recipient releases them again from the site' };
+    }
+    return { retry: false, why: `release(s) no longer due: the copy is ${copy.status}` };
+  }
+  return { retry: true };
+}
+
 const STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
 
 export function registerOperations(program: Command): void {
@@ -56,20 +99,34 @@ export function registerOperations(program: Command): void {
     });
   queue
     .command('retry')
-    .description('move failed jobs back to waiting (all queues, or one)')
+    .description('run failed jobs again, with fresh attempts, where their work is still due (all queues, or one)')
     .option('--queue <name>', `one of ${Object.values(QUEUES).join(', ')}`)
     .action(async (opts: { queue?: string }) => {
       if (opts.queue && !(Object.values(QUEUES) as string[]).includes(opts.queue)) fail(`unknown queue "${opts.queue}"`, EXIT.usage);
-      await withQueues(async (queues) => {
-        let n = 0;
-        for (const q of queues) {
-          if (opts.queue && q.name !== opts.queue) continue;
-          const failed = await q.getFailed(0, -1);
-          for (const job of failed) await job.retry('failed');
-          n += failed.length;
-        }
-        process.stdout.write(`retried ${n} failed job(s)\n`);
-      });
+      await withDb((db) =>
+        withQueues(async (queues) => {
+          let retried = 0;
+          let requeued = 0;
+          const skipped = new Map<string, number>();
+          for (const q of queues) {
+            if (opts.queue && q.name !== opts.queue) continue;
+            for (const job of await q.getFailed(0, -1)) {
+              const verdict = await retryVerdict(db, job);
+              if (!verdict.retry) {
+                skipped.set(verdict.why, (skipped.get(verdict.why) ?? 0) + 1);
+                continue;
+              }
+              if (verdict.requeued) requeued++;
+              // Fresh attempts: a job that ran out of them would otherwise fail again at its next error.
+              await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+              retried++;
+            }
+          }
+          process.stdout.write(`retried ${retried} failed job(s)\n`);
+          if (requeued) process.stdout.write(`${requeued} challenge(s) given up as undeliverable are queued again\n`);
+          for (const [why, n] of skipped) process.stdout.write(`not retried: ${n} ${why}\n`);
+        }),
+      );
     });
   queue
     .command('drain')
