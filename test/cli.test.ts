@@ -7,8 +7,24 @@ import net from 'node:net';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { createTestEnvironment, freePort, type TestEnvironment } from './helpers/environment.js';
-import { runCli } from './helpers/engine-process.js';
+import { CLI, runCli } from './helpers/engine-process.js';
+
+/** runCli, but a command still running after `ms` is killed (code null): a hang fails the test, not the run. */
+function runCliWithin(ms: number, args: string[], env: Record<string, string>): Promise<{ code: number | null; stderr: string; elapsedMs: number }> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr, elapsedMs: Date.now() - started });
+    });
+  });
+}
 
 // Each test runs several `crgate` processes, each starting Node and loading the engine: on a busy
 // machine that alone can pass the default 60 s.
@@ -168,6 +184,16 @@ describe('crgate command', { timeout: 180_000 }, () => {
     expect(queues.code).toBe(0);
     expect(JSON.parse(queues.stdout)).toMatchObject({ outbox: 0, queues: { challenges: { waiting: 0 }, deliveries: { failed: 0 } } });
     expect((await runCli(['stats', '--since', 'yesterday-ish'], t.env)).code).toBe(64);
+  });
+
+  it('gives up on unreachable Redis Sentinels with exit 69 instead of waiting for ever', async () => {
+    const closed = await freePort();
+    for (const command of [['queue', 'status'], ['queue', 'retry'], ['queue', 'drain']]) {
+      const r = await runCliWithin(20_000, command, { ...t.env, CRGATE_REDIS_SENTINELS: `127.0.0.1:${closed}` });
+      expect(r.code, `${command.join(' ')}: ${r.stderr}`).toBe(69);
+      expect(r.elapsedMs).toBeLessThan(10_000);
+      expect(r.stderr).toContain('cannot reach Redis through the Sentinels (CRGATE_REDIS_SENTINELS)');
+    }
   });
 
   it('refuses a bad challenge template file at start, naming it', async () => {

@@ -25,14 +25,28 @@ export function parseSince(value: string, now = new Date()): Date {
   return d;
 }
 
+/** How long the queue commands wait for Redis to answer before they give up (exit 69). */
+const REDIS_CONNECT_MS = 8_000;
+
 async function withQueues<T>(fn: (queues: Queue[]) => Promise<T>): Promise<T> {
   const config = configOrExit();
-  const connection = connectRedis(config, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
+  // sentinelRetryStrategy: ioredis asks unreachable Sentinels again for ever by default, and connect()
+  // never settles; a command should rather say so. The timer bounds any other way of not answering.
+  const connection = connectRedis(config, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true, sentinelRetryStrategy: () => null });
   connection.on('error', () => undefined);
+  const where = config.redisSentinels.length > 0 ? 'through the Sentinels (CRGATE_REDIS_SENTINELS)' : 'at REDIS_URL';
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await connection.connect();
+    await Promise.race([
+      connection.connect(),
+      new Promise((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${REDIS_CONNECT_MS / 1000} s`)), REDIS_CONNECT_MS);
+      }),
+    ]);
   } catch (err) {
-    fail(`cannot reach Redis at REDIS_URL: ${(err as Error).message}`, EXIT.unavailable);
+    fail(`cannot reach Redis ${where}: ${(err as Error).message}`, EXIT.unavailable);
+  } finally {
+    clearTimeout(timer);
   }
   const queues = Object.values(QUEUES).map((name) => new Queue(name, { connection, prefix: redisKeys(config.redisPrefix).bullPrefix }));
   try {
