@@ -166,6 +166,22 @@ describe('crgate command', { timeout: 180_000 }, () => {
     expect(r.stderr).toMatch(/bad\.csv line 4: no list \(white or black\) or no address or domain; nothing imported/);
   });
 
+  it('removes no list entry when any entry given is malformed', async () => {
+    await runCli(['lists', 'add', '--as', 'alice@example.test', 'white', 'keep.test'], t.env);
+    const r = await runCli(['lists', 'remove', '--as', 'alice@example.test', 'white', 'keep.test', 'bad!!'], t.env);
+    expect(r.code).toBe(64);
+    expect(r.stderr).toContain('"bad!!" is neither an address nor a domain');
+    const { rows } = await t.db.query(`SELECT value FROM list_entries WHERE value = 'keep.test'`);
+    expect(rows).toEqual([{ value: 'keep.test' }]);
+  });
+
+  it('refuses an unknown list in export before writing anything', async () => {
+    const r = await runCli(['lists', 'export', '--as', 'alice@example.test', '--list', 'grey'], t.env);
+    expect(r.code).toBe(64);
+    expect(r.stderr).toContain('list must be "white" or "black", not "grey"');
+    expect(r.stdout).toBe('');
+  });
+
   it('checks the configuration with config check and names a bad key', async () => {
     const ok = await runCli(['config', 'check', '--json'], { ...t.env, DATABASE_URL: 'postgres://u:hunter2@db:5432/x' });
     expect(ok.code).toBe(0);

@@ -32,9 +32,10 @@ export function registerLists(program: Command): void {
     .option('--list <white|black>', 'only this list')
     .option('--json', 'one JSON object per line')
     .action(async (opts: { as: string; list?: string; json?: boolean }) => {
+      const name = opts.list ? listName(opts.list) : undefined;
       await withDb(async (db) => {
         const user = await userOrFail(db, opts.as);
-        for (const e of await listEntries(db, user.id, opts.list ? listName(opts.list) : undefined)) {
+        for (const e of await listEntries(db, user.id, name)) {
           const row = { list: e.list, kind: e.kind, value: e.value, source: e.source, added: e.createdAt.toISOString() };
           process.stdout.write(opts.json ? `${JSON.stringify(row)}\n` : `${e.list.padEnd(6)} ${e.kind.padEnd(8)} ${e.value.padEnd(40)} ${e.source.padEnd(10)} ${row.added}\n`);
         }
@@ -63,11 +64,12 @@ export function registerLists(program: Command): void {
     .argument('<entry...>', 'addresses or domains')
     .action(async (list: string, entries: string[], opts: { as: string }) => {
       const name = listName(list);
+      // Every entry read before any is removed: a bad one further on leaves the list as it was.
+      const parsed = entries.map(entryOrFail);
       await withDb(async (db) => {
         const user = await userOrFail(db, opts.as);
         let missing = 0;
-        for (const raw of entries) {
-          const e = entryOrFail(raw);
+        for (const e of parsed) {
           if (!(await removeListEntry(db, { userId: user.id, list: name, ...e }))) {
             missing++;
             process.stderr.write(`crgate: ${e.value} is not on the ${name}list\n`);
@@ -104,10 +106,12 @@ export function registerLists(program: Command): void {
     .requiredOption('--as <address>', 'the user', address)
     .option('--list <white|black>', 'only this list')
     .action(async (opts: { as: string; list?: string }) => {
+      // Checked before anything is written: a refused command leaves standard output empty.
+      const name = opts.list ? listName(opts.list) : undefined;
       await withDb(async (db) => {
         const user = await userOrFail(db, opts.as);
         process.stdout.write(csvLine(['list', 'kind', 'value', 'source', 'created_at']));
-        for (const e of await listEntries(db, user.id, opts.list ? listName(opts.list) : undefined)) {
+        for (const e of await listEntries(db, user.id, name)) {
           process.stdout.write(csvLine([e.list, e.kind, e.value, e.source, e.createdAt.toISOString()]));
         }
       });
