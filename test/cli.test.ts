@@ -182,6 +182,17 @@ describe('crgate command', { timeout: 180_000 }, () => {
     expect(r.stdout).toBe('');
   });
 
+  it('imports nothing from a CSV file of more than 10,000 entries, and names the limit', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'crgate-csv-'));
+    const rows = Array.from({ length: 10_001 }, (_, i) => `white,u${i}@bulk.test\n`).join('');
+    writeFileSync(join(dir, 'big.csv'), `list,value\n${rows}`);
+    const r = await runCli(['lists', 'import', '--as', 'alice@example.test', join(dir, 'big.csv')], t.env);
+    expect(r.code).toBe(65);
+    expect(r.stderr).toMatch(/big\.csv has more than 10,000 entries, the most one import takes; nothing imported/);
+    expect(r.stdout).toBe('');
+    expect((await t.db.query(`SELECT count(*)::int AS n FROM list_entries WHERE value LIKE '%@bulk.test'`)).rows).toEqual([{ n: 0 }]);
+  });
+
   it('checks the configuration with config check and names a bad key', async () => {
     const ok = await runCli(['config', 'check', '--json'], { ...t.env, DATABASE_URL: 'postgres://u:hunter2@db:5432/x' });
     expect(ok.code).toBe(0);

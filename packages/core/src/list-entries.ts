@@ -94,13 +94,23 @@ export interface ImportedEntry {
   value: string;
 }
 
+/** The most entries one list import takes (the site's and `crgate lists import`'s limit). */
+export const MAX_IMPORT_ROWS = 10_000;
+
 /**
  * Import rows: a header naming `list` and `value` columns (what the export writes), or rows of
  * `list,value`, or bare values that go to `defaultList`. `bad` holds the file's line numbers of rows
- * that are no entry (or name no list when there is no default).
+ * that are no entry (or name no list when there is no default). A file of more than `maxRows` entries
+ * (blank lines and the header not counted) is `tooMany`, with no entries: it is refused whole, never
+ * cut short at the limit.
  */
-export function importRows(text: string, defaultList?: ListName, maxRows = 10_000): { entries: ImportedEntry[]; bad: number[] } {
-  const rows = parseCsv(text, maxRows + 1);
+export function importRows(
+  text: string,
+  defaultList?: ListName,
+  maxRows = MAX_IMPORT_ROWS,
+): { entries: ImportedEntry[]; bad: number[]; tooMany: boolean } {
+  // The header, the limit, and one row more: enough to tell a file past the limit.
+  const rows = parseCsv(text, maxRows + 2);
   const entries: ImportedEntry[] = [];
   const bad: number[] = [];
   let listCol = -1;
@@ -111,7 +121,8 @@ export function importRows(text: string, defaultList?: ListName, maxRows = 10_00
     listCol = header!.indexOf('list');
     valueCol = header!.indexOf('value');
   }
-  for (const { line, cells } of rows.slice(start, maxRows + start)) {
+  if (rows.length - start > maxRows) return { entries: [], bad: [], tooMany: true };
+  for (const { line, cells } of rows.slice(start)) {
     const [listCell, valueCell] =
       valueCol >= 0 ? [listCol >= 0 ? cells[listCol] : undefined, cells[valueCol]] : cells.length >= 2 ? [cells[0], cells[1]] : [undefined, cells[0]];
     const list = listCell === undefined || listCell.trim() === '' ? defaultList : listName(listCell);
@@ -119,5 +130,5 @@ export function importRows(text: string, defaultList?: ListName, maxRows = 10_00
     if (!list || !parsed) bad.push(line);
     else entries.push({ list, ...parsed });
   }
-  return { entries, bad };
+  return { entries, bad, tooMany: false };
 }

@@ -4,12 +4,11 @@
  */
 import { Router, type Request, type Response } from 'express';
 import busboy from 'busboy';
-import { csvLine, importRows, listName, parseListValue, type ListName } from '@crgate/core';
+import { csvLine, importRows, listName, MAX_IMPORT_ROWS, parseListValue, type ListName } from '@crgate/core';
 import { addUserListEntry, importListEntries, removeListEntries, userListEntries } from '@crgate/store';
 import { checkSessionCsrf, field, fieldList, formatDate, page, query, requireUser, signedIn, type SiteDeps } from './site-context.js';
 
 const MAX_UPLOAD = 1024 * 1024;
-const MAX_ROWS = 10_000;
 
 const SOURCE_WORDS: Record<string, string> = {
   confirmed: 'confirmed a challenge',
@@ -123,7 +122,12 @@ export function listsRoutes(deps: SiteDeps): Router {
     if (!checkSessionCsrf(deps, req, res, upload.fields._csrf)) return;
     if (upload.tooBig) return show(res, 413, { importError: `The file is larger than ${MAX_UPLOAD / 1024} KB.` });
     if (!upload.file?.length) return show(res, 400, { importError: 'Choose a CSV file to import.' });
-    const { entries, bad } = importRows(upload.file.toString('utf8'), listName(upload.fields.list) ?? 'white', MAX_ROWS);
+    const { entries, bad, tooMany } = importRows(upload.file.toString('utf8'), listName(upload.fields.list) ?? 'white');
+    if (tooMany) {
+      return show(res, 400, {
+        importError: `Nothing was imported: the file has more than ${MAX_IMPORT_ROWS.toLocaleString('en')} entries, the most one import takes. Split it into smaller files.`,
+      });
+    }
     if (bad.length) {
       const lines = bad.slice(0, 5).join(', ') + (bad.length > 5 ? ', …' : '');
       return show(res, 400, { importError: `Nothing was imported: line(s) ${lines} hold no address or domain, or no list (white or black).` });

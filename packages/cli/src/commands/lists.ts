@@ -1,7 +1,7 @@
 /** `crgate lists`: a user's whitelist and blacklist — show, add, remove, import and export CSV. */
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
-import { csvLine, importRows, normalizeAddress, parseListValue, type ListKind, type ListName } from '@crgate/core';
+import { csvLine, importRows, MAX_IMPORT_ROWS, normalizeAddress, parseListValue, type ListKind, type ListName } from '@crgate/core';
 import { addListEntry, findUserByAddress, listEntries, removeListEntry, type Db, type User } from '@crgate/store';
 import { address, EXIT, fail, withDb } from '../cli-helpers.js';
 
@@ -80,7 +80,7 @@ export function registerLists(program: Command): void {
     });
   lists
     .command('import')
-    .description('import entries from CSV: list,value per line, or any CSV with a header naming "list" and "value" (what export writes)')
+    .description(`import entries from CSV: list,value per line, or any CSV with a header naming "list" and "value" (what export writes); at most ${MAX_IMPORT_ROWS.toLocaleString('en')} entries`)
     .requiredOption('--as <address>', 'the user', address)
     .argument('<file>', 'CSV file')
     .action(async (file: string, opts: { as: string }) => {
@@ -90,7 +90,10 @@ export function registerLists(program: Command): void {
       } catch (err) {
         fail(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, EXIT.data);
       }
-      const { entries, bad } = importRows(text);
+      const { entries, bad, tooMany } = importRows(text);
+      if (tooMany) {
+        fail(`${file} has more than ${MAX_IMPORT_ROWS.toLocaleString('en')} entries, the most one import takes; nothing imported (split the file)`, EXIT.data);
+      }
       if (bad.length) {
         fail(`${file} line ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? ', …' : ''}: no list (white or black) or no address or domain; nothing imported`, EXIT.data);
       }
