@@ -203,6 +203,17 @@ describe('crgate command', { timeout: 180_000 }, () => {
     expect(bad.stderr).toContain('classifier.hamCutoff');
   });
 
+  it('hides passwords given as URL query parameters in config check', async () => {
+    const r = await runCli(['config', 'check'], {
+      ...t.env,
+      DATABASE_URL: 'postgres://u@db:5432/x?sslmode=require&password=hunter2&sslpassword=keyphrase9',
+      REDIS_URL: 'redis://db:6379/0?password=redispass7',
+    });
+    expect(r.code).toBe(0);
+    for (const secret of ['hunter2', 'keyphrase9', 'redispass7']) expect(r.stdout).not.toContain(secret);
+    expect(r.stdout).toContain('postgres://u@db:5432/x?sslmode=require&password=***&sslpassword=***');
+  });
+
   it('reports decisions and queues as JSON', async () => {
     const stats = await runCli(['stats', '--since', '1h', '--json'], t.env);
     expect(stats.code).toBe(0);
