@@ -234,6 +234,27 @@ describe('crgate command', { timeout: 180_000 }, () => {
     }
   });
 
+  it('takes --since as a period or an ISO date', async () => {
+    for (const since of ['90m', '24h', '7d', '2026-01-31', '2026-01-31T08:00Z', '2026-01-31T08:00:00.000+02:00']) {
+      const r = await runCli(['stats', '--since', since, '--json'], t.env);
+      expect(r.code, `${since}: ${r.stderr}`).toBe(0);
+    }
+  });
+
+  it('refuses a --since that is neither a period nor an ISO date, such as a bare number', async () => {
+    for (const since of ['12', '2026-02-30', '7 days', 'yesterday']) {
+      const r = await runCli(['stats', '--since', since], t.env);
+      expect(r.code, since).toBe(64);
+      expect(r.stderr).toBe(`crgate: --since: "${since}" is neither a period (90m, 24h, 7d) nor an ISO date (2026-01-31, 2026-01-31T08:00Z)\n`);
+    }
+  });
+
+  it('refuses a --since period that reaches back past any date', async () => {
+    const r = await runCli(['stats', '--since', '99999999999d'], t.env);
+    expect(r.code).toBe(64);
+    expect(r.stderr).toBe('crgate: --since: "99999999999d" is too long a period\n');
+  });
+
   it('refuses a bad challenge template file at start, naming it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'crgate-tpl-'));
     writeFileSync(join(dir, 'challenge.hbs'), 'Click {{link}} or http://elsewhere.example/');

@@ -16,12 +16,28 @@ import {
 import { configOrExit } from '../load-config.js';
 import { EXIT, fail, seconds, withDb } from '../cli-helpers.js';
 
-/** `24h`, `7d`, `90m` or an ISO date. */
+/** A date, or a date and time (a time without an offset is local time), as ISO 8601 writes them. */
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?(?:Z|[+-]\d{2}:\d{2})?)?$/i;
+
+/**
+ * `90m`, `24h`, `7d` or an ISO date (`2026-01-31`, `2026-01-31T08:00Z`); exits 64 on anything else.
+ * Not `new Date()` on any string: it reads `12` as December 2001.
+ */
 export function parseSince(value: string, now = new Date()): Date {
-  const m = /^(\d+)\s*([mhd])$/.exec(value.trim());
-  if (m) return new Date(now.getTime() - Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'm' | 'h' | 'd']);
-  const d = new Date(value);
-  if (Number.isNaN(d.getTime())) fail(`--since: "${value}" is neither a period (24h, 7d) nor a date`, EXIT.usage);
+  const v = value.trim();
+  const m = /^(\d+)\s*([mhd])$/.exec(v);
+  if (m) {
+    const d = new Date(now.getTime() - Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'm' | 'h' | 'd']);
+    if (Number.isNaN(d.getTime())) fail(`--since: "${value}" is too long a period`, EXIT.usage);
+    return d;
+  }
+  const iso = ISO_DATE.exec(v);
+  const d = new Date(v);
+  // Date reads 2026-02-30 as March 2: the day must exist in its month.
+  const dayExists = (y: number, m: number, day: number) => new Date(Date.UTC(y, m - 1, day)).getUTCDate() === day;
+  if (!iso || Number.isNaN(d.getTime()) || !dayExists(Number(iso[1]), Number(iso[2]), Number(iso[3]))) {
+    fail(`--since: "${value}" is neither a period (90m, 24h, 7d) nor an ISO date (2026-01-31, 2026-01-31T08:00Z)`, EXIT.usage);
+  }
   return d;
 }
 
@@ -172,7 +188,7 @@ export function registerOperations(program: Command): void {
   program
     .command('stats')
     .description('counts per decision, reason and challenge outcome over a period')
-    .option('--since <period>', 'a period (24h, 7d, 90m) or a date', '24h')
+    .option('--since <period>', 'a period (90m, 24h, 7d) or an ISO date (2026-01-31, 2026-01-31T08:00Z)', '24h')
     .option('--json', 'print JSON')
     .action(async (opts: { since: string; json?: boolean }) => {
       const since = parseSince(opts.since);
