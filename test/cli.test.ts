@@ -94,6 +94,15 @@ describe('crgate command', { timeout: 180_000 }, () => {
     expect(r.stderr).toBe('crgate: al@example.test already belongs to another user\n');
   });
 
+  it('does not remove a user given by an alias, and says whose alias it is', async () => {
+    const r = await runCli(['users', 'remove', 'Al@example.test'], t.env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      'crgate: al@example.test is an alias of alice@example.test, not a user. `crgate users remove alice@example.test` removes that user with all their aliases; no command removes an alias alone\n',
+    );
+    expect((await runCli(['users', 'list'], t.env)).stdout).toContain('alice@example.test  (aliases: al@example.test)');
+  });
+
   it('refuses a malformed address', async () => {
     const r = await runCli(['users', 'add', 'not-an-address'], t.env);
     expect(r.code).not.toBe(0);

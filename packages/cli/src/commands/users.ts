@@ -1,7 +1,7 @@
 /** `crgate users`: protected users and their aliases. */
 import type { Command } from 'commander';
 import { normalizeAddress } from '@crgate/core';
-import { addAlias, addUser, listUsers, removeUser, setAdmin, setPassword, UserError } from '@crgate/store';
+import { addAlias, addUser, findUserByAddress, listUsers, removeUser, setAdmin, setPassword, UserError } from '@crgate/store';
 import { readPassword } from '../read-password.js';
 import { address, fail, withDb } from '../cli-helpers.js';
 
@@ -42,7 +42,16 @@ export function registerUsers(program: Command): void {
     .argument('<address>', 'the user', address)
     .action(async (a: string) => {
       await withDb(async (db) => {
-        if (!(await removeUser(db, a))) fail(`no user ${normalizeAddress(a)}`);
+        if (!(await removeUser(db, a))) {
+          // Only a primary address names a user to remove; an alias leads to its user, who is left alone.
+          const owner = await findUserByAddress(db, a);
+          if (owner) {
+            fail(
+              `${normalizeAddress(a)} is an alias of ${owner.address}, not a user. \`crgate users remove ${owner.address}\` removes that user with all their aliases; no command removes an alias alone`,
+            );
+          }
+          fail(`no user ${normalizeAddress(a)}`);
+        }
         process.stdout.write(`removed ${normalizeAddress(a)}\n`);
       });
     });
