@@ -202,6 +202,15 @@ describe('crgate command', { timeout: 180_000 }, () => {
     expect((await t.db.query(`SELECT count(*)::int AS n FROM list_entries WHERE value LIKE '%@bulk.test'`)).rows).toEqual([{ n: 0 }]);
   });
 
+  it('imports nothing from a CSV file that is not UTF-8, and says so', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'crgate-csv-'));
+    writeFileSync(join(dir, 'latin1.csv'), Buffer.from('list,value\nwhite,m\xfcller@latin.test\nwhite,zoe@latin.test\n', 'latin1'));
+    const r = await runCli(['lists', 'import', '--as', 'alice@example.test', join(dir, 'latin1.csv')], t.env);
+    expect(r.code).toBe(65);
+    expect(r.stderr).toMatch(/latin1\.csv is not UTF-8 text; nothing imported/);
+    expect((await t.db.query(`SELECT count(*)::int AS n FROM list_entries WHERE value LIKE '%@latin.test'`)).rows).toEqual([{ n: 0 }]);
+  });
+
   it('checks the configuration with config check and names a bad key', async () => {
     const ok = await runCli(['config', 'check', '--json'], { ...t.env, DATABASE_URL: 'postgres://u:hunter2@db:5432/x' });
     expect(ok.code).toBe(0);

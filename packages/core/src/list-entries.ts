@@ -98,6 +98,18 @@ export interface ImportedEntry {
 export const MAX_IMPORT_ROWS = 10_000;
 
 /**
+ * An import file's text, or undefined when it is not UTF-8: read leniently, a Latin-1 `müller@…`
+ * would be imported as `m\uFFFDller@…`, an entry matching nobody. A byte-order mark is dropped.
+ */
+export function importFileText(bytes: Uint8Array): string | undefined {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Import rows: a header naming `list` and `value` columns (what the export writes), or rows of
  * `list,value`, or bare values that go to `defaultList`. `bad` holds the file's line numbers of rows
  * that are no entry (or name no list when there is no default). A file of more than `maxRows` entries

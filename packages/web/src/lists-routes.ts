@@ -4,7 +4,7 @@
  */
 import { Router, type Request, type Response } from 'express';
 import busboy from 'busboy';
-import { csvLine, importRows, listName, MAX_IMPORT_ROWS, parseListValue, type ListName } from '@crgate/core';
+import { csvLine, importFileText, importRows, listName, MAX_IMPORT_ROWS, parseListValue, type ListName } from '@crgate/core';
 import { addUserListEntry, importListEntries, removeListEntries, userListEntries } from '@crgate/store';
 import { checkSessionCsrf, field, fieldList, formatDate, page, query, requireUser, signedIn, type SiteDeps } from './site-context.js';
 
@@ -36,6 +36,9 @@ function readUpload(req: Request): Promise<Upload> {
       upload.fields[name] = value;
     });
     bb.on('file', (name, stream) => {
+      // A body cut off mid-file errors on the file stream, not only on busboy: unheard, it would end
+      // the process, and with it the ingest and worker running beside the site.
+      stream.on('error', reject);
       if (name !== 'file') return stream.resume();
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
@@ -122,7 +125,11 @@ export function listsRoutes(deps: SiteDeps): Router {
     if (!checkSessionCsrf(deps, req, res, upload.fields._csrf)) return;
     if (upload.tooBig) return show(res, 413, { importError: `The file is larger than ${MAX_UPLOAD / 1024} KB.` });
     if (!upload.file?.length) return show(res, 400, { importError: 'Choose a CSV file to import.' });
-    const { entries, bad, tooMany } = importRows(upload.file.toString('utf8'), listName(upload.fields.list) ?? 'white');
+    const text = importFileText(upload.file);
+    if (text === undefined) {
+      return show(res, 400, { importError: 'Nothing was imported: the file is not UTF-8 text. Save it as CSV in UTF-8 and try again.' });
+    }
+    const { entries, bad, tooMany } = importRows(text, listName(upload.fields.list) ?? 'white');
     if (tooMany) {
       return show(res, 400, {
         importError: `Nothing was imported: the file has more than ${MAX_IMPORT_ROWS.toLocaleString('en')} entries, the most one import takes. Split it into smaller files.`,

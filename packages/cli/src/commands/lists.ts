@@ -1,7 +1,7 @@
 /** `crgate lists`: a user's whitelist and blacklist — show, add, remove, import and export CSV. */
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
-import { csvLine, importRows, MAX_IMPORT_ROWS, normalizeAddress, parseListValue, type ListKind, type ListName } from '@crgate/core';
+import { csvLine, importFileText, importRows, MAX_IMPORT_ROWS, normalizeAddress, parseListValue, type ListKind, type ListName } from '@crgate/core';
 import { addListEntry, findUserByAddress, listEntries, removeListEntry, type Db, type User } from '@crgate/store';
 import { address, EXIT, fail, withDb } from '../cli-helpers.js';
 
@@ -84,12 +84,14 @@ export function registerLists(program: Command): void {
     .requiredOption('--as <address>', 'the user', address)
     .argument('<file>', 'CSV file')
     .action(async (file: string, opts: { as: string }) => {
-      let text: string;
+      let bytes: Buffer;
       try {
-        text = await readFile(file, 'utf8');
+        bytes = await readFile(file);
       } catch (err) {
         fail(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, EXIT.data);
       }
+      const text = importFileText(bytes);
+      if (text === undefined) fail(`${file} is not UTF-8 text; nothing imported (save it as CSV in UTF-8)`, EXIT.data);
       const { entries, bad, tooMany } = importRows(text);
       if (tooMany) {
         fail(`${file} has more than ${MAX_IMPORT_ROWS.toLocaleString('en')} entries, the most one import takes; nothing imported (split the file)`, EXIT.data);

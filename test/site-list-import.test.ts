@@ -1,0 +1,67 @@
+/**
+ * The site's list import: a CSV file of more entries than one import takes is refused whole and saying
+ * so, as `crgate lists import` does (no file is cut short at the limit without a word); so is a file
+ * that is not UTF-8; and an upload cut off mid-body gets a 400, not a crash of the process.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addUser, setPassword } from '@crgate/store';
+import { createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
+import { startInProcess } from './helpers/in-process.js';
+import { WebClient } from './helpers/browser.js';
+
+describe('the site\'s list import', () => {
+  let t: MailTestEnvironment;
+  let engine: Awaited<ReturnType<typeof startInProcess>>;
+
+  beforeAll(async () => {
+    t = await createMailTestEnvironment();
+    engine = await startInProcess(t.env, ['web']);
+    await addUser(engine.db, 'alice@example.test');
+    await setPassword(engine.db, 'alice@example.test', 'correct horse battery');
+  });
+
+  afterAll(async () => {
+    await engine?.stop();
+    await t?.cleanup();
+  });
+
+  async function signedIn(): Promise<WebClient> {
+    const alice = new WebClient(t.publicUrl);
+    const signIn = await alice.post('/signin/password', { _csrf: await alice.csrfOf('/signin'), address: 'alice@example.test', password: 'correct horse battery' });
+    expect(signIn.status).toBe(303);
+    return alice;
+  }
+
+  it('imports nothing from a file of more than 10,000 entries, and names the limit', async () => {
+    const alice = await signedIn();
+    const form = new FormData();
+    form.append('_csrf', await alice.csrfOf('/lists'));
+    form.append('list', 'white');
+    form.append('file', new Blob([Array.from({ length: 10_001 }, (_, i) => `u${i}@bulk.test\n`).join('')], { type: 'text/csv' }), 'big.csv');
+    const r = await alice.request('POST', '/lists/import', form);
+    expect(r.status).toBe(400);
+    expect(r.text).toContain('Nothing was imported: the file has more than 10,000 entries, the most one import takes.');
+    expect((await t.db.query(`SELECT count(*)::int AS n FROM list_entries`)).rows).toEqual([{ n: 0 }]);
+  });
+
+  it('answers 400 to an upload that ends before its closing boundary, and keeps serving', async () => {
+    const alice = await signedIn();
+    const csrf = await alice.csrfOf('/lists');
+    const body = `--xx\r\nContent-Disposition: form-data; name="_csrf"\r\n\r\n${csrf}\r\n--xx\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\nbob@example.org`;
+    const r = await alice.request('POST', '/lists/import', body, { 'content-type': 'multipart/form-data; boundary=xx' });
+    expect(r.status).toBe(400);
+    expect((await alice.get('/lists')).status).toBe(200);
+  });
+
+  it('imports nothing from a file that is not UTF-8, and says so', async () => {
+    const alice = await signedIn();
+    const form = new FormData();
+    form.append('_csrf', await alice.csrfOf('/lists'));
+    form.append('list', 'white');
+    form.append('file', new Blob([Buffer.from('m\xfcller@latin.test\nzoe@latin.test\n', 'latin1')], { type: 'text/csv' }), 'latin1.csv');
+    const r = await alice.request('POST', '/lists/import', form);
+    expect(r.status).toBe(400);
+    expect(r.text).toContain('UTF-8');
+    expect((await t.db.query(`SELECT count(*)::int AS n FROM list_entries WHERE value LIKE '%latin.test'`)).rows).toEqual([{ n: 0 }]);
+  });
+});
