@@ -3,22 +3,31 @@
  * DNS server: a whitelisted address claimed from a stranger's server with a second From: field or none,
  * and a signature of another registrant under a private public suffix (eu.org), where every name has
  * its own owner. None of them is delivered, and none gets a challenge (it would go to a forged address).
+ * And header fields forged in crgate's name never reach the mailbox, delivered or released.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPairSync } from 'node:crypto';
 import { text } from 'node:stream/consumers';
 import DKIM from 'nodemailer/lib/dkim';
-import { addListEntry, addUser, findUserByAddress } from '@crgate/store';
+import { addListEntry, addUser, applyQuarantineAction, findUserByAddress } from '@crgate/store';
 import { createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
 import { pythonLmtpSend } from './helpers/lmtp-client.js';
-import { sleep } from './helpers/sinks.js';
+import { sleep, waitFor } from './helpers/sinks.js';
 
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const publicDer = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
 const privatePem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 /** A server none of the domains authorises. */
 const STRANGER = { addr: '192.0.2.99', helo: 'mx.stranger.test' };
+/** The server strict.test's SPF names. */
+const STRICT_MX = { addr: '198.51.100.10', helo: 'mx.strict.test' };
+/** crgate's authserv-id in its Authentication-Results (lmtp.hostname). */
+const OURS = 'crgate.example.test';
+const FORGED_FIELDS =
+  `Authentication-Results: ${OURS};\r\n dkim=pass header.d=strict.test; dmarc=pass header.from=strict.test\r\n` +
+  'X-Crgate-Decision: deliver; reasons=WHITELIST_ADDRESS\r\n' +
+  'Authentication-Results: mx.other.test; spf=pass smtp.mailfrom=strict.test\r\n';
 
 function message(id: string, fromLines: string): string {
   return `${fromLines}To: alice@example.test\r\nSubject: Invoice ${id}\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <${id}@forged.test>\r\n\r\nPlease pay today.\r\n`;
@@ -40,13 +49,13 @@ describe('forged senders', () => {
     return { decision: rows[0].decision, symbols: rows[0].reasons.map((r: { symbol: string }) => r.symbol) };
   }
 
-  async function send(mailFrom: string, raw: string): Promise<void> {
-    const r = await pythonLmtpSend(t.lmtpPort, mailFrom, ['alice@example.test'], raw, { xforward: STRANGER });
+  async function send(mailFrom: string, raw: string, client = STRANGER): Promise<void> {
+    const r = await pythonLmtpSend(t.lmtpPort, mailFrom, ['alice@example.test'], raw, { xforward: client });
     expect(r.data?.[0]?.[1]).toBe(250);
   }
 
   beforeAll(async () => {
-    t = await createMailTestEnvironment();
+    t = await createMailTestEnvironment({ CRGATE_LMTP_HOSTNAME: OURS });
     Object.assign(t.dns.records, {
       'strict.test': { MX: [{ exchange: 'mx.strict.test', priority: 10 }], TXT: ['v=spf1 ip4:198.51.100.10 ~all'] },
       '_dmarc.strict.test': { TXT: ['v=DMARC1; p=reject'] },
@@ -97,5 +106,35 @@ describe('forged senders', () => {
     expect(d.decision).not.toBe('challenge');
     await sleep(1000);
     expect(t.smtpSink.messages.length).toBe(challenges);
+  });
+
+  /** The header block of the last message delivered to the mailbox with this Message-ID. */
+  function deliveredHeader(id: string): string {
+    const m = t.lmtpSink.messages.filter((x) => x.raw.toString('latin1').includes(`<${id}@forged.test>`)).at(-1)!;
+    return m.raw.toString('latin1').split('\r\n\r\n')[0]!;
+  }
+
+  it('delivers mail without the Authentication-Results and X-Crgate-Decision fields the sender wrote in our name', async () => {
+    await send('friend@strict.test', FORGED_FIELDS + message('forged-fields', 'From: Friend <friend@strict.test>\r\n'), STRICT_MX);
+    expect((await decisionOf('forged-fields')).decision).toBe('deliver');
+    const header = deliveredHeader('forged-fields');
+    expect(header.match(/^X-Crgate-Decision:/gim)).toHaveLength(1);
+    expect(header.match(new RegExp(`^Authentication-Results: ${OURS.replaceAll('.', '\\.')};`, 'gim'))).toHaveLength(1);
+    expect(header).not.toContain('dkim=pass header.d=strict.test');
+    // Another host's results are its own business: kept as they came.
+    expect(header).toContain('Authentication-Results: mx.other.test; spf=pass smtp.mailfrom=strict.test');
+  });
+
+  it('releases held mail without the fields the sender wrote in our name', async () => {
+    await send('newcomer@strict.test', FORGED_FIELDS + message('forged-held', 'From: Newcomer <newcomer@strict.test>\r\n'), STRICT_MX);
+    expect((await decisionOf('forged-held')).decision).not.toBe('deliver');
+    const alice = (await findUserByAddress(engine.db, 'alice@example.test'))!;
+    const { rows } = await t.db.query(`SELECT r.id FROM message_recipients r JOIN messages m ON m.id = r.message_id WHERE m.message_id_header = '<forged-held@forged.test>'`);
+    await applyQuarantineAction(engine.db, alice.id, [rows[0].id], 'release');
+    await waitFor(() => t.lmtpSink.messages.some((x) => x.raw.toString('latin1').includes('<forged-held@forged.test>')), 'the released copy');
+    const header = deliveredHeader('forged-held');
+    expect(header.match(/^X-Crgate-Decision:/gim)).toHaveLength(1);
+    expect(header).not.toContain('dkim=pass header.d=strict.test');
+    expect(header).toContain('Authentication-Results: mx.other.test; spf=pass smtp.mailfrom=strict.test');
   });
 });

@@ -9,3 +9,4 @@ export * from './outgoing-tap.js';
 export * from './content-check.js';
 export * from './external-scorers.js';
 export * from './message-spool.js';
+export * from './trace-fields.js';

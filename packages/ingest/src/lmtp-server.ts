@@ -18,6 +18,7 @@ import { handleTapCopy, isTrustedPeer, type TapOutcome } from './outgoing-tap.js
 import type { ResolveFn } from './dns-resolver.js';
 import { decisionHeader, DeliveryPool, type DeliveryResult } from './downstream.js';
 import { SPOOL_ABOVE_BYTES, SpooledMessage, type IncomingMessage, type SpoolWriter } from './message-spool.js';
+import { withoutClaimedTraceFields } from './trace-fields.js';
 
 export interface IngestDeps {
   db: Db;
@@ -244,13 +245,15 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
       const header = decisionHeader(d.action, d.reasons.map((r) => r.symbol));
       byHeader.set(header, [...(byHeader.get(header) ?? []), u]);
     }
+    // What the mailbox gets after crgate's own header: the message as sent, less fields forged in our name.
+    const original = withoutClaimedTraceFields(head, (offset) => (spooled ? { stream: () => spooled.stream(offset) } : head.subarray(offset)), config.lmtp.hostname);
     await Promise.all(
       [...byHeader].map(async ([header, group]) => {
         const rcptOf = (u: User) =>
           config.deliverTo.kind === 'maildir' ? u.address : (rcpts.find((r) => r.crgateUser?.id === u.id)?.address ?? u.address);
         const results = await downstream.deliver(
           config.deliverTo,
-          { mailFrom: mailFromRaw, recipients: group.map(rcptOf), message: [Buffer.from(header + (auth?.headers ?? '')), spooled ?? head] },
+          { mailFrom: mailFromRaw, recipients: group.map(rcptOf), message: [Buffer.from(header + (auth?.headers ?? '')), ...original] },
           config.lmtp.hostname,
         );
         group.forEach((u, i) => deliveries.set(u.id, results[i]!));

@@ -483,9 +483,9 @@ export const BODY_SLICE_BYTES = 1024 * 1024;
  * (and the send is retried) if the body is gone meanwhile; the expiry never purges the body of a copy
  * being released.
  */
-export function storedBody(db: Queryable, messageId: number, sliceBytes = BODY_SLICE_BYTES): { stream(): Readable } {
+export function storedBody(db: Queryable, messageId: number, sliceBytes = BODY_SLICE_BYTES, start = 0): { stream(): Readable } {
   async function* slices(): AsyncGenerator<Buffer> {
-    for (let offset = 0; ; offset += sliceBytes) {
+    for (let offset = start; ; offset += sliceBytes) {
       const { rows } = await db.query<{ slice: Buffer | null }>(`SELECT substring(raw FROM $2 FOR $3) AS slice FROM messages WHERE id = $1`, [
         messageId,
         offset + 1,

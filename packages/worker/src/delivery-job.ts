@@ -7,6 +7,7 @@
 import { UnrecoverableError } from 'bullmq';
 import type { Config, Logger } from '@crgate/core';
 import {
+  copyHeads,
   getRecipientCopy,
   markDeliveryFailed,
   markReleased,
@@ -15,7 +16,7 @@ import {
   type HeldCopy,
   type SendLocks,
 } from '@crgate/store';
-import { decisionHeader, deliver } from '@crgate/ingest';
+import { decisionHeader, deliver, MAX_HEADER_BYTES, withoutClaimedTraceFields } from '@crgate/ingest';
 
 export interface DeliveryJobDeps {
   config: Config;
@@ -48,13 +49,16 @@ async function deliverLocked(copy: HeldCopy, deps: DeliveryJobDeps): Promise<'de
   }
   const rcpt = config.deliverTo.kind === 'maildir' ? copy.userAddress : copy.rcptTo;
   const symbols = Array.isArray(copy.reasons) ? (copy.reasons as Array<{ symbol: string }>).map((r) => r.symbol) : [];
+  // The stored bytes, read from the database a slice at a time as they are sent, less the header
+  // fields forged in our name (the ingest takes them out of what it delivers, too).
+  const head = (await copyHeads(db, [recipientId], MAX_HEADER_BYTES)).get(recipientId) ?? Buffer.alloc(0);
+  const original = withoutClaimedTraceFields(head, (offset) => storedBody(db, copy.messageId, undefined, offset), config.lmtp.hostname);
   const [result] = await deliver(
     config.deliverTo,
     {
       mailFrom: copy.envelopeSender,
       recipients: [rcpt],
-      // The added header, then the stored bytes read from the database a slice at a time as they are sent.
-      message: [Buffer.from(decisionHeader('released', symbols) + (copy.authHeaders ?? '')), storedBody(db, copy.messageId)],
+      message: [Buffer.from(decisionHeader('released', symbols) + (copy.authHeaders ?? '')), ...original],
     },
     config.lmtp.hostname,
   );
