@@ -38,6 +38,15 @@ describe('classifier learning in the engine', () => {
   let hamDir: string;
   let spamDir: string;
 
+  /** How the message with this Message-ID was trained into the scope: [{ label, weight }] or []. */
+  const trainingOf = async (scope: number, messageId: string) =>
+    (
+      await t.db.query(
+        `SELECT label, weight FROM classifier_trained WHERE scope = $1 AND message_key = (SELECT sha256 FROM messages WHERE message_id_header = $2)`,
+        [scope, messageId],
+      )
+    ).rows;
+
   const totals = async (scope: number) =>
     (await t.db.query(`SELECT nham, nspam FROM classifier_totals WHERE scope = $1`, [scope])).rows[0] ?? { nham: 0, nspam: 0 };
 
@@ -177,23 +186,15 @@ describe('classifier learning in the engine', () => {
     await send(2);
     const { rows } = await t.db.query(`SELECT status FROM challenges WHERE sender = 'vintner@vineyard.test' ORDER BY created_at LIMIT 1`);
     expect(rows).toEqual([{ status: 'expired' }]);
-    const learned = async () =>
-      (
-        await t.db.query(
-          `SELECT label, weight FROM classifier_trained WHERE scope = $1 AND message_key = (SELECT sha256 FROM messages WHERE message_id_header = '<harvest-1@vineyard.test>')`,
-          [alice.id],
-        )
-      ).rows;
-    await waitFor(async () => (await learned()).length === 1, 'the held copy of the expired challenge learned');
-    expect(await learned()).toEqual([{ label: 'spam', weight: 0.25 }]);
+    await waitFor(async () => (await trainingOf(alice.id, '<harvest-1@vineyard.test>')).length === 1, 'the held copy of the expired challenge learned');
+    expect(await trainingOf(alice.id, '<harvest-1@vineyard.test>')).toEqual([{ label: 'spam', weight: 0.25 }]);
   });
 
   it('learns from mail carrying a header value too long for the token index', async () => {
     const alice = (await findUserByAddress(engine.db, 'alice@example.test'))!;
     t.dns.records['meadow.test'] = { MX: [{ exchange: 'mx.meadow.test', priority: 10 }], TXT: [`v=spf1 ip4:${REMOTE_CLIENT.addr} -all`] };
     // No long line: the attachment's Content-Type is folded over 3,000 bytes, and PostgreSQL cannot
-    // index a token row over about 2,700.
-    // Random, so PostgreSQL cannot compress it under the limit.
+    // index a token row over about 2,700. Random, so PostgreSQL cannot compress it under the limit.
     const folded = randomBytes(1600).toString('hex').match(/.{1,70}/g)!.join('\r\n ');
     const message =
       'From: Dora Meadows <dora@meadow.test>\r\nTo: Alice <alice@example.test>\r\nSubject: Hay meadow survey\r\nDate: Wed, 02 Dec 2026 09:00:00 +0000\r\nMessage-ID: <meadow-1@meadow.test>\r\n' +
@@ -204,15 +205,8 @@ describe('classifier learning in the engine', () => {
     const { rows } = await t.db.query(`SELECT decision FROM message_recipients ORDER BY id DESC LIMIT 1`);
     expect(rows[0].decision).toBe('discard');
     // Learned in the ingest's batch, with whatever else that batch holds.
-    const learned = async () =>
-      (
-        await t.db.query(
-          `SELECT label, weight FROM classifier_trained WHERE scope = $1 AND message_key = (SELECT sha256 FROM messages WHERE message_id_header = '<meadow-1@meadow.test>')`,
-          [alice.id],
-        )
-      ).rows;
-    await waitFor(async () => (await learned()).length === 1, 'the discarded message learned');
-    expect(await learned()).toEqual([{ label: 'spam', weight: 0.5 }]);
+    await waitFor(async () => (await trainingOf(alice.id, '<meadow-1@meadow.test>')).length === 1, 'the discarded message learned');
+    expect(await trainingOf(alice.id, '<meadow-1@meadow.test>')).toEqual([{ label: 'spam', weight: 0.5 }]);
     const longest = await t.db.query(`SELECT max(length(token))::int AS n FROM classifier_tokens WHERE scope = $1`, [alice.id]);
     expect(longest.rows[0].n).toBeLessThanOrEqual(201);
   });
