@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '@crgate/core';
-import { addUser, DIGEST_LAG_MS, digestsDue, findUserByAddress, markDigestSent, resolveSecret } from '@crgate/store';
+import { addUser, DIGEST_LAG_MS, digestsDue, findUserByAddress, markDigestSent, resolveSecret, SendLocks } from '@crgate/store';
 import { sendDigests } from '@crgate/worker';
 import { createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
@@ -127,6 +127,26 @@ describe('digest of held mail', () => {
     expect(toBert()).toBe(before + 1);
     await sendDigests(engine.config, engine.db, secret, new Date(today.getTime() + 5), silentLogger);
     expect(toBert()).toBe(before + 2);
+  });
+
+  it('sends one digest per user when two workers make the digests at the same moment', async () => {
+    await addUser(engine.db, 'cleo@example.test');
+    const raw = `From: caller@far.test\r\nTo: cleo@example.test\r\nSubject: Call me\r\nMessage-ID: <call-1@far.test>\r\n\r\nHi.\r\n`;
+    expect((await lmtpSend(t.lmtpPort, 'caller@far.test', ['cleo@example.test'], raw))[0]!.code).toBe(250);
+    const toCleo = () => lmtpSink.messages.filter((m) => m.rcptTo.includes('cleo@example.test')).length;
+    // Each worker process has its own lock connection.
+    const [one, two] = [new SendLocks(engine.config.databaseUrl), new SendLocks(engine.config.databaseUrl)];
+    try {
+      const at = new Date(Date.now() + DIGEST_LAG_MS + 1000);
+      await Promise.all([
+        sendDigests(engine.config, engine.db, secret, at, silentLogger, one),
+        sendDigests(engine.config, engine.db, secret, at, silentLogger, two),
+      ]);
+    } finally {
+      await one.close();
+      await two.close();
+    }
+    expect(toCleo()).toBe(1);
   });
 
   it('refuses a forged or altered link', async () => {

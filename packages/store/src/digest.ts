@@ -66,6 +66,15 @@ export async function digestsDue(db: Queryable, now: Date, maxItems = 50): Promi
   return out;
 }
 
+/**
+ * Whether the user's digest is still to be sent for the period digestsDue found (`since`): another
+ * worker's run may have sent it meanwhile, moving last_digest_at past `since`.
+ */
+export async function digestStillDue(db: Queryable, userId: number, since: Date): Promise<boolean> {
+  const { rowCount } = await db.query('SELECT 1 FROM users WHERE id = $1 AND (last_digest_at IS NULL OR last_digest_at <= $2)', [userId, since]);
+  return (rowCount ?? 0) > 0;
+}
+
 export async function markDigestSent(db: Queryable, userId: number, at: Date): Promise<void> {
   await db.query('UPDATE users SET last_digest_at = $2 WHERE id = $1', [userId, at]);
 }

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { deriveWebSecret, digestToken, sanitizeSubject, type Config, type Logger } from '@crgate/core';
-import { digestsDue, markDigestSent, type Db, type DigestDue } from '@crgate/store';
+import { digestsDue, digestStillDue, markDigestSent, type Db, type DigestDue, type SendLocks } from '@crgate/store';
 import { composeMail, decisionHeader, deliver } from '@crgate/ingest';
 
 /** A digest link stays valid as long as held mail is kept. */
@@ -33,29 +33,40 @@ export function digestText(config: Config, d: DigestDue, webSecret: string, now:
 }
 
 
-export async function sendDigests(config: Config, db: Db, secret: string, now: Date, logger: Logger): Promise<number> {
-  const webSecret = deriveWebSecret(secret);
-  const host = new URL(config.publicUrl).hostname.toLowerCase();
+/**
+ * Sends every digest due. With `locks` (the worker's), each user's digest is sent under a lock and
+ * only if no other worker sent it meanwhile: a run that outlived its job lock, taken over by a second
+ * worker, mailed every due user twice.
+ */
+export async function sendDigests(config: Config, db: Db, secret: string, now: Date, logger: Logger, locks?: SendLocks): Promise<number> {
   let sent = 0;
   for (const d of await digestsDue(db, now)) {
-    const raw = await composeMail({
-      from: config.challenge.from,
-      to: d.address,
-      subject: `Held mail: ${d.total} new message(s)`,
-      messageId: `<digest-${randomBytes(12).toString('hex')}@${host}>`,
-      date: now,
-      headers: { 'Auto-Submitted': 'auto-generated', 'X-Auto-Response-Suppress': 'All' },
-      text: digestText(config, d, webSecret, now),
-    });
-    const rcpt = d.address;
-    const [result] = await deliver(config.deliverTo, { mailFrom: '', recipients: [rcpt], message: Buffer.concat([Buffer.from(decisionHeader('digest', [])), raw]) }, config.lmtp.hostname);
-    if (!result!.ok) {
-      logger.warn({ event: 'digest.failed', userId: d.userId, code: result!.code, reply: result!.message }, 'digest not delivered; retried next hour');
-      continue;
-    }
-    await markDigestSent(db, d.userId, d.until);
-    logger.info({ event: 'digest.sent', userId: d.userId, messages: d.total }, 'digest sent');
-    sent++;
+    const send = async () => (await digestStillDue(db, d.userId, d.since)) && sendDigest(config, db, secret, d, now, logger);
+    const done = locks ? (await locks.withLock(`digest:${d.userId}`, send))?.value : await send();
+    if (done) sent++;
   }
   return sent;
+}
+
+async function sendDigest(config: Config, db: Db, secret: string, d: DigestDue, now: Date, logger: Logger): Promise<boolean> {
+  const webSecret = deriveWebSecret(secret);
+  const host = new URL(config.publicUrl).hostname.toLowerCase();
+  const raw = await composeMail({
+    from: config.challenge.from,
+    to: d.address,
+    subject: `Held mail: ${d.total} new message(s)`,
+    messageId: `<digest-${randomBytes(12).toString('hex')}@${host}>`,
+    date: now,
+    headers: { 'Auto-Submitted': 'auto-generated', 'X-Auto-Response-Suppress': 'All' },
+    text: digestText(config, d, webSecret, now),
+  });
+  const rcpt = d.address;
+  const [result] = await deliver(config.deliverTo, { mailFrom: '', recipients: [rcpt], message: Buffer.concat([Buffer.from(decisionHeader('digest', [])), raw]) }, config.lmtp.hostname);
+  if (!result!.ok) {
+    logger.warn({ event: 'digest.failed', userId: d.userId, code: result!.code, reply: result!.message }, 'digest not delivered; retried next hour');
+    return false;
+  }
+  await markDigestSent(db, d.userId, d.until);
+  logger.info({ event: 'digest.sent', userId: d.userId, messages: d.total }, 'digest sent');
+  return true;
 }

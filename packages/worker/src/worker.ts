@@ -111,7 +111,7 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
       case 'classifier.train':
         return config.classifier.enabled ? trainFromCopy(deps.db, job.data as JobPayloads['classifier.train'], jobLog) : 'disabled';
       case 'digest.send':
-        return sendDigests(config, deps.db, deps.secret, now(), jobLog);
+        return sendDigests(config, deps.db, deps.secret, now(), jobLog, locks);
       case 'expiry.sweep': {
         // One clock for the whole sweep: a challenge expiring between the learning and expireOld
         // would otherwise be marked expired without ever being learned from.
