@@ -167,6 +167,15 @@ describe('crgate command', { timeout: 180_000 }, () => {
     expect(missing.stderr).toContain('friends.test is not on the whitelist');
   });
 
+  it('lists add takes the entry off the other list, and says so', async () => {
+    await runCli(['lists', 'add', '--as', 'alice@example.test', 'black', 'turncoat@x.test'], t.env);
+    const r = await runCli(['lists', 'add', '--as', 'alice@example.test', 'white', 'Turncoat@X.test'], t.env);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('turncoat@x.test moved from the blacklist');
+    const { rows } = await t.db.query(`SELECT list FROM list_entries WHERE value = 'turncoat@x.test'`);
+    expect(rows).toEqual([{ list: 'white' }]);
+  });
+
   it('refuses a CSV line that names no list, and counts blank lines in the line it names', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'crgate-csv-'));
     writeFileSync(join(dir, 'bad.csv'), 'white,ok@x.test\n\n\ngrey,bad@x.test\n');

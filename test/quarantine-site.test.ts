@@ -384,6 +384,28 @@ describe('recipient site', () => {
     expect((await alice.get('/lists')).text).not.toContain('friends.example');
   });
 
+  it('adding a blacklisted sender to the whitelist takes them off the blacklist, says so, and delivers their next mail', async () => {
+    const csrf = await alice.csrfOf('/lists');
+    await alice.post('/lists/add', { _csrf: csrf, list: 'black', value: 'rita@remote.test' });
+    const added = await alice.post('/lists/add', { _csrf: csrf, list: 'white', value: 'Rita@Remote.test' });
+    expect(added.location).toBe('/lists?done=moved-white');
+    expect((await alice.get(added.location!)).text).toContain('Entry added to your whitelist, and moved from your blacklist.');
+    const { rows } = await t.db.query(`SELECT list FROM list_entries WHERE user_id = $1 AND value = 'rita@remote.test'`, [aliceId]);
+    expect(rows).toEqual([{ list: 'white' }]);
+    expect((await send('Rita <rita@remote.test>', { subject: 'Friends again', text: 'x' })).decision).toBe('deliver');
+  });
+
+  it('adding a whitelisted domain to the blacklist takes it off the whitelist, and discards its next mail', async () => {
+    const csrf = await alice.csrfOf('/lists');
+    await alice.post('/lists/add', { _csrf: csrf, list: 'white', value: 'turned.example' });
+    const added = await alice.post('/lists/add', { _csrf: csrf, list: 'black', value: '@turned.example' });
+    expect(added.location).toBe('/lists?done=moved-black');
+    expect((await alice.get(added.location!)).text).toContain('Entry added to your blacklist, and moved from your whitelist.');
+    const { rows } = await t.db.query(`SELECT list, kind FROM list_entries WHERE user_id = $1 AND value = 'turned.example'`, [aliceId]);
+    expect(rows).toEqual([{ list: 'black', kind: 'domain' }]);
+    expect((await send('Sam <sam@turned.example>', { subject: 'Not any more', text: 'x' })).decision).toBe('discard');
+  });
+
   it('signs in with a password; a wrong password reads like an unknown address', async () => {
     await setPassword(engine.db, 'alice@example.test', 'correct horse battery');
     const c = new WebClient(t.publicUrl);

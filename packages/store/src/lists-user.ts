@@ -22,19 +22,48 @@ export async function removeListEntries(db: Queryable, userId: number, ids: numb
   return res.rowCount ?? 0;
 }
 
-/** Adds one entry (normalised as addListEntry does); false when it was there already. */
-export async function addUserListEntry(
-  db: Queryable,
-  userId: number,
-  entry: { list: ListName; kind: ListKind; value: string; source: ListSource },
-): Promise<boolean> {
-  const value = entry.kind === 'address' ? normalizeAddress(entry.value) : entry.value.trim().toLowerCase().replace(/^@/, '');
+function entryValue(entry: { kind: ListKind; value: string }): string {
+  return entry.kind === 'address' ? normalizeAddress(entry.value) : entry.value.trim().toLowerCase().replace(/^@/, '');
+}
+
+/** Inserts one entry as it is; false when it was there already. */
+async function insertEntry(db: Queryable, userId: number, entry: { list: ListName; kind: ListKind; value: string; source: ListSource }): Promise<boolean> {
   const res = await db.query(
     `INSERT INTO list_entries (user_id, list, kind, value, source) VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (user_id, list, kind, value) DO NOTHING RETURNING id`,
-    [userId, entry.list, entry.kind, value, entry.source],
+    [userId, entry.list, entry.kind, entryValue(entry), entry.source],
   );
   return (res.rowCount ?? 0) > 0;
+}
+
+export interface AddedListEntry {
+  /** False when the entry was on the list already. */
+  added: boolean;
+  /** True when the same entry was on the other list and was taken off it. */
+  moved: boolean;
+}
+
+/**
+ * Adds one entry (normalised as addListEntry does) in one transaction, and takes the same entry (the
+ * same address, or the same domain) off the other list: the recipient's latest word wins, as with
+ * "Release and whitelist". Left on the blacklist, an address added to the whitelist would still be
+ * discarded (the blacklist is checked first). The site's "Add" and `crgate lists add` both use it.
+ */
+export async function addUserListEntry(
+  db: Db,
+  userId: number,
+  entry: { list: ListName; kind: ListKind; value: string; source: ListSource },
+): Promise<AddedListEntry> {
+  const other: ListName = entry.list === 'white' ? 'black' : 'white';
+  return withTransaction(db, async (tx) => {
+    const removed = await tx.query('DELETE FROM list_entries WHERE user_id = $1 AND list = $2 AND kind = $3 AND value = $4', [
+      userId,
+      other,
+      entry.kind,
+      entryValue(entry),
+    ]);
+    return { added: await insertEntry(tx, userId, entry), moved: (removed.rowCount ?? 0) > 0 };
+  });
 }
 
 /** Adds many entries in one transaction (source `import`); returns how many were new. */
@@ -45,7 +74,7 @@ export async function importListEntries(
 ): Promise<number> {
   return withTransaction(db, async (tx) => {
     let added = 0;
-    for (const e of entries) if (await addUserListEntry(tx, userId, { ...e, source: 'import' })) added++;
+    for (const e of entries) if (await insertEntry(tx, userId, { ...e, source: 'import' })) added++;
     return added;
   });
 }

@@ -89,6 +89,8 @@ export function listsRoutes(deps: SiteDeps): Router {
     const messages = new Map([
       ['added', 'Entry added.'],
       ['present', 'That entry was already on the list.'],
+      ['moved-white', 'Entry added to your whitelist, and moved from your blacklist.'],
+      ['moved-black', 'Entry added to your blacklist, and moved from your whitelist.'],
       ['removed', `${n} entr${n === 1 ? 'y' : 'ies'} removed.`],
       ['imported', `${n} new entr${n === 1 ? 'y' : 'ies'} imported.`],
     ]);
@@ -102,9 +104,11 @@ export function listsRoutes(deps: SiteDeps): Router {
     if (!list || !parsed) {
       return show(res, 400, { error: 'Enter a mail address (bob@example.org) or a domain (example.org).', value: field(req, 'value'), addList: list });
     }
-    const added = await addUserListEntry(deps.db, userId(res), { list, ...parsed, source: 'manual' });
-    log.info({ event: 'web.lists_changed', userId: userId(res), change: 'add', list }, 'list entry added');
-    res.redirect(303, `${deps.basePath}/lists?done=${added ? 'added' : 'present'}`);
+    const { added, moved } = await addUserListEntry(deps.db, userId(res), { list, ...parsed, source: 'manual' });
+    log.info({ event: 'web.lists_changed', userId: userId(res), change: 'add', list, moved }, 'list entry added');
+    // Taken off the other list: say so, since the entry disappears from there.
+    const done = moved ? `moved-${list}` : added ? 'added' : 'present';
+    res.redirect(303, `${deps.basePath}/lists?done=${done}`);
   });
 
   router.post('/lists/remove', async (req, res) => {

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { csvLine, importFileText, importRows, MAX_IMPORT_ROWS, normalizeAddress, parseListValue, type ListKind, type ListName } from '@crgate/core';
-import { addListEntry, findUserByAddress, listEntries, removeListEntry, type Db, type User } from '@crgate/store';
+import { addListEntry, addUserListEntry, findUserByAddress, listEntries, removeListEntry, type Db, type User } from '@crgate/store';
 import { address, EXIT, fail, withDb } from '../cli-helpers.js';
 
 function listName(value: string): ListName {
@@ -52,7 +52,12 @@ export function registerLists(program: Command): void {
       const parsed = entries.map(entryOrFail);
       await withDb(async (db) => {
         const user = await userOrFail(db, opts.as);
-        for (const e of parsed) await addListEntry(db, { userId: user.id, list: name, kind: e.kind, value: e.value, source: 'manual' });
+        const other = name === 'white' ? 'black' : 'white';
+        for (const e of parsed) {
+          // As on the site: the entry leaves the other list, so the latest word wins.
+          const { moved } = await addUserListEntry(db, user.id, { list: name, kind: e.kind, value: e.value, source: 'manual' });
+          if (moved) process.stdout.write(`${e.kind === 'address' ? normalizeAddress(e.value) : e.value} moved from the ${other}list\n`);
+        }
         process.stdout.write(`${parsed.length} entr${parsed.length === 1 ? 'y' : 'ies'} on the ${name}list of ${user.address}\n`);
       });
     });
