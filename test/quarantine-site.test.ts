@@ -65,6 +65,7 @@ describe('recipient site', () => {
     await addUser(engine.db, 'alice@example.test');
     await addUser(engine.db, 'pat@example.test');
     await addUser(engine.db, 'sol@example.test');
+    await addUser(engine.db, 'paul@example.test');
     aliceId = (await findUserByAddress(engine.db, 'alice@example.test'))!.id;
   });
 
@@ -204,6 +205,23 @@ describe('recipient site', () => {
     expect(byScore.slice(0, 3)).toEqual([ids[1], ids[0], ids[2]]);
     expect(new Set(byScore)).toEqual(new Set(ids));
     expect(byScore).toHaveLength(ids.length);
+  });
+
+  it('an older page left empty by an action says there is nothing more there and links to the newest page', async () => {
+    const paul = await signIn('paul@example.test');
+    for (let i = 0; i < 51; i++) await send(`p${i}@remote.test`, { subject: `Page ${i}`, text: 'x', to: 'paul@example.test' }, 'paul@example.test');
+    const first = await paul.get('/q');
+    const next = /href="([^"]+)" rel="next"/.exec(first.text)![1]!.replace(/&#x3D;/g, '=').replace(/&amp;/g, '&');
+    const last = await paul.get(next);
+    const ids = [...last.text.matchAll(/name="ids" value="(\d+)"/g)].map((m) => m[1]!);
+    expect(ids).toHaveLength(1);
+    const back = /name="back" value="([^"]*)"/.exec(last.text)![1]!.replace(/&#x3D;/g, '=').replace(/&amp;/g, '&');
+    const done = await paul.post('/q/actions', { _csrf: WebClient.csrf(last.text), action: 'delete', ids, back });
+    const after = await paul.get(done.location!);
+    expect(after.text).toContain('50 held');
+    expect(after.text).toContain('No more messages here.');
+    expect(after.text).not.toContain('No held mail');
+    expect(after.text).toMatch(/<a href="\/q">Newest<\/a>/);
   });
 
   it('shows a message: headers, text, attachments listed, HTML only sanitised in a sandboxed frame', async () => {
