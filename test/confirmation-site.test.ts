@@ -111,6 +111,30 @@ describe('confirmation site', () => {
     }
   });
 
+  it("answers a used or expired link in the recipient's language", async () => {
+    await t.db.query(`UPDATE users SET language = 'de' WHERE address = 'alice@example.test'`);
+    try {
+      const used = await challengeLinkFor('greta@remote.test', 'Gebraucht');
+      expect((await fetch(used, { method: 'POST' })).status).toBe(200);
+      for (const method of ['GET', 'POST']) {
+        const again = await fetch(used, { method });
+        expect(again.status).toBe(410);
+        const page = await again.text();
+        expect(page).toContain('<html lang="de">');
+        expect(page).toContain('Dieser Bestätigungslink wurde bereits verwendet: Ihre Nachrichten wurden zugestellt.');
+      }
+      const late = await challengeLinkFor('kurt@remote.test', 'Abgelaufen');
+      await t.db.query(`UPDATE challenges SET expires_at = now() - interval '1 second' WHERE sender = 'kurt@remote.test'`);
+      const expired = await fetch(late);
+      expect(expired.status).toBe(410);
+      const page = await expired.text();
+      expect(page).toContain('<html lang="de">');
+      expect(page).toContain('Dieser Bestätigungslink ist abgelaufen.');
+    } finally {
+      await t.db.query(`UPDATE users SET language = 'en' WHERE address = 'alice@example.test'`);
+    }
+  });
+
   it('serves a health check', async () => {
     const res = await fetch(`${t.publicUrl}/healthz`);
     expect(await res.json()).toEqual({ status: 'ok' });

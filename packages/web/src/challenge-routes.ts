@@ -20,14 +20,32 @@ export interface ChallengeRouteDeps {
   badTokensPerClientPerHour: number;
 }
 
-function sendUnavailable(res: Response, render: Render, why: 'unknown' | 'spent' | 'expired'): void {
+/** The texts of a link that no longer works, in the languages challenges are written in. */
+const UNAVAILABLE: Record<'en' | 'de', { heading: string; spent: string; expired: string }> = {
+  en: {
+    heading: 'Link no longer valid',
+    spent: 'This confirmation link was already used: your messages were delivered.',
+    expired: 'This confirmation link has expired.',
+  },
+  de: {
+    heading: 'Link nicht mehr gültig',
+    spent: 'Dieser Bestätigungslink wurde bereits verwendet: Ihre Nachrichten wurden zugestellt.',
+    expired: 'Dieser Bestätigungslink ist abgelaufen.',
+  },
+};
+
+/**
+ * The page of a link that cannot be used. A spent or expired link names a challenge, so its page is
+ * in the challenge's language, like the page the link showed before; an unknown one is in English.
+ */
+function sendUnavailable(res: Response, render: Render, why: 'unknown' | 'spent' | 'expired', language?: string): void {
   if (why === 'unknown') {
     res.status(404).send(render('error', { title: 'Link not found', heading: 'Link not found', message: 'This confirmation link is not valid.' }));
     return;
   }
-  const message =
-    why === 'spent' ? 'This confirmation link was already used: your messages were delivered.' : 'This confirmation link has expired.';
-  res.status(410).send(render('error', { title: 'Link no longer valid', heading: 'Link no longer valid', message }));
+  const lang = language === 'de' ? 'de' : 'en';
+  const text = UNAVAILABLE[lang];
+  res.status(410).send(render('error', { title: text.heading, heading: text.heading, message: text[why], lang }));
 }
 
 export function challengeRoutes(deps: ChallengeRouteDeps): Router {
@@ -53,7 +71,7 @@ export function challengeRoutes(deps: ChallengeRouteDeps): Router {
     const why = challengeUnavailable(challenge, deps.now());
     await settle(attempt, why);
     if (why || !challenge) {
-      sendUnavailable(res, deps.render, why ?? 'unknown');
+      sendUnavailable(res, deps.render, why ?? 'unknown', challenge?.language);
       return undefined;
     }
     return challenge;
@@ -83,7 +101,11 @@ export function challengeRoutes(deps: ChallengeRouteDeps): Router {
     if (!attempt) return;
     const result = await confirmChallenge(deps.db, req.params.token, deps.now());
     await settle(attempt, result.ok ? null : result.why);
-    if (!result.ok) return sendUnavailable(res, deps.render, result.why);
+    if (!result.ok) {
+      // Spent or expired: the challenge is still there, and with it the language of its page.
+      const language = result.why === 'unknown' ? undefined : (await findChallengeByToken(deps.db, req.params.token))?.language;
+      return sendUnavailable(res, deps.render, result.why, language);
+    }
     deps.metrics?.challenges.inc({ outcome: 'confirmed', reason: '' });
     log.info(
       { event: 'challenge.confirmed', challengeId: result.challenge.id, released: result.released.length },
