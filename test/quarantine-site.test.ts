@@ -270,6 +270,27 @@ describe('recipient site', () => {
     expect((await alice.get(`/q/link?u=${encodeURIComponent('javascript:alert(1)')}`)).status).toBe(400);
   });
 
+  it('shows bidi control characters in an attachment name as visible markers, and isolates it', async () => {
+    const { id } = await send('Hugo <hugo@remote.test>', {
+      subject: 'Invoice',
+      text: 'x',
+      attachments: [{ filename: 'invoice\u202Efdp.exe', content: Buffer.from('MZ'), contentType: 'application/octet-stream' }],
+    });
+    const view = await alice.get(`/q/${id}`);
+    expect(view.text).toContain('<li><bdi>invoice⟨U+202E⟩fdp.exe</bdi> <span class="muted">(application/octet-stream');
+    expect(view.text).not.toContain('\u202E');
+  });
+
+  it('isolates the subject and sender of a message in <bdi> on the list and the message page', async () => {
+    const { id } = await send('Ivo \u202Eevil <ivo@remote.test>', { subject: 'Bill \u202Etxt.exe', text: 'x' });
+    const view = await alice.get(`/q/${id}`);
+    expect(view.text).toContain('<h1><bdi>Bill \u202Etxt.exe</bdi></h1>');
+    expect(view.text).toMatch(/<dt>From<\/dt><dd><bdi>[^<]*ivo@remote\.test[^<]*<\/bdi><\/dd>/);
+    const list = await alice.get('/q?q=ivo');
+    expect(list.text).toContain(`<a href="/q/${id}"><bdi>Bill \u202Etxt.exe</bdi></a>`);
+    expect(list.text).toMatch(/<td class="from"><bdi>[^<]*ivo@remote\.test[^<]*<\/bdi><\/td>/);
+  });
+
   it('shows only the first 8 MB of a larger message, and says so', async () => {
     const { id } = await send('Lena <lena@remote.test>', {
       subject: 'Scans',

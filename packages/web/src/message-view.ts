@@ -76,6 +76,19 @@ export async function parseForView(raw: Buffer): Promise<ViewMessage> {
   };
 }
 
+/** Embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069), and the marks LRM, RLM and ALM. */
+const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/g;
+
+/**
+ * Shows each bidi control character as a visible marker such as "⟨U+202E⟩". In an attachment name,
+ * a right-to-left override makes "invoice\u202Efdp.exe" read "invoiceexe.pdf"; marked, the name
+ * reads as what it is. (The pages also wrap every string from a message in <bdi>, so nothing spills
+ * into the text around it.)
+ */
+export function showBidiControls(text: string): string {
+  return text.replace(BIDI_CONTROLS, (c) => `⟨U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}⟩`);
+}
+
 const SAFE_IMAGE = /^data:image\/(png|gif|jpeg|webp);base64,[A-Za-z0-9+/=\s]+$/i;
 const LINK_SCHEMES = new Set(['http:', 'https:', 'mailto:']);
 

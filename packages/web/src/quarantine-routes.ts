@@ -17,7 +17,7 @@ import {
   type QuarantineQuery,
 } from '@crgate/store';
 import { DECISION_WORDS, FILTER_REASONS, reasonPhrase, reasonPhrases } from './reason-phrases.js';
-import { htmlDocumentForView, linkTarget, MAX_VIEW_BYTES, parseForView } from './message-view.js';
+import { htmlDocumentForView, linkTarget, MAX_VIEW_BYTES, parseForView, showBidiControls } from './message-view.js';
 import { checkSessionCsrf, field, fieldList, formatDate, page, query, requireUser, signedIn, type SiteDeps } from './site-context.js';
 
 const DECISIONS = ['challenge', 'quarantine', 'discard'] as const;
@@ -58,6 +58,7 @@ function row(item: QuarantineItem, now: Date) {
     from,
     // The envelope sender, when From: does not already show it.
     envelope: !item.sender ? 'no return address' : from.toLowerCase().includes(item.sender) ? undefined : `sent by ${item.sender}`,
+    sentBy: item.sender && !from.toLowerCase().includes(item.sender) ? item.sender : undefined,
     subject: item.subject || '(no subject)',
     date: formatDate(item.receivedAt),
     decision: DECISION_WORDS[item.decision] ?? item.decision,
@@ -188,7 +189,7 @@ export function quarantineRoutes(deps: SiteDeps): Router {
         summary: reasonPhrases(msg, now),
         reasons: msg.reasons.map((r) => ({ phrase: reasonPhrase(r.symbol), symbol: r.symbol, detail: r.detail })),
         view,
-        attachments: view?.attachments.map((a) => ({ ...a, size: sizeText(a.size) })),
+        attachments: view?.attachments.map((a) => ({ ...a, filename: showBidiControls(a.filename), size: sizeText(a.size) })),
         gone: !msg.bodyStored,
         // Only the first MAX_VIEW_BYTES were read: say so, since text and attachments past them are missing.
         shownPart: msg.raw && msg.raw.length < msg.size ? { shown: sizeText(msg.raw.length), size: sizeText(msg.size) } : undefined,
