@@ -179,4 +179,39 @@ describe.skipIf(!chromiumAvailable() && !process.env.CI)('recipient site in Chro
     expect(foreignRequests).toEqual([]);
   });
 
+
+  it('keeps a page with a 5,000-character subject and a 400-character attachment name within a 375 px screen', async () => {
+    const id = await send('Huge <huge@remote.test>', {
+      subject: 'A'.repeat(5000),
+      text: 'x',
+      attachments: [{ filename: `${'B'.repeat(400)}.pdf`, content: Buffer.from('%PDF-1.4'), contentType: 'application/pdf' }],
+    });
+    await chromium.context.clearCookies();
+    const p = await chromium.context.newPage();
+    try {
+      await p.setViewportSize({ width: 375, height: 800 });
+      await signIn(p, 'alice@example.test');
+      await p.goto(`${t.publicUrl}/q/${id}`);
+      expect(await p.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('cuts a subject of 15 KB to 200 characters and "…" in the list, so its row stays short', async () => {
+    await send('Long <long@remote.test>', { subject: 'word '.repeat(3000), text: 'x' });
+    await chromium.context.clearCookies();
+    const p = await chromium.context.newPage();
+    try {
+      await p.setViewportSize({ width: 1280, height: 800 });
+      await signIn(p, 'alice@example.test');
+      await p.goto(`${t.publicUrl}/q?q=long%40remote`);
+      const link = p.getByRole('table').getByRole('link').first();
+      expect(await link.textContent()).toBe(`${'word '.repeat(40).trim()}…`);
+      const height = await p.evaluate(`document.querySelector('tbody tr').getBoundingClientRect().height`);
+      expect(height).toBeLessThan(400);
+    } finally {
+      await p.close();
+    }
+  });
 });
