@@ -287,7 +287,7 @@ describe('recipient site', () => {
     expect(view.text).toContain('<h1><bdi>Bill \u202Etxt.exe</bdi></h1>');
     expect(view.text).toMatch(/<dt>From<\/dt><dd><bdi>[^<]*ivo@remote\.test[^<]*<\/bdi><\/dd>/);
     const list = await alice.get('/q?q=ivo');
-    expect(list.text).toContain(`<a href="/q/${id}"><bdi>Bill \u202Etxt.exe</bdi></a>`);
+    expect(list.text).toMatch(new RegExp(`<a href="/q/${id}[^"]*"><bdi>Bill \u202Etxt\\.exe</bdi></a>`));
     expect(list.text).toMatch(/<td class="from"><bdi>[^<]*ivo@remote\.test[^<]*<\/bdi><\/td>/);
   });
 
@@ -369,6 +369,44 @@ describe('recipient site', () => {
     const { rows } = await t.db.query(`SELECT list, source FROM list_entries WHERE user_id = $1 AND value = 'mia@remote.test'`, [solId]);
     expect(rows).toEqual([{ list: 'black', source: 'manual' }]);
     expect((await send('Mia <mia@remote.test>', { subject: 'Again', text: 'x' }, 'sol@example.test')).decision).toBe('discard');
+  });
+
+  it('returns to the search after an action, also when the search has a * in it', async () => {
+    const { id } = await send('Star <star@remote.test>', { subject: 'a*b offer', text: 'x' });
+    const list = await alice.get('/q?q=a*b');
+    const back = /name="back" value="([^"]*)"/.exec(list.text)![1]!.replace(/&#x3D;/g, '=').replace(/&amp;/g, '&');
+    const done = await alice.post('/q/actions', { _csrf: WebClient.csrf(list.text), action: 'delete', ids: String(id), back });
+    expect(new URL(done.location!, t.publicUrl).searchParams.get('q')).toBe('a*b');
+  });
+
+  it('returns to a search of 200 non-Latin characters after an action', async () => {
+    const search = 'ж'.repeat(200);
+    const back = `?${new URLSearchParams({ q: search })}`;
+    expect(back.length).toBeGreaterThan(1000);
+    const done = await alice.post('/q/actions', { _csrf: await alice.csrfOf('/q'), action: 'delete', ids: '999999999', back });
+    expect(new URL(done.location!, t.publicUrl).searchParams.get('q')).toBe(search);
+  });
+
+  it('keeps only the list\'s own parameters of back, each cut to its length', async () => {
+    const back = `?q=${'x'.repeat(300)}&sort=score&after=0.5_12&next=https://evil.example/&done=release&n=99`;
+    const done = await alice.post('/q/actions', { _csrf: await alice.csrfOf('/q'), action: 'delete', ids: '999999999', back });
+    const url = new URL(done.location!, t.publicUrl);
+    expect(url.pathname).toBe('/q');
+    expect([...url.searchParams.keys()]).toEqual(['q', 'sort', 'after', 'done', 'n']);
+    expect(url.searchParams.get('q')).toBe('x'.repeat(200));
+    expect(url.searchParams.get('n')).toBe('0');
+  });
+
+  it('an action on a message opened from a search returns to that search', async () => {
+    const { id } = await send('Vera <vera@remote.test>', { subject: 'c*d report', text: 'x' });
+    const list = await alice.get('/q?q=c*d&sort=score');
+    const href = new RegExp(`href="(/q/${id}[^"]*)"`).exec(list.text)![1]!.replace(/&#x3D;/g, '=').replace(/&amp;/g, '&');
+    const view = await alice.get(href);
+    const back = /name="back" value="([^"]*)"/.exec(view.text)![1]!.replace(/&#x3D;/g, '=').replace(/&amp;/g, '&');
+    const done = await alice.post('/q/actions', { _csrf: WebClient.csrf(view.text), action: 'delete', ids: String(id), back });
+    const url = new URL(done.location!, t.publicUrl);
+    expect(url.searchParams.get('q')).toBe('c*d');
+    expect(url.searchParams.get('sort')).toBe('score');
   });
 
   it('acts on many messages at once', async () => {

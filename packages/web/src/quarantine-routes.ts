@@ -62,6 +62,31 @@ function listText(text: string): string {
   return cut === whole ? whole : `${cut}…`;
 }
 
+/** The list's parameters an action returns to, and the most characters of each that is kept. */
+const BACK_KEYS: ReadonlyArray<readonly [string, number]> = [
+  ['q', 200],
+  ['decision', 20],
+  ['reason', 64],
+  ['sort', 10],
+  ['after', 64],
+];
+
+/**
+ * The list an action came from (`?q=…&after=…`), read back: only the list's own parameters, each cut
+ * to its bound; anything else in it is dropped. A search such as `a*b` or one of 200 non-Latin
+ * characters (over 1,000 characters encoded) comes back as it was.
+ */
+function backParams(back: string | undefined): URLSearchParams {
+  const out = new URLSearchParams();
+  if (!back || back.length > 16_384) return out;
+  const given = new URLSearchParams(back.startsWith('?') ? back.slice(1) : back);
+  for (const [key, max] of BACK_KEYS) {
+    const value = given.get(key);
+    if (value) out.set(key, value.slice(0, max));
+  }
+  return out;
+}
+
 function row(item: QuarantineItem, now: Date) {
   const from = item.fromHeader || item.sender || '(no sender)';
   return {
@@ -135,6 +160,8 @@ export function quarantineRoutes(deps: SiteDeps): Router {
         firstPage: filters.size ? `?${filters}` : '',
         nextPage: next ? `?${next}` : undefined,
         back: here.size ? `?${here}` : '',
+        // The message links carry the list's state, so an action on a message page returns to it.
+        messageQuery: here.size ? `?${new URLSearchParams({ back: `?${here}` })}` : '',
         flash: done ? `${Number.isSafeInteger(n) && n >= 0 ? n : 0} message(s) ${ACTION_DONE[done]}.` : undefined,
       }),
     );
@@ -147,10 +174,7 @@ export function quarantineRoutes(deps: SiteDeps): Router {
     if (!action) return res.status(400).send(page(deps, res, 'error', { title: 'Bad request', heading: 'Choose an action', message: 'No action was chosen.' }));
     const result = await applyQuarantineAction(deps.db, userId(res), ids.slice(0, 500), action);
     log.info({ event: 'web.quarantine_action', userId: userId(res), action, asked: ids.length, copies: result.copies, listed: result.listed.length }, `quarantine: ${action}`);
-    const back = field(req, 'back') ?? '';
-    const params = new URLSearchParams(/^\?[\w%=&.+~-]{0,1000}$/.test(back) ? back.slice(1) : '');
-    params.delete('done');
-    params.delete('n');
+    const params = backParams(field(req, 'back'));
     params.set('done', action);
     params.set('n', String(result.copies));
     res.redirect(303, `${deps.basePath}/q?${params}`);
@@ -178,6 +202,7 @@ export function quarantineRoutes(deps: SiteDeps): Router {
     if (!msg) return notFound(res);
     const view = msg.raw ? await parseForView(msg.raw) : undefined;
     const now = deps.now();
+    const back = backParams(query(req, 'back'));
     res.set('Content-Security-Policy', VIEW_CSP);
     res.send(
       page(deps, res, 'message', {
@@ -186,6 +211,7 @@ export function quarantineRoutes(deps: SiteDeps): Router {
         wide: true,
         csrf: signedIn(res)!.session.csrfToken,
         id: msg.id,
+        back: back.size ? `?${back}` : '',
         subject: msg.subject || '(no subject)',
         envelopeSender: msg.envelopeSender || '(none: a bounce or notice)',
         rcptTo: msg.rcptTo,
