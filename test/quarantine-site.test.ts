@@ -409,6 +409,14 @@ describe('recipient site', () => {
     expect(url.searchParams.get('sort')).toBe('score');
   });
 
+  it('asks to select a message when an action is pressed with none selected', async () => {
+    const res = await alice.post('/q/actions', { _csrf: await alice.csrfOf('/q'), action: 'release', back: '?q=nobody' });
+    expect(res.location).toBe('/q?q=nobody&done=none');
+    const page = await alice.get(res.location!);
+    expect(page.text).toContain('Select at least one message.');
+    expect(page.text).not.toContain('message(s)');
+  });
+
   it('acts on many messages at once', async () => {
     const a = await send('Nina <nina@remote.test>', { subject: 'Bulk 1', text: 'x' });
     const b = await send('Otto <otto@remote.test>', { subject: 'Bulk 2', text: 'x' });

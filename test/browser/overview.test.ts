@@ -118,6 +118,16 @@ describe.skipIf(!chromiumAvailable() && !process.env.CI)('operator overview in C
     await p.close();
   });
 
+  it('fits the overview into a 375 px screen: the wide table scrolls inside its box', async () => {
+    const p = await newPage();
+    await p.setViewportSize({ width: 375, height: 800 });
+    await signIn(p, 'ops@example.test');
+    await p.goto(`${t.publicUrl}/admin`);
+    await p.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+    expect(await p.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
+    await p.close();
+  });
+
   it('refuses the overview to a user without the admin flag, and shows them no link to it', async () => {
     const p = await newPage();
     await signIn(p, 'alice@example.test');

@@ -163,6 +163,7 @@ export function quarantineRoutes(deps: SiteDeps): Router {
         // The message links carry the list's state, so an action on a message page returns to it.
         messageQuery: here.size ? `?${new URLSearchParams({ back: `?${here}` })}` : '',
         flash: done ? `${Number.isSafeInteger(n) && n >= 0 ? n : 0} message(s) ${ACTION_DONE[done]}.` : undefined,
+        nothingSelected: query(req, 'done') === 'none',
       }),
     );
   });
@@ -172,6 +173,12 @@ export function quarantineRoutes(deps: SiteDeps): Router {
     const action = QUARANTINE_ACTIONS.find((a) => a === field(req, 'action'));
     const ids = fieldList(req, 'ids').map((v) => recipientId(v)).filter((v): v is number => v !== undefined);
     if (!action) return res.status(400).send(page(deps, res, 'error', { title: 'Bad request', heading: 'Choose an action', message: 'No action was chosen.' }));
+    if (!ids.length) {
+      // Nothing ticked: say so, rather than "0 message(s) released."
+      const params = backParams(field(req, 'back'));
+      params.set('done', 'none');
+      return res.redirect(303, `${deps.basePath}/q?${params}`);
+    }
     const result = await applyQuarantineAction(deps.db, userId(res), ids.slice(0, 500), action);
     log.info({ event: 'web.quarantine_action', userId: userId(res), action, asked: ids.length, copies: result.copies, listed: result.listed.length }, `quarantine: ${action}`);
     const params = backParams(field(req, 'back'));
