@@ -1,5 +1,6 @@
 export * from './worker.js';
 export * from './outbox-relay.js';
+export * from './producer-queues.js';
 export * from './challenge-job.js';
 export * from './delivery-job.js';
 export * from './challenge-template.js';

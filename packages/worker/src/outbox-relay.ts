@@ -28,7 +28,8 @@ export class OutboxRelay {
 
   constructor(
     private readonly db: Db,
-    private readonly queues: Map<QueueName, Queue>,
+    /** The queue for each name, as it is to be used now (worker.ts rebuilds one Redis broke: producer-queues.ts). */
+    private readonly queues: Pick<Map<QueueName, Queue>, 'get'>,
     private readonly logger: Logger,
     private readonly options: OutboxRelayOptions,
   ) {}

@@ -7,6 +7,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import type { Config, Logger } from '@crgate/core';
 import { connectRedis, expireHistory, expireOld, markDeliveryFailed, prepareMonthPartitions, Metrics, QUEUES, redisKeys, requeueStranded, SendLocks, suppressChallenge, type Db, type JobPayloads, type QueueName } from '@crgate/store';
 import { OutboxRelay } from './outbox-relay.js';
+import { ProducerQueues } from './producer-queues.js';
 import { sendChallenge } from './challenge-job.js';
 import { deliverReleased } from './delivery-job.js';
 import { loadChallengeTemplates, type ChallengeTemplates } from './challenge-template.js';
@@ -26,7 +27,7 @@ export interface WorkerRole {
   stop(): Promise<void>;
   /** null when Redis answers; otherwise why the worker cannot work. */
   ready(): Promise<string | null>;
-  queues: Map<QueueName, Queue>;
+  queues: ProducerQueues;
 }
 
 const ATTEMPTS = { challenges: 12, deliveries: 25, maintenance: 3, learning: 5 } as const;
@@ -59,25 +60,24 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
   const counterRedis = connectRedis(config, { maxRetriesPerRequest: 2 });
   for (const r of [producerRedis, workerRedis, counterRedis]) r.on('error', () => undefined);
 
-  const queues = new Map<QueueName, Queue>();
-  for (const name of Object.values(QUEUES)) {
-    queues.set(
-      name,
-      new Queue(name, {
-        connection: producerRedis,
-        prefix: keys.bullPrefix,
-        defaultJobOptions: {
-          attempts: ATTEMPTS[name],
-          backoff,
-          removeOnComplete: { age: 7 * 86_400, count: 10_000 },
-          removeOnFail: { age: 30 * 86_400 },
-        },
-      }),
-    );
+  function createQueue(name: QueueName): Queue {
+    const queue = new Queue(name, {
+      connection: producerRedis,
+      prefix: keys.bullPrefix,
+      defaultJobOptions: {
+        attempts: ATTEMPTS[name],
+        backoff,
+        removeOnComplete: { age: 7 * 86_400, count: 10_000 },
+        removeOnFail: { age: 30 * 86_400 },
+      },
+    });
+    // Without a listener BullMQ prints every connection error of a Redis outage to stderr; the relay
+    // already reports the outage (once a minute), so a queue's error only goes to the debug log.
+    queue.on('error', (err) => log.debug({ event: 'worker.error', queue: name, err: err.message }, 'queue error'));
+    return queue;
   }
-  // Without a listener BullMQ prints every connection error of a Redis outage to stderr; the relay
-  // already reports the outage (once a minute), so a queue's error only goes to the debug log.
-  for (const [name, queue] of queues) queue.on('error', (err) => log.debug({ event: 'worker.error', queue: name, err: err.message }, 'queue error'));
+  // Rebuilt when Redis went away while one was being set up (producer-queues.ts).
+  const queues = new ProducerQueues(createQueue, log);
   const relay = new OutboxRelay(deps.db, queues, log.child({ component: 'outbox' }), {
     databaseUrl: config.databaseUrl,
     pollMs: config.worker.outboxPollMs,
@@ -163,9 +163,14 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
 
   /** The hourly expiry and digest jobs, set up once Redis answers (retried every 5 s until then). */
   async function scheduleMaintenance(): Promise<void> {
-    const maintenance = queues.get(QUEUES.maintenance)!;
     for (let attempt = 0; !stopping; attempt++) {
+      // A queue of its own for each attempt: BullMQ keeps a queue, and the scheduler it makes, whose
+      // setup Redis cut short failing for good, and upsertJobScheduler on such a queue would never
+      // settle (its rejection goes unhandled, which ends the process). Waiting for the queue first
+      // turns a failed setup into an error here, retried with a fresh queue.
+      const maintenance = createQueue(QUEUES.maintenance);
       try {
+        await maintenance.waitUntilReady();
         await maintenance.upsertJobScheduler('expiry', { every: EXPIRY_EVERY_MS }, { name: 'expiry.sweep', data: {} });
         // Hourly: each user's own daily or weekly period decides whether a digest is due.
         await maintenance.upsertJobScheduler('digest', { every: EXPIRY_EVERY_MS }, { name: 'digest.send', data: {} });
@@ -174,13 +179,15 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
       } catch (err) {
         if (attempt === 0) log.warn({ event: 'worker.waiting_for_redis', err: (err as Error).message }, 'Redis does not answer; waiting for it');
         await new Promise((r) => setTimeout(r, 5_000).unref());
+      } finally {
+        await maintenance.close().catch(() => undefined);
       }
     }
   }
 
   metrics.onScrape(async () => {
-    for (const [name, queue] of queues) {
-      const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+    for (const name of queues.names()) {
+      const counts = await queues.get(name)!.getJobCounts('waiting', 'active', 'delayed', 'failed');
       for (const [state, n] of Object.entries(counts)) metrics.queueJobs.set({ queue: name, state }, n);
     }
   });
@@ -243,7 +250,7 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
         log.warn({ event: 'worker.close_timeout', ms: WORKER_CLOSE_MS }, 'jobs still running at stop: left to be retried');
         await settlesWithin(Promise.all(workers.map((w) => w.close(true))), 5_000);
       }
-      await settlesWithin(Promise.all([...queues.values()].map((q) => q.close())), 5_000);
+      await settlesWithin(queues.close(), 5_000);
       await locks.close();
       for (const r of [producerRedis, workerRedis, counterRedis]) r.disconnect();
       log.info({ event: 'worker.stopped' }, 'worker stopped');
