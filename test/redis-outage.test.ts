@@ -16,6 +16,16 @@ import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
 
 const SENDERS = 20;
 
+/** The engine's settings: Redis through the proxy that can take it away, and the two sinks. */
+function throughProxy(proxy: TcpProxy, smtpSink: Sink, lmtpSink: Sink): Record<string, string> {
+  return {
+    REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
+    CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${smtpSink.port}`,
+    CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${lmtpSink.port}`,
+    CRGATE_POLICY_CHALLENGE_REQUIRES_AUTH: 'false',
+  };
+}
+
 describe('a Redis outage', () => {
   let t: TestEnvironment;
   let smtpSink: Sink;
@@ -27,12 +37,7 @@ describe('a Redis outage', () => {
     smtpSink = await startSink('smtp');
     lmtpSink = await startSink('lmtp');
     proxy = await startTcpProxy(Number(new URL(REDIS_URL).port || 6379), new URL(REDIS_URL).hostname);
-    t = await createTestEnvironment({
-      REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
-      CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${smtpSink.port}`,
-      CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${lmtpSink.port}`,
-      CRGATE_POLICY_CHALLENGE_REQUIRES_AUTH: 'false',
-    });
+    t = await createTestEnvironment(throughProxy(proxy, smtpSink, lmtpSink));
     engine = await startInProcess(t.env);
     await addUser(engine.db, 'alice@example.test');
   });
@@ -112,12 +117,7 @@ describe('a Redis outage while the worker sets its queues up', () => {
       tripped = true;
       return true;
     };
-    t = await createTestEnvironment({
-      REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
-      CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${smtpSink.port}`,
-      CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${lmtpSink.port}`,
-      CRGATE_POLICY_CHALLENGE_REQUIRES_AUTH: 'false',
-    });
+    t = await createTestEnvironment(throughProxy(proxy, smtpSink, lmtpSink));
     engine = await startInProcess(t.env);
     await addUser(engine.db, 'alice@example.test');
   });
