@@ -245,8 +245,11 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
       const header = decisionHeader(d.action, d.reasons.map((r) => r.symbol));
       byHeader.set(header, [...(byHeader.get(header) ?? []), u]);
     }
-    // What the mailbox gets after crgate's own header: the message as sent, less fields forged in our name.
-    const original = withoutClaimedTraceFields(head, (offset) => (spooled ? { stream: () => spooled.stream(offset) } : head.subarray(offset)), config.lmtp.hostname);
+    // What the mailbox gets after crgate's own header: the message as sent, less fields forged in our
+    // name. Looked for only when something is delivered now, not for every held message.
+    const original = byHeader.size
+      ? withoutClaimedTraceFields(head, (offset) => (spooled ? { stream: () => spooled.stream(offset) } : head.subarray(offset)), config.lmtp.hostname)
+      : [];
     await Promise.all(
       [...byHeader].map(async ([header, group]) => {
         const rcptOf = (u: User) =>
