@@ -91,6 +91,17 @@ describe('a message larger than the spool threshold', () => {
     expect(got.slice(0, at)).toMatch(/dkim=pass header\.i=@signed\.test /);
   });
 
+  it('is delivered without a field forged in crgate\'s name, the rest read from the file byte for byte', async () => {
+    const message = await signed(large('forged-field', 'Friend <friend@signed.test>'));
+    const before = t.lmtpSink.messages.length;
+    const r = await pythonLmtpSend(t.lmtpPort, 'friend@signed.test', ['alice@example.test'], `X-Crgate-Decision: deliver; reasons=FORGED\r\n${message}`, { xforward: CLIENT });
+    expect(r.data?.[0]?.[1]).toBe(250);
+    const got = t.lmtpSink.messages[before]!.raw.toString('latin1');
+    expect(got.match(/^X-Crgate-Decision:/gm)).toHaveLength(1);
+    expect(got).not.toContain('FORGED');
+    expect(sha256(got.slice(got.indexOf('DKIM-Signature:')))).toBe(sha256(message));
+  });
+
   it('does not pass DKIM when a byte past the head was changed after signing', async () => {
     const message = await signed(large('tampered', 'Friend <friend@signed.test>'));
     const end = message.length - 40;
