@@ -137,4 +137,14 @@ describe('forged senders', () => {
     expect(header).not.toContain('dkim=pass header.d=strict.test');
     expect(header).toContain('Authentication-Results: mx.other.test; spf=pass smtp.mailfrom=strict.test');
   });
+
+  it('finds the forged fields behind a header block padded past 1 MiB', async () => {
+    const padding = Array.from({ length: 500 }, (_, i) => `X-Padding-${i}: ${'p'.repeat(2200)}\r\n`).join('');
+    await send('friend@strict.test', padding + FORGED_FIELDS + message('padded', 'From: Friend <friend@strict.test>\r\n'), STRICT_MX);
+    // Past the 1 MiB crgate parses, the Message-ID is not recorded: find the copy in the mailbox.
+    const header = deliveredHeader('padded');
+    expect(header.length).toBeGreaterThan(1024 * 1024);
+    expect(header.match(/^X-Crgate-Decision:/gim)).toHaveLength(1);
+    expect(header).not.toContain('dkim=pass header.d=strict.test');
+  });
 });

@@ -6,19 +6,22 @@
  * else, other hosts' Authentication-Results included, is delivered byte for byte.
  */
 import type { MessagePart } from './downstream.js';
-import { MAX_HEADER_BYTES } from './parse-message.js';
 
-/** The header block's end (the offset just past its blank line) in `head`, or -1 when `head` does not hold it. */
+/**
+ * Where the header fields in `head` end: just past the blank line; or, when `head` holds none (a message
+ * of header fields only, or a header block longer than `head`), past its last whole line, so that
+ * padding the header block cannot hide a forged field. Behind Postfix a header block never exceeds
+ * header_size_limit (100 KB by default); fields past a spooled message's 2 MiB head are not looked at.
+ */
 function headerBlockEnd(head: Buffer): number {
-  const limit = Math.min(head.length, MAX_HEADER_BYTES);
-  for (let i = 0; i < limit; ) {
+  for (let i = 0; i < head.length; ) {
     if (head[i] === 0x0a) return i + 1;
     if (head[i] === 0x0d && head[i + 1] === 0x0a) return i + 2;
     const nl = head.indexOf(0x0a, i);
-    if (nl < 0 || nl >= limit) return -1;
+    if (nl < 0) return i;
     i = nl + 1;
   }
-  return -1;
+  return head.length;
 }
 
 /** The authserv-id of an Authentication-Results value: the text before the first `;`, comments dropped. */
@@ -33,7 +36,6 @@ function authservId(value: string): string {
 /** Byte ranges [start, end) of the header fields to take out of `head`'s header block. */
 export function claimedTraceFields(head: Buffer, ourAuthservId: string): Array<[number, number]> {
   const end = headerBlockEnd(head);
-  if (end < 0) return [];
   const text = head.subarray(0, end).toString('latin1');
   // Cheap way out for the usual message, which carries neither field name.
   const lower = text.toLowerCase();
