@@ -130,6 +130,22 @@ describe('worker jobs', () => {
     expect(rows).toEqual([{ label: 'ham' }]);
   });
 
+  it('does not let the weak training of an expired challenge replace the recipient\'s "mark as spam"', async () => {
+    await challenged('marked@remote.test');
+    const alice = (await findUserByAddress(ingest.db, 'alice@example.test'))!.id;
+    const { rows } = await t.db.query<{ id: number }>(`SELECT id FROM message_recipients WHERE sender = 'marked@remote.test'`);
+    const id = rows[0]!.id;
+    await applyQuarantineAction(ingest.db, alice, [id], 'spam');
+    expect(await trainFromCopy(ingest.db, { recipientId: id, label: 'spam', weight: 1 }, silentLogger)).toBe('trained');
+    // The job the ingest queued when it closed the challenge as expired, run late.
+    expect(await trainFromCopy(ingest.db, { recipientId: id, label: 'spam', weight: 0.25, whileHeld: true }, silentLogger)).toBe('skipped');
+    const trained = await t.db.query(
+      `SELECT label, weight FROM classifier_trained WHERE message_key = (SELECT m.sha256 FROM messages m JOIN message_recipients r ON r.message_id = m.id WHERE r.id = $1)`,
+      [id],
+    );
+    expect(trained.rows).toEqual([{ label: 'spam', weight: 1 }]);
+  });
+
   it('delivers a second release through the queue after downstream refused the first', async () => {
     // The refused release leaves its BullMQ job failed under the copy's job id; the second release
     // queues the same id, which BullMQ would ignore.

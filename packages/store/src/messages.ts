@@ -98,7 +98,7 @@ async function challengeFor(
   );
   for (const { id } of expired.rows) {
     // Its own job id: a later "mark as spam" of the copy (weight 1) must not be taken for this one.
-    await enqueueOutbox(tx, 'classifier.train', jobIds.train(id, 'expired'), { recipientId: id, label: 'spam', weight: EXPIRED_CHALLENGE_WEIGHT });
+    await enqueueOutbox(tx, 'classifier.train', jobIds.train(id, 'expired'), { recipientId: id, label: 'spam', weight: EXPIRED_CHALLENGE_WEIGHT, whileHeld: true });
   }
   const state = await tx.query<{ id: string; created_at: Date; active: boolean; confirmed_at: Date | null }>(
     `SELECT id, created_at, status IN ('queued', 'sent') AS active, confirmed_at FROM challenges

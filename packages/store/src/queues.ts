@@ -15,7 +15,8 @@ export interface JobPayloads {
   'message.deliver': { recipientId: number };
   'expiry.sweep': Record<string, never>;
   /** Train the recipient's model with a stored copy (weight 1 = a sure label). */
-  'classifier.train': { recipientId: number; label: 'ham' | 'spam'; weight: number };
+  /** `whileHeld`: weak evidence, learned only while the copy is still held (the recipient's own word wins). */
+  'classifier.train': { recipientId: number; label: 'ham' | 'spam'; weight: number; whileHeld?: boolean };
   'digest.send': Record<string, never>;
 }
 export type JobName = keyof JobPayloads;

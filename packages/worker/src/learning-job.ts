@@ -4,13 +4,16 @@
  */
 import { EXPIRED_CHALLENGE_WEIGHT, type Logger } from '@crgate/core';
 import { MAX_MESSAGE_BYTES, tokenize } from '@crgate/classifier';
-import { copyHeads, getRecipientCopy, PgTokenStore, unconfirmedChallengeCopies, type Db } from '@crgate/store';
+import { copyHeads, getRecipientCopy, PgTokenStore, unconfirmedChallengeCopies, type Db, type JobPayloads } from '@crgate/store';
 
 export { EXPIRED_CHALLENGE_WEIGHT };
 
-export async function trainFromCopy(db: Db, payload: { recipientId: number; label: 'ham' | 'spam'; weight: number }, logger: Logger): Promise<'trained' | 'skipped'> {
+export async function trainFromCopy(db: Db, payload: JobPayloads['classifier.train'], logger: Logger): Promise<'trained' | 'skipped'> {
   const copy = await getRecipientCopy(db, payload.recipientId, { headBytes: MAX_MESSAGE_BYTES });
   if (!copy?.raw) return 'skipped';
+  // An expired challenge is weak evidence: once the recipient marked or released the copy, their
+  // training (weight 1) must not be turned into this one's.
+  if (payload.whileHeld && copy.status !== 'held') return 'skipped';
   // The copy's state now says what the recipient last made of it: a job queued by "mark as spam" and
   // overtaken by a release (or the other way round) does not get the last word.
   const labelNow = copy.status === 'releasing' || copy.status === 'released' ? 'ham' : copy.status === 'discarded' ? 'spam' : undefined;
