@@ -93,6 +93,12 @@ describe('forged senders', () => {
     expect(await decisionOf('no-from')).toMatchObject({ decision: 'quarantine', symbols: expect.arrayContaining(['WHITELIST_FORGED', 'DMARC_FAIL']) });
   });
 
+  it('does not count a bounce whose From: is MAILER-DAEMON without a domain as a DMARC fail', async () => {
+    // As in many real bounces (corpus bounces/00033): the null sender, and no domain to check.
+    await send('', message('bounce-no-domain', 'From: MAILER-DAEMON <>\r\n'));
+    expect((await decisionOf('bounce-no-domain')).symbols).not.toContain('DMARC_FAIL');
+  });
+
   it('keeps DMARC failed when DNS trouble hits the signature of another registrant under eu.org', async () => {
     await send('ceo@victim.eu.org', await signedBy('attacker.eu.org', 'slow', message('eu-temperror', 'From: CEO <ceo@victim.eu.org>\r\n')));
     expect(await decisionOf('eu-temperror')).toMatchObject({ decision: 'quarantine', symbols: expect.arrayContaining(['WHITELIST_FORGED', 'DMARC_FAIL']) });

@@ -125,7 +125,10 @@ export async function checkAuthentication(
     .map((r) => ({ domain: String(r.signingDomain).toLowerCase(), result: result(r.status?.result) }));
   // mailauth says why it skipped DMARC, except when there is no From: field at all.
   const skipReason = (res as { dmarcSkipReason?: string }).dmarcSkipReason ?? (res.dmarc || hasFromField(bounded) ? '' : 'no-author-domain');
-  const skipped = MALFORMED_FROM[skipReason];
+  // A bounce (null sender) often has `From: MAILER-DAEMON` without a domain: that is no forgery, and
+  // failing it would keep a bounce of the user's own mail from being delivered. Several From: fields
+  // are suspect whatever the sender.
+  const skipped = opts.mailFrom || skipReason.startsWith('multiple-') ? MALFORMED_FROM[skipReason] : undefined;
   const dmarc: AuthFacts['dmarc'] = res.dmarc
     ? { result: result(res.dmarc.status?.result), domain: res.dmarc.domain, policy: res.dmarc.policy || res.dmarc.p || undefined }
     : skipped
