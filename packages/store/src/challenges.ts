@@ -162,7 +162,8 @@ export async function requeueUndeliverableChallenge(db: Db, id: string, now: Dat
 
 export type ConfirmResult =
   | { ok: true; challenge: Challenge; released: number[] }
-  | { ok: false; why: 'unknown' | 'spent' | 'expired' };
+  /** `language`: the challenge's, when the token names one (a spent or expired link), for its page. */
+  | { ok: false; why: 'unknown' | 'spent' | 'expired'; language?: string };
 
 /** Why a challenge found by token cannot be used, or null if it can. */
 export function challengeUnavailable(challenge: Challenge | undefined, now: Date): 'unknown' | 'spent' | 'expired' | null {
@@ -185,7 +186,7 @@ export async function confirmChallenge(db: Db, token: string, now: Date): Promis
     const { rows } = await tx.query(`${CHALLENGE_SELECT} WHERE c.token_hash = $1 FOR UPDATE OF c`, [hashToken(token)]);
     const challenge = rows[0] ? toChallenge(rows[0]) : undefined;
     const why = challengeUnavailable(challenge, now);
-    if (why || !challenge) return { ok: false, why: why ?? 'unknown' };
+    if (why || !challenge) return { ok: false, why: why ?? 'unknown', language: challenge?.language };
     await tx.query(`UPDATE challenges SET status = 'confirmed', confirmed_at = $2 WHERE id = $1`, [challenge.id, now]);
     // Remember how the sender authenticated (the DKIM domains that signed the held mail), so a later
     // message claiming the address without that signature does not inherit the whitelist entry.

@@ -101,11 +101,7 @@ export function challengeRoutes(deps: ChallengeRouteDeps): Router {
     if (!attempt) return;
     const result = await confirmChallenge(deps.db, req.params.token, deps.now());
     await settle(attempt, result.ok ? null : result.why);
-    if (!result.ok) {
-      // Spent or expired: the challenge is still there, and with it the language of its page.
-      const language = result.why === 'unknown' ? undefined : (await findChallengeByToken(deps.db, req.params.token))?.language;
-      return sendUnavailable(res, deps.render, result.why, language);
-    }
+    if (!result.ok) return sendUnavailable(res, deps.render, result.why, result.language);
     deps.metrics?.challenges.inc({ outcome: 'confirmed', reason: '' });
     log.info(
       { event: 'challenge.confirmed', challengeId: result.challenge.id, released: result.released.length },

@@ -93,8 +93,8 @@ function row(item: QuarantineItem, now: Date) {
     id: item.id,
     from: listText(from),
     // The envelope sender, when From: does not already show it.
-    envelope: !item.sender ? 'no return address' : from.toLowerCase().includes(item.sender) ? undefined : `sent by ${item.sender}`,
     sentBy: item.sender && !from.toLowerCase().includes(item.sender) ? item.sender : undefined,
+    envelope: item.sender ? undefined : 'no return address',
     subject: listText(item.subject || '(no subject)'),
     date: formatDate(item.receivedAt),
     decision: DECISION_WORDS[item.decision] ?? item.decision,
