@@ -13,7 +13,7 @@ import { addAlias, addListEntry, addUser, findUserByAddress } from '@crgate/stor
 import { createTestEnvironment, freePort, type TestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
 import { lmtpSend, rawLmtp } from './helpers/lmtp-client.js';
-import { startSink, waitFor, type Sink } from './helpers/sinks.js';
+import { sleep, startSink, waitFor, type Sink } from './helpers/sinks.js';
 
 const BASE = readFileSync(new URL('./fixtures/bob-to-alice.eml', import.meta.url), 'utf8').replace(
   'To: Alice <alice@example.test>',
@@ -254,6 +254,42 @@ describe('a retried message', () => {
         { rcpt_to: 'carol@example.test', status: 'held' },
       ]);
     } finally {
+      await engine.stop();
+      await sink.close();
+      await t.cleanup();
+    }
+  });
+
+  it('is stored and delivered once when the same bytes arrive again while the first attempt is still being decided', async () => {
+    const sink = await startSink('lmtp');
+    const t = await createTestEnvironment({ CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${sink.port}`, CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${await freePort()}` });
+    const engine = await startInProcess(t.env, ['ingest']);
+    try {
+      await addUser(engine.db, 'alice@example.test');
+      await addUser(engine.db, 'carol@example.test');
+      const user = await findUserByAddress(engine.db, 'alice@example.test');
+      await addListEntry(engine.db, { userId: user!.id, list: 'white', kind: 'address', value: 'bob@remote.test', source: 'manual' });
+      const message = fresh();
+      // Downstream holds the first attempt's delivery; the client gives up waiting and sends again.
+      sink.pause();
+      const first = lmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test', 'carol@example.test'], message);
+      await waitFor(() => sink.held() === 1, 'the first attempt at the downstream server');
+      const second = lmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test', 'carol@example.test'], message);
+      await sleep(1000);
+      sink.resume();
+      const replies = await Promise.all([first, second]);
+      expect(replies.map((r) => r.map((x) => x.code))).toEqual([
+        [250, 250],
+        [250, 250],
+      ]);
+      expect(sink.messages).toHaveLength(1);
+      const { rows } = await t.db.query(`SELECT rcpt_to, status FROM message_recipients ORDER BY rcpt_to`);
+      expect(rows).toEqual([
+        { rcpt_to: 'alice@example.test', status: 'delivered' },
+        { rcpt_to: 'carol@example.test', status: 'held' },
+      ]);
+    } finally {
+      sink.resume();
       await engine.stop();
       await sink.close();
       await t.cleanup();

@@ -207,7 +207,42 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
     return { head: buf ? buf.subarray(0, size) : Buffer.concat(chunks, size), size, sha256 };
   }
 
+  /**
+   * The copies being decided at this moment, by (SHA-256 of the bytes, user), and the attempt deciding
+   * each. A client that gave up waiting and sent the same message again on another connection would
+   * otherwise have it decided twice at once: neither attempt finds the other's copy before it commits,
+   * so both store it, or both deliver it. The second attempt waits for the first, then finds its copy
+   * ("already accepted"), or decides afresh if the first stored nothing.
+   */
+  const inProgress = new Map<string, Promise<void>>();
+
+  async function claimCopies(sha256: string, userIds: number[]): Promise<() => void> {
+    const keys = userIds.map((id) => `${sha256}/${id}`);
+    for (;;) {
+      const earlier = keys.flatMap((k) => inProgress.get(k) ?? []);
+      if (!earlier.length) break;
+      await Promise.all(earlier);
+    }
+    let finished!: () => void;
+    const attempt = new Promise<void>((resolve) => (finished = resolve));
+    for (const k of keys) inProgress.set(k, attempt);
+    return () => {
+      for (const k of keys) if (inProgress.get(k) === attempt) inProgress.delete(k);
+      finished();
+    };
+  }
+
   async function processMessage(message: IncomingMessage, session: SMTPServerSession): Promise<Reply[]> {
+    const userIds = new Set((session.envelope.rcptTo as RcptAddress[]).flatMap((r) => r.crgateUser?.id ?? []));
+    const release = await claimCopies(message.sha256, [...userIds]);
+    try {
+      return await decideAndRecord(message, session);
+    } finally {
+      release();
+    }
+  }
+
+  async function decideAndRecord(message: IncomingMessage, session: SMTPServerSession): Promise<Reply[]> {
     const rcpts = session.envelope.rcptTo as RcptAddress[];
     const { head, sha256, spooled } = message;
     const mailFromRaw = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
