@@ -158,7 +158,7 @@ describe('crgate command', { timeout: 180_000 }, () => {
     expect(exported.stdout.split('\r\n')[0]).toBe('list,kind,value,source,created_at');
     const dir = mkdtempSync(join(tmpdir(), 'crgate-csv-'));
     writeFileSync(join(dir, 'lists.csv'), exported.stdout);
-    expect((await runCli(['lists', 'import', '--as', 'carol@example.test', join(dir, 'lists.csv')], t.env)).stdout).toBe('imported 3 entries for carol@example.test\n');
+    expect((await runCli(['lists', 'import', '--as', 'carol@example.test', join(dir, 'lists.csv')], t.env)).stdout).toBe('imported 3 entries for carol@example.test: 3 new\n');
     const carol = await runCli(['lists', 'show', '--as', 'carol@example.test', '--json'], t.env);
     expect(carol.stdout.trim().split('\n').map((l) => JSON.parse(l).source)).toEqual(['import', 'import', 'import']);
     expect((await runCli(['lists', 'remove', '--as', 'alice@example.test', 'white', 'friends.test'], t.env)).code).toBe(0);
@@ -174,6 +174,17 @@ describe('crgate command', { timeout: 180_000 }, () => {
     expect(r.stdout).toContain('turncoat@x.test moved from the blacklist');
     const { rows } = await t.db.query(`SELECT list FROM list_entries WHERE value = 'turncoat@x.test'`);
     expect(rows).toEqual([{ list: 'white' }]);
+  });
+
+  it('lists import takes an imported entry off the other list, and says so', async () => {
+    await runCli(['lists', 'add', '--as', 'alice@example.test', 'white', 'fickle@x.test'], t.env);
+    const dir = mkdtempSync(join(tmpdir(), 'crgate-csv-'));
+    writeFileSync(join(dir, 'black.csv'), 'black,Fickle@X.test\nblack,other@x.test\n');
+    const r = await runCli(['lists', 'import', '--as', 'alice@example.test', join(dir, 'black.csv')], t.env);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('imported 2 entries for alice@example.test: 2 new, 1 of them moved from the other list\n');
+    const { rows } = await t.db.query(`SELECT list, source FROM list_entries WHERE value = 'fickle@x.test'`);
+    expect(rows).toEqual([{ list: 'black', source: 'import' }]);
   });
 
   it('refuses a CSV line that names no list, and counts blank lines in the line it names', async () => {

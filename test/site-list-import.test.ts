@@ -32,6 +32,25 @@ describe('the site\'s list import', () => {
     return alice;
   }
 
+  it('takes an imported entry off the other list, and says how many moved', async () => {
+    const alice = await signedIn();
+    const added = await alice.post('/lists/add', { _csrf: await alice.csrfOf('/lists'), list: 'black', value: 'turncoat@import.test' });
+    expect(added.status).toBe(303);
+    const form = new FormData();
+    form.append('_csrf', await alice.csrfOf('/lists'));
+    form.append('list', 'white');
+    form.append('file', new Blob(['Turncoat@Import.test\nnewcomer@import.test\n'], { type: 'text/csv' }), 'friends.csv');
+    const r = await alice.request('POST', '/lists/import', form);
+    expect(r.status).toBe(303);
+    const page = await alice.get(r.headers.get('location')!.replace(/^.*?\/lists/, '/lists'));
+    expect(page.text).toContain('2 new entries imported (1 of them moved from your other list).');
+    const { rows } = await t.db.query(`SELECT list, value FROM list_entries WHERE value LIKE '%@import.test' ORDER BY value`);
+    expect(rows).toEqual([
+      { list: 'white', value: 'newcomer@import.test' },
+      { list: 'white', value: 'turncoat@import.test' },
+    ]);
+  });
+
   it('imports nothing from a file of more than 10,000 entries, and names the limit', async () => {
     const alice = await signedIn();
     const form = new FormData();
@@ -41,7 +60,7 @@ describe('the site\'s list import', () => {
     const r = await alice.request('POST', '/lists/import', form);
     expect(r.status).toBe(400);
     expect(r.text).toContain('Nothing was imported: the file has more than 10,000 entries, the most one import takes.');
-    expect((await t.db.query(`SELECT count(*)::int AS n FROM list_entries`)).rows).toEqual([{ n: 0 }]);
+    expect((await t.db.query(`SELECT count(*)::int AS n FROM list_entries WHERE value LIKE '%@bulk.test'`)).rows).toEqual([{ n: 0 }]);
   });
 
   it('answers 400 to an upload that ends before its closing boundary, and keeps serving', async () => {

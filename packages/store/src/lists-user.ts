@@ -43,6 +43,18 @@ export interface AddedListEntry {
   moved: boolean;
 }
 
+/** Puts one entry on its list and takes the same entry off the other list, in the caller's transaction. */
+async function putEntry(tx: Queryable, userId: number, entry: { list: ListName; kind: ListKind; value: string; source: ListSource }): Promise<AddedListEntry> {
+  const other: ListName = entry.list === 'white' ? 'black' : 'white';
+  const removed = await tx.query('DELETE FROM list_entries WHERE user_id = $1 AND list = $2 AND kind = $3 AND value = $4', [
+    userId,
+    other,
+    entry.kind,
+    entryValue(entry),
+  ]);
+  return { added: await insertEntry(tx, userId, entry), moved: (removed.rowCount ?? 0) > 0 };
+}
+
 /**
  * Adds one entry (normalised as addListEntry does) in one transaction, and takes the same entry (the
  * same address, or the same domain) off the other list: the recipient's latest word wins, as with
@@ -54,27 +66,27 @@ export async function addUserListEntry(
   userId: number,
   entry: { list: ListName; kind: ListKind; value: string; source: ListSource },
 ): Promise<AddedListEntry> {
-  const other: ListName = entry.list === 'white' ? 'black' : 'white';
-  return withTransaction(db, async (tx) => {
-    const removed = await tx.query('DELETE FROM list_entries WHERE user_id = $1 AND list = $2 AND kind = $3 AND value = $4', [
-      userId,
-      other,
-      entry.kind,
-      entryValue(entry),
-    ]);
-    return { added: await insertEntry(tx, userId, entry), moved: (removed.rowCount ?? 0) > 0 };
-  });
+  return withTransaction(db, (tx) => putEntry(tx, userId, entry));
 }
 
-/** Adds many entries in one transaction (source `import`); returns how many were new. */
+/**
+ * Adds many entries (source `import`) in one transaction: all or none. As with one entry added by
+ * hand, an imported entry leaves the other list; a file naming one entry on both lists ends with its
+ * last row. The site's import and `crgate lists import` both use it.
+ */
 export async function importListEntries(
   db: Db,
   userId: number,
   entries: Array<{ list: ListName; kind: ListKind; value: string }>,
-): Promise<number> {
+): Promise<{ added: number; moved: number }> {
   return withTransaction(db, async (tx) => {
     let added = 0;
-    for (const e of entries) if (await insertEntry(tx, userId, { ...e, source: 'import' })) added++;
-    return added;
+    let moved = 0;
+    for (const e of entries) {
+      const put = await putEntry(tx, userId, { ...e, source: 'import' });
+      if (put.added) added++;
+      if (put.moved) moved++;
+    }
+    return { added, moved };
   });
 }

@@ -83,8 +83,12 @@ export function listsRoutes(deps: SiteDeps): Router {
   }
 
   router.get('/lists', async (req, res) => {
-    const parsed = Number(query(req, 'n') ?? 0);
-    const n = Number.isSafeInteger(parsed) && parsed >= 0 ? parsed : 0;
+    const count = (name: string) => {
+      const parsed = Number(query(req, name) ?? 0);
+      return Number.isSafeInteger(parsed) && parsed >= 0 ? parsed : 0;
+    };
+    const n = count('n');
+    const moved = count('moved');
     // A Map, not an object literal: `done` comes from the URL, and `constructor` is no message.
     const messages = new Map([
       ['added', 'Entry added.'],
@@ -92,7 +96,7 @@ export function listsRoutes(deps: SiteDeps): Router {
       ['moved-white', 'Entry added to your whitelist, and moved from your blacklist.'],
       ['moved-black', 'Entry added to your blacklist, and moved from your whitelist.'],
       ['removed', `${n} entr${n === 1 ? 'y' : 'ies'} removed.`],
-      ['imported', `${n} new entr${n === 1 ? 'y' : 'ies'} imported.`],
+      ['imported', `${n} new entr${n === 1 ? 'y' : 'ies'} imported${moved ? ` (${moved} of them moved from your other list)` : ''}.`],
     ]);
     await show(res, 200, { flash: messages.get(query(req, 'done') ?? '') });
   });
@@ -143,9 +147,9 @@ export function listsRoutes(deps: SiteDeps): Router {
       const lines = bad.slice(0, 5).join(', ') + (bad.length > 5 ? ', …' : '');
       return show(res, 400, { importError: `Nothing was imported: line(s) ${lines} hold no address or domain, or no list (white or black).` });
     }
-    const added = await importListEntries(deps.db, userId(res), entries);
-    log.info({ event: 'web.lists_changed', userId: userId(res), change: 'import', entries: added }, 'list entries imported');
-    res.redirect(303, `${deps.basePath}/lists?done=imported&n=${added}`);
+    const { added, moved } = await importListEntries(deps.db, userId(res), entries);
+    log.info({ event: 'web.lists_changed', userId: userId(res), change: 'import', entries: added, moved }, 'list entries imported');
+    res.redirect(303, `${deps.basePath}/lists?done=imported&n=${added}&moved=${moved}`);
   });
 
   router.get('/lists/export.csv', async (_req, res) => {

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { csvLine, importFileText, importRows, MAX_IMPORT_ROWS, normalizeAddress, parseListValue, type ListKind, type ListName } from '@crgate/core';
-import { addListEntry, addUserListEntry, findUserByAddress, listEntries, removeListEntry, type Db, type User } from '@crgate/store';
+import { addUserListEntry, findUserByAddress, importListEntries, listEntries, removeListEntry, type Db, type User } from '@crgate/store';
 import { address, EXIT, fail, withDb } from '../cli-helpers.js';
 
 function listName(value: string): ListName {
@@ -106,8 +106,10 @@ export function registerLists(program: Command): void {
       }
       await withDb(async (db) => {
         const user = await userOrFail(db, opts.as);
-        for (const e of entries) await addListEntry(db, { userId: user.id, ...e, source: 'import' });
-        process.stdout.write(`imported ${entries.length} entries for ${user.address}\n`);
+        const { added, moved } = await importListEntries(db, user.id, entries);
+        process.stdout.write(
+          `imported ${entries.length} entries for ${user.address}: ${added} new${moved ? `, ${moved} of them moved from the other list` : ''}\n`,
+        );
       });
     });
   lists
