@@ -11,14 +11,14 @@ import { CrgateError, normalizeAddress, reasonSymbols, senderAuthenticated, toRe
 import { findUserByAddress, Metrics, recordMessage, type Db, type RecipientOutcome, type User } from '@crgate/store';
 import { createDecisionPipeline, type PipelineResult } from './decision-pipeline.js';
 import type { ContentCheck } from './content-check.js';
-
-/** Below this score, delivered ham is not trained: the filter already knows it (see learnFromOutcome). */
-const ALREADY_HAM_SCORE = 0.01;
 import { handleTapCopy, isTrustedPeer, type TapOutcome } from './outgoing-tap.js';
 import type { ResolveFn } from './dns-resolver.js';
 import { decisionHeader, DeliveryPool, type DeliveryResult } from './downstream.js';
 import { SPOOL_ABOVE_BYTES, SpooledMessage, type IncomingMessage, type SpoolWriter } from './message-spool.js';
 import { withoutClaimedTraceFields } from './trace-fields.js';
+
+/** Below this score, delivered ham is not trained: the filter already knows it (see learnFromOutcome). */
+const ALREADY_HAM_SCORE = 0.01;
 
 export interface IngestDeps {
   db: Db;
