@@ -276,6 +276,19 @@ describe('hostile strings', () => {
     expect(parsed.subject).toContain('Hello');
   });
 
+  it('puts no CR/LF into the challenge subject the sender reads through a subject encoded twice', async () => {
+    const before = smtpSink.messages.length;
+    const inner = `=?utf-8?B?${Buffer.from('Hello\r\nBcc: victim@evil.test').toString('base64')}?=`;
+    const subject = `=?utf-8?B?${Buffer.from(inner).toString('base64')}?=`;
+    const [reply] = await lmtpSend(t.lmtpPort, 'eve2@remote.test', ['alice@example.test'], mail('eve2@remote.test', subject, 'inject-twice'));
+    expect(reply!.code).toBe(250);
+    await waitFor(() => smtpSink.messages.slice(before).some((m) => m.rcptTo.includes('eve2@remote.test')), 'the challenge');
+    const challenge = smtpSink.messages.slice(before).find((m) => m.rcptTo.includes('eve2@remote.test'))!;
+    const parsed = await simpleParser(challenge.raw);
+    expect(parsed.subject).toMatch(/^C\/R: please confirm your message: /);
+    expect(parsed.subject).not.toMatch(/[\r\n]/);
+  });
+
   it('puts no header into the digest through CR/LF or encoded words in held subjects', async () => {
     const subject = '=?utf-8?q?Hi=0D=0ABcc:_victim@evil.test?=';
     const [reply] = await lmtpSend(t.lmtpPort, 'mallory@far.test', ['bert@example.test'], mail('=?utf-8?q?M=0D=0ATo:_x@evil.test?= <mallory@far.test>', subject, 'digest-inject'));

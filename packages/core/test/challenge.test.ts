@@ -49,6 +49,14 @@ describe('challenge composition', () => {
     expect(c.inReplyTo).toBeUndefined();
   });
 
+  it('leaves no encoded word in the subject: the ingest decoded one layer, a second would reach the sender decoded, CR/LF and all', () => {
+    // What the ingest stores for `Subject: =?utf-8?B?<base64 of "=?utf-8?B?<base64 of "Hi\r\nBcc: x">?=">?=`.
+    const once = `=?utf-8?B?${Buffer.from('Hi\r\nBcc: victim@evil.test').toString('base64')}?=`;
+    const c = composeChallenge({ ...input, originalSubject: once });
+    expect(c.subject).not.toContain('=?');
+    expect(c.subject.startsWith('C/R: please confirm your message: ')).toBe(true);
+  });
+
   it('writes German for a recipient whose language is de, English for an unknown language', () => {
     expect(composeChallenge({ ...input, language: 'de' }).subject).toBe('C/R: Bitte bestätigen Sie Ihre Nachricht: Lunch?');
     expect(composeChallenge({ ...input, language: 'de' }).text).toContain('Bitte öffnen\r\nSie diesen Link');

@@ -110,7 +110,9 @@ const URL_RE = /\bhttps?:\/\/[^\s<>"]+/gi;
 export function composeChallenge(input: ChallengeInput, template?: ChallengeTemplate): ComposedChallenge {
   const language = challengeLanguage(input.language);
   const render = template ?? compileChallengeTemplate(DEFAULT_CHALLENGE_TEMPLATES[language]);
-  const original = sanitizeSubject(input.originalSubject);
+  // The ingest decoded the subject's encoded words once; one still in the text (the sender encoded it
+  // twice) would be decoded by the sender's mail client, CR/LF and all. `=?` cannot start one.
+  const original = sanitizeSubject(input.originalSubject).replace(/=\?/g, '= ?');
   const subject = `${CHALLENGE_SUBJECT_PREFIX}${CHALLENGE_SUBJECT_PHRASES[language]}${original ? `: ${original}` : ''}`;
   const text = render({ recipient: input.recipient, link: input.link, subject: original }).replace(/\r?\n/g, '\r\n');
   const bytes = Buffer.byteLength(text, 'utf8');
