@@ -57,6 +57,15 @@ describe('challenge composition', () => {
     expect(c.subject.startsWith('C/R: please confirm your message: ')).toBe(true);
   });
 
+  it('omits In-Reply-To for a Message-ID with 8-bit text or too long for one header line', () => {
+    for (const id of ['<ü@remote.test>', `<${'x'.repeat(2000)}@remote.test>`]) {
+      const c = composeChallenge({ ...input, originalMessageId: id });
+      expect(c.inReplyTo, id.slice(0, 20)).toBeUndefined();
+      expect(c.references, id.slice(0, 20)).toBeUndefined();
+    }
+    expect(composeChallenge({ ...input, originalMessageId: '<a.b+c$d=e@[127.0.0.1]>' }).inReplyTo).toBe('<a.b+c$d=e@[127.0.0.1]>');
+  });
+
   it('writes German for a recipient whose language is de, English for an unknown language', () => {
     expect(composeChallenge({ ...input, language: 'de' }).subject).toBe('C/R: Bitte bestätigen Sie Ihre Nachricht: Lunch?');
     expect(composeChallenge({ ...input, language: 'de' }).text).toContain('Bitte öffnen\r\nSie diesen Link');

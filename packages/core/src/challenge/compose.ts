@@ -106,6 +106,8 @@ export function compileChallengeTemplate(source: string): ChallengeTemplate {
 }
 
 const URL_RE = /\bhttps?:\/\/[^\s<>"]+/gi;
+/** `<id>` of printable ASCII (no `<`, `>` or white space), at most 900 characters. */
+const MESSAGE_ID_RE = /^<[!-;=?-~]{1,900}>$/;
 
 export function composeChallenge(input: ChallengeInput, template?: ChallengeTemplate): ComposedChallenge {
   const language = challengeLanguage(input.language);
@@ -123,7 +125,8 @@ export function composeChallenge(input: ChallengeInput, template?: ChallengeTemp
   if (urls.length !== 1 || urls[0] !== input.link) {
     throw new ChallengeTemplateError(`challenge body must contain exactly one URL, the challenge link; found ${urls.length}`);
   }
-  const originalId = input.originalMessageId && /^<[^<>\s]+>$/.test(input.originalMessageId) ? input.originalMessageId : undefined;
+  // Printable ASCII only, and short enough for one header line: a header is 7-bit and at most 998 octets.
+  const originalId = input.originalMessageId && MESSAGE_ID_RE.test(input.originalMessageId) ? input.originalMessageId : undefined;
   return {
     envelope: { from: '', to: input.to },
     from: input.from,
