@@ -289,6 +289,15 @@ describe('hostile strings', () => {
     expect(parsed.subject).not.toMatch(/[\r\n]/);
   });
 
+  it('holds a message whose Date: is before 4713 BC (older than PostgreSQL can store) instead of answering 4xx on every retry', async () => {
+    const raw = mail('bc@remote.test', 'very old', 'bc-date').replace(/^Date: .*\r\n/m, 'Date: -005000-01-01T00:00:00Z\r\n');
+    expect(raw).toContain('Date: -005000');
+    const [reply] = await lmtpSend(t.lmtpPort, 'bc@remote.test', ['alice@example.test'], raw);
+    expect(reply!.code).toBe(250);
+    const { rows } = await t.db.query(`SELECT m.date_header FROM message_recipients r JOIN messages m ON m.id = r.message_id WHERE r.sender = 'bc@remote.test'`);
+    expect(rows).toEqual([{ date_header: null }]);
+  });
+
   it('puts no header into the digest through CR/LF or encoded words in held subjects', async () => {
     const subject = '=?utf-8?q?Hi=0D=0ABcc:_victim@evil.test?=';
     const [reply] = await lmtpSend(t.lmtpPort, 'mallory@far.test', ['bert@example.test'], mail('=?utf-8?q?M=0D=0ATo:_x@evil.test?= <mallory@far.test>', subject, 'digest-inject'));

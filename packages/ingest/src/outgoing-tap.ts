@@ -12,7 +12,7 @@ import { normalizeAddress, type Logger } from '@crgate/core';
 import { findUserByAddress, recordSentMessage, type Db, type SentMessage, type User } from '@crgate/store';
 import { createHash } from 'node:crypto';
 import { tokenize } from '@crgate/classifier';
-import { allAddresses, parseHeaders } from './parse-message.js';
+import { allAddresses, headerDate, parseHeaders } from './parse-message.js';
 import type { ContentChecker } from './content-check.js';
 
 export function isTrustedPeer(peer: string | undefined, trusted: readonly string[]): boolean {
@@ -45,14 +45,12 @@ export function sentMessageOf(
   if (!messageId) return undefined;
   const own = new Set([user.address, ...user.aliases]);
   const recipients = allAddresses(recipientHeaders.flatMap((h) => headers.get(h) ?? [])).filter((r) => !own.has(r));
-  const date = headers.get('date')?.[0];
-  const sentAt = date ? new Date(date) : undefined;
   return {
     userId: user.id,
     messageId,
     recipients,
     subject: headers.get('subject')?.[0],
-    sentAt: sentAt && !Number.isNaN(sentAt.getTime()) ? sentAt : undefined,
+    sentAt: headerDate(headers.get('date')?.[0]),
     source,
   };
 }

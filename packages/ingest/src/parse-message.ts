@@ -144,6 +144,18 @@ export function allAddresses(values: readonly string[] | undefined): string[] {
   return out;
 }
 
+/**
+ * The Date: field as a date, when it is one PostgreSQL (4713 BC to 294276 AD) and every reader can
+ * hold: JavaScript reads `-005000-01-01T00:00:00Z` as a date, and storing it failed the message with a
+ * 4xx on every retry. Years 1 to 9999 only.
+ */
+export function headerDate(value: string | undefined): Date | undefined {
+  if (!value) return undefined;
+  const date = new Date(value);
+  const year = date.getUTCFullYear();
+  return Number.isNaN(date.getTime()) || year < 1 || year > 9999 ? undefined : date;
+}
+
 export interface ParsedMessage {
   facts: MessageFacts;
   bodyOffset: number;
@@ -155,8 +167,6 @@ export function parseMessage(
 ): ParsedMessage {
   const { headers, bodyOffset } = parseHeaders(raw);
   const one = (name: string) => headers.get(name)?.[0];
-  const dateText = one('date');
-  const date = dateText ? new Date(dateText) : undefined;
   const messageId = one('message-id')?.match(/<[^<>\s]+>/)?.[0];
   const recipientHeaders = ['to', 'cc', 'resent-to', 'resent-cc'].flatMap((h) => headers.get(h) ?? []);
   return {
@@ -172,7 +182,7 @@ export function parseMessage(
       fromAddress: firstAddress(one('from')),
       subject: one('subject'),
       messageId,
-      date: date && !Number.isNaN(date.getTime()) ? date : undefined,
+      date: headerDate(one('date')),
       headers,
     },
   };
