@@ -10,7 +10,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { text } from 'node:stream/consumers';
 import DKIM from 'nodemailer/lib/dkim';
 import { addListEntry, addUser, applyQuarantineAction, findUserByAddress } from '@crgate/store';
-import { createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
+import { createMailTestEnvironment, REMOTE_CLIENT, type MailTestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
 import { pythonLmtpSend } from './helpers/lmtp-client.js';
 import { sleep, waitFor } from './helpers/sinks.js';
@@ -91,6 +91,13 @@ describe('forged senders', () => {
   it('holds a whitelisted address forged with no From: field at all', async () => {
     await send('friend@strict.test', message('no-from', ''));
     expect(await decisionOf('no-from')).toMatchObject({ decision: 'quarantine', symbols: expect.arrayContaining(['WHITELIST_FORGED', 'DMARC_FAIL']) });
+  });
+
+  it('reads From: as written, not after decoding: an encoded display name naming the envelope sender does not hide the author', async () => {
+    // bank.test publishes no DMARC: only rule 25 (FROM_NOT_ALIGNED) stands between this and a challenge the
+    // envelope sender answers himself, releasing mail that shows "From: ceo@bank.test".
+    await send('mallory@remote.test', message('encoded-name', 'From: =?utf-8?Q?CEO=2C_mallory=40remote=2Etest=2C?= <ceo@bank.test>\r\n'), REMOTE_CLIENT);
+    expect(await decisionOf('encoded-name')).toMatchObject({ decision: 'quarantine', symbols: expect.arrayContaining(['SPF_PASS', 'FROM_NOT_ALIGNED']) });
   });
 
   it('does not count a bounce whose From: is MAILER-DAEMON without a domain as a DMARC fail', async () => {

@@ -87,6 +87,19 @@ describe('outgoing tap and sent-mail log', () => {
     expect(lmtpSink.messages).toHaveLength(0);
   });
 
+  it('whitelists the addresses of To: as written, not one an encoded display name spells out', async () => {
+    // A reply keeps the display name of the mail it answers; the sender of that mail chose it.
+    await addUser(engine.db, 'erin@example.test');
+    const r = await pythonLmtpSend(
+      t.lmtpPort,
+      'erin@example.test',
+      [TAP],
+      mail({ Received: SUBMISSION_RECEIVED, From: 'erin@example.test', To: '=?utf-8?Q?Friend=2C_spam=40evil=2Etest=2C?= <friend@friend.test>', Subject: 'Re: hi', 'Message-ID': '<out-encoded@example.test>' }),
+    );
+    expect(r.data).toEqual([[TAP, 250, expect.stringContaining('recorded, 1 recipient(s)')]]);
+    expect((await whitelistOf('erin@example.test')).map((e) => e.value)).toEqual(['friend@friend.test']);
+  });
+
   it('answers a copy whose Message-ID is longer than any real one (3,000 characters) with 250, recording nothing', async () => {
     const r = await pythonLmtpSend(
       t.lmtpPort,

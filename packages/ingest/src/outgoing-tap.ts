@@ -12,7 +12,7 @@ import { normalizeAddress, type Logger } from '@crgate/core';
 import { findUserByAddress, recordSentMessage, type Db, type SentMessage, type User } from '@crgate/store';
 import { createHash } from 'node:crypto';
 import { tokenize } from '@crgate/classifier';
-import { allAddresses, headerDate, parseHeaders } from './parse-message.js';
+import { allAddresses, headerDate, parseHeaders, type ParsedHeaders } from './parse-message.js';
 import type { ContentChecker } from './content-check.js';
 
 export function isTrustedPeer(peer: string | undefined, trusted: readonly string[]): boolean {
@@ -34,7 +34,7 @@ export function submittedWithAuthentication(headers: ReadonlyMap<string, readonl
  * is what the log is keyed by. Shared by the tap and `crgate import-sent`.
  */
 export function sentMessageOf(
-  headers: ReadonlyMap<string, readonly string[]>,
+  { headers, addressFields }: Pick<ParsedHeaders, 'headers' | 'addressFields'>,
   user: User,
   source: SentMessage['source'],
   recipientHeaders: readonly string[],
@@ -44,7 +44,9 @@ export function sentMessageOf(
   const messageId = headers.get('message-id')?.[0]?.match(/<[^<>\s]{1,500}>/)?.[0];
   if (!messageId) return undefined;
   const own = new Set([user.address, ...user.aliases]);
-  const recipients = allAddresses(recipientHeaders.flatMap((h) => headers.get(h) ?? [])).filter((r) => !own.has(r));
+  // The fields as written, not decoded: an encoded display name ("Friend, spam@evil.test,") copied into
+  // a reply would otherwise be read as one more recipient, and whitelisted.
+  const recipients = allAddresses(recipientHeaders.flatMap((h) => addressFields.get(h) ?? [])).filter((r) => !own.has(r));
   return {
     userId: user.id,
     messageId,
@@ -74,7 +76,8 @@ export async function handleTapCopy(
   content?: ContentChecker,
   sha256 = createHash('sha256').update(raw).digest('hex'),
 ): Promise<TapOutcome> {
-  const { headers } = parseHeaders(raw);
+  const parsed = parseHeaders(raw);
+  const { headers } = parsed;
   const ignore = (detail: string): TapOutcome => {
     log.warn({ event: 'tap.ignored', mailFrom, reason: detail }, `outgoing copy ignored: ${detail}`);
     return { recorded: false, detail, whitelisted: [] };
@@ -83,7 +86,7 @@ export async function handleTapCopy(
   const user = await findUserByAddress(db, mailFrom);
   if (!user) return ignore(`${normalizeAddress(mailFrom)} is not a user`);
   if (!submittedWithAuthentication(headers)) return ignore('the newest Received header shows no authenticated submission');
-  const sent = sentMessageOf(headers, user, 'tap', ['to', 'cc', 'bcc', 'resent-to', 'resent-cc']);
+  const sent = sentMessageOf(parsed, user, 'tap', ['to', 'cc', 'bcc', 'resent-to', 'resent-cc']);
   if (!sent) return ignore('no Message-ID');
   const { messageId, recipients } = sent;
   const whitelisted = await recordSentMessage(db, sent);

@@ -13,8 +13,17 @@ export const MAX_HEADER_BYTES = 1024 * 1024;
 /** More fields than this are ignored for the decision. */
 export const MAX_HEADER_FIELDS = 5000;
 
+/**
+ * Fields whose addresses are read: their values are also kept as they came, before encoded words are
+ * decoded. A decoded display name may contain `,`, `<` and `@` (RFC 2047 allows any text in a phrase),
+ * and parsed after decoding it would give an address the field does not name.
+ */
+const ADDRESS_FIELDS: ReadonlySet<string> = new Set(['from', 'to', 'cc', 'bcc', 'resent-to', 'resent-cc']);
+
 export interface ParsedHeaders {
   headers: Map<string, string[]>;
+  /** The values of ADDRESS_FIELDS unfolded but not decoded, for address parsing. */
+  addressFields: Map<string, string[]>;
   /** Byte offset where the body starts (after the blank line), or raw.length if there is none. */
   bodyOffset: number;
   truncated: boolean;
@@ -58,14 +67,21 @@ export function parseHeaders(raw: Buffer): ParsedHeaders {
   const bodyOffset = found ? start + found.bodyOffset : raw.length;
   const block = raw.subarray(start, headerEnd).toString('utf8');
   const headers = new Map<string, string[]>();
+  const addressFields = new Map<string, string[]>();
   let fields = 0;
   let current: { name: string; value: string } | undefined;
   const flush = () => {
     if (!current) return;
     fields++;
+    const value = current.value.trim();
     const list = headers.get(current.name) ?? [];
-    list.push(decodeValue(current.value.trim()));
+    list.push(decodeValue(value));
     headers.set(current.name, list);
+    if (ADDRESS_FIELDS.has(current.name)) {
+      const kept = addressFields.get(current.name) ?? [];
+      kept.push(value);
+      addressFields.set(current.name, kept);
+    }
     current = undefined;
   };
   for (const line of block.split(/\r?\n/)) {
@@ -80,7 +96,7 @@ export function parseHeaders(raw: Buffer): ParsedHeaders {
     current = { name: line.slice(0, colon).trim().toLowerCase(), value: line.slice(colon + 1) };
   }
   flush();
-  return { headers, bodyOffset, truncated: !found && raw.length - start > MAX_HEADER_BYTES };
+  return { headers, addressFields, bodyOffset, truncated: !found && raw.length - start > MAX_HEADER_BYTES };
 }
 
 function firstAddress(value: string | undefined): string | undefined {
@@ -165,10 +181,10 @@ export function parseMessage(
   raw: Buffer,
   envelope: { mailFrom: string; clientAddress?: string; clientHelo?: string },
 ): ParsedMessage {
-  const { headers, bodyOffset } = parseHeaders(raw);
+  const { headers, addressFields, bodyOffset } = parseHeaders(raw);
   const one = (name: string) => headers.get(name)?.[0];
   const messageId = one('message-id')?.match(/<[^<>\s]+>/)?.[0];
-  const recipientHeaders = ['to', 'cc', 'resent-to', 'resent-cc'].flatMap((h) => headers.get(h) ?? []);
+  const recipientHeaders = ['to', 'cc', 'resent-to', 'resent-cc'].flatMap((h) => addressFields.get(h) ?? []);
   return {
     bodyOffset,
     facts: {
@@ -179,7 +195,7 @@ export function parseMessage(
       referencedMessageIds: referencedMessageIds(raw, headers, bodyOffset),
       clientAddress: envelope.clientAddress,
       clientHelo: envelope.clientHelo,
-      fromAddress: firstAddress(one('from')),
+      fromAddress: firstAddress(addressFields.get('from')?.[0]),
       subject: one('subject'),
       messageId,
       date: headerDate(one('date')),
