@@ -14,7 +14,8 @@ const REPORT_PARTS = new Set([
   'message/global-disposition-notification',
 ]);
 
-// Subjects of non-standard bounces and complaint reports (many MTAs and ISPs never used multipart/report).
+// Subjects of non-standard bounces, complaint reports and DMARC aggregate reports (many MTAs and ISPs
+// never used multipart/report, and RFC 7489 reports are a bare gzip or zip attachment).
 // "Fwd:" too: a bounce forwarded by hand is still a bounce, about mail the recipient may never have sent.
 const REPORT_SUBJECT = new RegExp(
   '^(?:fwd?:\\s*)?(?:' +
@@ -45,6 +46,10 @@ const REPORT_SUBJECT = new RegExp(
       'onbestelbaar',
       'warning: message .{1,80} delayed',
       'delayed mail',
+      // DMARC aggregate reports (RFC 7489 §7.2.1.1: "Report Domain: <domain> Submitter: <org> Report-ID:
+      // <id>"), as reporters write it: Microsoft puts "[Preview] " before it, Mail.Ru ";" between the
+      // parts, Amazon SES "Dmarc Aggregate " before it. A gzip or zip of XML, never from a person.
+      '(?:\\[[^\\]]{1,40}\\]\\s*)?(?:dmarc aggregate )?report domain:\\s*\\S.{0,300}?\\bsubmitter:',
     ].join('|') +
     ')',
   'i',

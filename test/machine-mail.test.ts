@@ -1,0 +1,47 @@
+/**
+ * Machine mail from senders that authenticate: SPF passes for the envelope domain and From: is
+ * aligned with it, the message is addressed to the recipient, so only a recognising rule keeps the
+ * challenge away. Each fixture is what the named software sends (test/fixtures/machine-mail/README.md
+ * says where each format comes from); test/machine-mail-dns.test.ts sends the same files through
+ * LMTP with a DNS that makes SPF pass.
+ */
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { decide, domainOf, type ContentVerdict, type PolicySettings, type RecipientFacts } from '@crgate/core';
+import { envelopeSenderOf, parseHeaders, parseMessage } from '@crgate/ingest';
+
+const policy: PolicySettings = { challengeRequiresAuth: true, localDomains: new Set(['example.test']) };
+const alice: RecipientFacts = {
+  userId: 1,
+  address: 'alice@example.test',
+  addresses: ['alice@example.test', 'a.smith@example.test'],
+  challengesEnabled: true,
+  senderOptedOut: false,
+};
+
+/** Decided as the ingest decides, with SPF pass for the envelope sender's domain. */
+function decideAuthenticated(file: string, opts: { mailFrom?: string; content?: ContentVerdict } = {}) {
+  const raw = readFileSync(new URL(`./fixtures/${file}`, import.meta.url));
+  const mailFrom = opts.mailFrom ?? envelopeSenderOf(parseHeaders(raw).headers);
+  const { facts } = parseMessage(raw, { mailFrom });
+  const domain = domainOf(facts.mailFrom);
+  facts.auth = { spf: { result: 'pass', domain }, dkim: [], dmarc: { result: 'none' }, arc: { result: 'none' }, clientKnown: true };
+  facts.senderDomainRoutable = true;
+  return decide(facts, { ...alice, content: opts.content }, policy);
+}
+const symbols = (d: { reasons: Array<{ symbol: string }> }) => d.reasons.map((r) => r.symbol);
+
+describe('authenticated machine mail', () => {
+  it('still challenges an authenticated person (the control)', () => {
+    const d = decideAuthenticated('bob-to-alice.eml', { mailFrom: 'bob@remote.test' });
+    expect(d.action).toBe('challenge');
+  });
+
+  it('does not challenge DMARC aggregate reports (RFC 7489 §7.2.1.1 subject)', () => {
+    for (const file of ['dmarc-aggregate-microsoft.eml', 'dmarc-aggregate-mailru.eml']) {
+      const d = decideAuthenticated(`machine-mail/${file}`);
+      expect(symbols(d), file).toContain('BOUNCE_SUBJECT');
+      expect(d.action, file).toBe('quarantine');
+    }
+  });
+});
