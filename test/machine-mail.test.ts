@@ -44,4 +44,17 @@ describe('authenticated machine mail', () => {
       expect(d.action, file).toBe('quarantine');
     }
   });
+
+  it("does not challenge mail whose envelope sender is the recipient's own address, even with SPF pass", () => {
+    for (const mailFrom of ['alice@example.test', 'Alice+notes@Example.test', 'a.smith@example.test']) {
+      const d = decideAuthenticated('machine-mail/self-addressed.eml', { mailFrom });
+      expect(symbols(d), mailFrom).toContain('SENDER_IS_RECIPIENT');
+      expect(d.action, mailFrom).toBe('quarantine');
+    }
+  });
+
+  it('still delivers an authenticated note to oneself that the classifier calls ham', () => {
+    const ham: ContentVerdict = { verdict: 'ham', score: 0.01, spamClues: [], hamClues: [] };
+    expect(decideAuthenticated('machine-mail/self-addressed.eml', { content: ham }).action).toBe('deliver');
+  });
 });

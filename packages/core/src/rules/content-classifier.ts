@@ -43,7 +43,10 @@ export const contentClassifierRule: Rule = {
     if (verdict === 'spam') first.action = 'discard';
     if (verdict === 'ham') {
       const auth = ctx.message.auth;
-      const forged = (auth && (auth.spf.result === 'fail' || auth.dmarc.result === 'fail')) || forgedLocalSenderRule.evaluate(ctx) !== null;
+      // SENDER_IS_RECIPIENT (an authenticated note to oneself) is no forgery: ham of it is delivered.
+      const local = forgedLocalSenderRule.evaluate(ctx);
+      const forgedLocal = [local ?? []].flat().some((r) => r.symbol === 'FORGED_LOCAL_SENDER');
+      const forged = (auth && (auth.spf.result === 'fail' || auth.dmarc.result === 'fail')) || forgedLocal;
       if (!forged && !isAutomaticAnswer(ctx)) first.action = 'deliver';
     }
     return results;
