@@ -57,4 +57,27 @@ describe('authenticated machine mail', () => {
     const ham: ContentVerdict = { verdict: 'ham', score: 0.01, spamClues: [], hamClues: [] };
     expect(decideAuthenticated('machine-mail/self-addressed.eml', { content: ham }).action).toBe('deliver');
   });
+
+  it("does not challenge an ESP's bounce-processing return path", () => {
+    for (const file of ['postmark-transactional.eml', 'sparkpost-transactional.eml']) {
+      const d = decideAuthenticated(`machine-mail/${file}`);
+      expect(symbols(d), file).toContain('NOREPLY_SENDER');
+      expect(d.action, file).toBe('quarantine');
+    }
+  });
+
+  it("does not challenge a VERP return path that names the recipient's address", () => {
+    for (const mailFrom of ['news-1234-alice=example.test@mail.shop.test', 'ab12.cd34.a.smith=example.test@bnc.shop.test']) {
+      const d = decideAuthenticated('machine-mail/postmark-transactional.eml', { mailFrom });
+      expect(symbols(d), mailFrom).toContain('NOREPLY_SENDER');
+      expect(d.action, mailFrom).toBe('quarantine');
+    }
+  });
+
+  it('reads the address behind a BATV tag, and still challenges a person behind one', () => {
+    expect(decideAuthenticated('machine-mail/postmark-transactional.eml', { mailFrom: 'prvs=1234abcd5=noreply@shop.test' }).action).toBe('quarantine');
+    expect(decideAuthenticated('machine-mail/postmark-transactional.eml', { mailFrom: 'prvs=1234abcd5=jane@shop.test' }).action).toBe('challenge');
+    // "bounce" only as a word: a person called Bouncer is still asked.
+    expect(decideAuthenticated('machine-mail/postmark-transactional.eml', { mailFrom: 'jane.bouncer@shop.test' }).action).toBe('challenge');
+  });
 });

@@ -10,8 +10,29 @@ const MAILER_DAEMON = /^(mailer-daemon|mailerdaemon|mail-daemon|postmaster|post_
 const LIST_SOFTWARE = /^(owner-.+|.+-owner|.+-request|.+-admin|.+-bounces?|listserv|majordomo|mailman|sympa|ezmlm|lyris|listproc|.+\+bounces?(-.*)?)$/;
 const NO_REPLY = /^(no[-_.]?reply|do[-_.]?not[-_.]?reply|dont[-_.]?reply|bounces?|bounces?[-_.+].*|.*[-_.]no[-_.]?reply|no[-_.]?reply[-_.+].*|noreply.*|mailer|automailer|auto[-_.]?(reply|responder|confirm)|notifications?|notify|alerts?)$/;
 
+// BATV (draft-levine-smtp-batv) and the tags ESPs and gateways put before the address itself:
+// `prvs=TAG=user`, SparkPost's `msprvs1=TAG=user`, Barracuda's `btv1==TAG==user`. The rules read the
+// address behind the tag.
+const BATV_TAG = /^(?:(?:prvs|msprvs\d*)=[^=@]*=|btv1==[^=@]*==)/;
+
+// A bounce-processing address written with the word anywhere, not only first: Postmark's
+// `pm_bounces@pm-bounces.brand`, `news.bounces-123@`, `bounce_handler@`.
+const BOUNCE_WORD = /(?:^|[-_.+=])bounces?(?:$|[-_.+=])/;
+
 function envelopeLocal(message: { mailFrom: string; mailFromOriginal?: string }): string {
-  return localPartOf(message.mailFromOriginal ?? message.mailFrom);
+  return localPartOf(message.mailFromOriginal ?? message.mailFrom).replace(BATV_TAG, '');
+}
+
+/**
+ * A VERP return path carries the recipient's address in its local part (`…-alice=example.org@…`,
+ * `bounces+1234-alice=example.org@…`): an address made for this one delivery, read by bounce
+ * software. Which of the recipient's addresses it names, if any.
+ */
+function verpRecipient(local: string, addresses: readonly string[]): string | undefined {
+  return addresses.find((a) => {
+    const at = a.lastIndexOf('@');
+    return at > 0 && local.includes(`${a.slice(0, at)}=${a.slice(at + 1)}`);
+  });
 }
 
 export const mailerDaemonRule: Rule = {
@@ -48,14 +69,19 @@ export const listSoftwareRule: Rule = {
 
 export const noReplySenderRule: Rule = {
   id: 'noreply-sender',
-  description: 'The envelope sender or the From: address is a no-reply or bounce address',
+  description: 'The envelope sender or the From: address is a no-reply or bounce address, or the envelope sender is a VERP address naming the recipient',
   symbols: ['NOREPLY_SENDER'],
-  evaluate({ message }) {
-    const candidates = [envelopeLocal(message)];
+  evaluate({ message, recipient }) {
+    const envelope = envelopeLocal(message);
+    const candidates = [envelope];
     const from = message.fromAddress ?? (firstHeader(message, 'from') ? normalizeAddress(firstHeader(message, 'from')!) : '');
     if (from) candidates.push(localPartOf(from));
-    const hit = candidates.find((local) => local && NO_REPLY.test(local));
-    if (!hit) return null;
-    return { symbol: 'NOREPLY_SENDER', weight: 0, detail: `${hit}@… does not take replies`, action: 'quarantine' };
+    const hit = candidates.find((local) => local && (NO_REPLY.test(local) || BOUNCE_WORD.test(local)));
+    if (hit) return { symbol: 'NOREPLY_SENDER', weight: 0, detail: `${hit}@… does not take replies`, action: 'quarantine' };
+    const verp = envelope ? verpRecipient(envelope, recipient.addresses) : undefined;
+    if (verp) {
+      return { symbol: 'NOREPLY_SENDER', weight: 0, detail: `the envelope sender encodes ${verp} (VERP): a bounce address made for this delivery`, action: 'quarantine' };
+    }
+    return null;
   },
 };
