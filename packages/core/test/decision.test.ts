@@ -213,15 +213,16 @@ describe('recognising automatic mail as senders really write it', () => {
     });
   }
 
-  it('challenges a person who writes about someone out of the office, in the middle of the subject', () => {
+  it('challenges a person who writes about someone out of the office, or answers a Lotus Notes notice', () => {
     expect(action({ subject: 'Who is out of the office next week? Rota inside' })).toBe('challenge');
+    expect(action({ subject: 'Re: [users] Alice Smith/ACME is out of the office.' })).toBe('challenge');
   });
 
   it('takes Auto-Submitted: no, with a comment, for a person', () => {
     expect(action({ headers: headers({ 'Auto-Submitted': 'no (sent by a person)' }) })).toBe('challenge');
   });
 
-  for (const subject of ['Mail could not be delivered', 'Unzustellbar: Ihre Nachricht', 'No se puede entregar: hola', 'Onbestelbaar: test', 'Warning: message 1AbC23-000 delayed 24 hours', 'Antwort: Abwesenheit bis Montag', 'Autosvar: ferie', 'Автоматический ответ: Обед?', '自动回复: 午餐', '自動応答: ランチ', 'Otomatik yanıt: Öğle yemeği', 'Automatikus válasz: Ebéd', 'Αυτόματη απάντηση: Γεύμα', 'Răspuns automat: Prânz', '자동 회신: 점심', 'Fuori sede: pranzo', 'Alice Smith/ACME is out of the office.']) {
+  for (const subject of ['Mail could not be delivered', 'Unzustellbar: Ihre Nachricht', 'No se puede entregar: hola', 'Onbestelbaar: test', 'Warning: message 1AbC23-000 delayed 24 hours', 'Antwort: Abwesenheit bis Montag', 'Autosvar: ferie', 'Автоматический ответ: Обед?', '自动回复: 午餐', '自動応答: ランチ', 'Otomatik yanıt: Öğle yemeği', 'Automatikus válasz: Ebéd', 'Αυτόματη απάντηση: Γεύμα', 'Răspuns automat: Prânz', '자동 회신: 점심', 'Fuori sede: pranzo', 'Alice Smith/ACME is out of the office.', '[users] Alice Smith/ACME is out of the office.']) {
     it(`does not challenge a message with the subject "${subject}"`, () => {
       expect(action({ subject })).toBe('quarantine');
     });

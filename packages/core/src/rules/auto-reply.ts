@@ -72,8 +72,9 @@ const AUTO_REPLY_SUBJECT = new RegExp(
     ].join('|'),
     ')',
     '|\\((?:automatic|auto)[ -]?(?:response|reply)\\)\\s*$',
-    // Lotus Notes without its "AUTO:" prefix: "Alice Smith is out of the office." and nothing after.
-    '|\\bis (?:currently )?out of (?:the )?office\\.?\\s*$',
+    // Lotus Notes without its "AUTO:" prefix: "Alice Smith is out of the office." and nothing after. No
+    // colon before it: "Re: [list] Alice Smith is out of the office." is a person answering one.
+    '|^[^:]*\\bis (?:currently )?out of (?:the )?office\\.?\\s*$',
   ].join(''),
   'i',
 );
