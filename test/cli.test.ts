@@ -4,12 +4,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import net from 'node:net';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { createTestEnvironment, freePort, type TestEnvironment } from './helpers/environment.js';
 import { CLI, runCli } from './helpers/engine-process.js';
+import { runDeployScript } from './helpers/mail-stack.js';
 
 /** runCli, but a command still running after `ms` is killed (code null): a hang fails the test, not the run. */
 function runCliWithin(ms: number, args: string[], env: Record<string, string>): Promise<{ code: number | null; stderr: string; elapsedMs: number }> {
@@ -57,6 +58,42 @@ describe('crgate command', { timeout: 180_000 }, () => {
     ]);
     expect((await runCli(['users', 'remove', 'bob@example.test'], t.env)).code).toBe(0);
     expect((await runCli(['users', 'list'], t.env)).stdout).toBe('alice@example.test  (aliases: al@example.test)\n');
+  });
+
+  it('does not create a missing database for a command that reads: it names the database and exits 69', async () => {
+    const url = new URL(t.env.DATABASE_URL!);
+    const missing = `${url.pathname.slice(1)}_typo`;
+    url.pathname = `/${missing}`;
+    const r = await runCli(['users', 'list'], { ...t.env, DATABASE_URL: url.toString() });
+    expect(r.code).toBe(69);
+    expect(r.stderr).toContain(`(DATABASE_URL): database "${missing}" does not exist`);
+    expect(r.stdout).toBe('');
+    expect((await t.db.query('SELECT 1 FROM pg_database WHERE datname = $1', [missing])).rows).toEqual([]);
+  });
+
+  it('names PostgreSQL and DATABASE_URL, password hidden, when PostgreSQL cannot be reached', async () => {
+    const port = await freePort();
+    const r = await runCli(['lists', 'show', '--as', 'alice@example.test'], { ...t.env, DATABASE_URL: `postgres://crgate:s3cret@127.0.0.1:${port}/crgate` });
+    expect(r.code).toBe(69);
+    expect(r.stderr).toContain(`cannot use PostgreSQL at postgres://crgate:***@127.0.0.1:${port}/crgate (DATABASE_URL): `);
+    expect(r.stderr).toContain('ECONNREFUSED');
+    expect(r.stderr).not.toContain('s3cret');
+  });
+
+  it('keeps the Postfix recipient map when crgate cannot list the users, or lists none', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'crgate-map-'));
+    const map = join(dir, 'crgate-recipients');
+    writeFileSync(map, 'alice@example.test alice@example.test\n');
+    const url = new URL(t.env.DATABASE_URL!);
+    url.pathname = `${url.pathname}_typo`;
+    const crgate = `${process.execPath} ${CLI}`;
+    const unreachable = await runDeployScript('postfix/crgate-recipients.sh', [map], { ...t.env, DATABASE_URL: url.toString(), CRGATE: crgate });
+    expect(unreachable.code).not.toBe(0);
+    const none = await runDeployScript('postfix/crgate-recipients.sh', [map], { ...t.env, CRGATE: 'true' });
+    expect(none.code).toBe(1);
+    expect(none.output).toContain('crgate lists no users');
+    expect(readFileSync(map, 'utf8')).toBe('alice@example.test alice@example.test\n');
+    expect(existsSync(`${map}.new`)).toBe(false);
   });
 
   it('sets and removes a password read from standard input, never from the command line', async () => {

@@ -8,4 +8,10 @@ set -euo pipefail
 out=$1
 ${CRGATE:-crgate} users list |
   awk '/^[^[:space:]@]+@/ { gsub(/[(),]/, " "); sub(/aliases:/, ""); for (i = 1; i <= NF; i++) print $i, $1 }' > "$out.new"
+# An empty map makes Postfix refuse every recipient: keep the old one rather than write that.
+if [ ! -s "$out.new" ]; then
+  rm -f "$out.new"
+  echo "crgate-recipients.sh: crgate lists no users; $out left as it was" >&2
+  exit 1
+fi
 mv "$out.new" "$out"

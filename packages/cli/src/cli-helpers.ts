@@ -3,7 +3,7 @@
  * and failing with a message and an exit code.
  */
 import { InvalidArgumentError } from 'commander';
-import { isAddress } from '@crgate/core';
+import { isAddress, type Config, type Logger } from '@crgate/core';
 import { openDatabase, type Db } from '@crgate/store';
 import type { SkipReporter } from '@crgate/ingest';
 import { configOrExit } from './load-config.js';
@@ -24,10 +24,56 @@ export function seconds(value: string): number {
   return n;
 }
 
-export async function withDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+/** Query parameters that carry a secret: libpq reads `password` and `sslpassword` from the URL too. */
+const SECRET_PARAMS = new Set(['password', 'sslpassword']);
+
+/** The URL with its password, in the user part or in the query, shown as `***`. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    // Rebuilt by hand: URLSearchParams would re-encode every other parameter too.
+    if (u.search) {
+      u.search = u.search
+        .slice(1)
+        .split('&')
+        .map((pair) => {
+          const name = pair.split('=')[0]!;
+          let decoded = name;
+          try {
+            decoded = decodeURIComponent(name.replace(/\+/g, ' '));
+          } catch {
+            // a malformed escape: compared as written
+          }
+          return SECRET_PARAMS.has(decoded.trim().toLowerCase()) ? `${name}=***` : pair;
+        })
+        .join('&');
+    }
+    return u.toString();
+  } catch {
+    return '(not shown: not a URL)';
+  }
+}
+
+/**
+ * Opens the database for a command and applies pending migrations, or exits 69 naming PostgreSQL and
+ * DATABASE_URL (pg's own "connect ECONNREFUSED 127.0.0.1:5432" names neither). Only the commands that
+ * set crgate up (start, migrate, users add) create a missing database: a command that reads, given a
+ * mistyped DATABASE_URL, must not answer from a new empty one (crgate-recipients.sh would write an
+ * empty map, and Postfix would refuse every user).
+ */
+export async function openCommandDatabase(config: Config, logger: Logger, options: { max: number; create?: boolean }): Promise<Db> {
+  try {
+    return await openDatabase(config.databaseUrl, logger, { max: options.max, create: options.create ?? false });
+  } catch (err) {
+    fail(`cannot use PostgreSQL at ${redactUrl(config.databaseUrl)} (DATABASE_URL): ${(err as Error).message}`, EXIT.unavailable);
+  }
+}
+
+export async function withDb<T>(fn: (db: Db) => Promise<T>, options: { create?: boolean } = {}): Promise<T> {
   const config = configOrExit();
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
-  const db = await openDatabase(config.databaseUrl, logger, { max: 2 });
+  const db = await openCommandDatabase(config, logger, { max: 2, create: options.create });
   try {
     return await fn(db);
   } finally {

@@ -26,8 +26,11 @@ export function createPool(databaseUrl: string, options: { max?: number } = {}):
   return pool;
 }
 
-/** Creates the database named in the URL if it does not exist (connecting to the `postgres` database to do so). */
-export async function ensureDatabase(databaseUrl: string, logger: Logger): Promise<void> {
+/**
+ * Creates the database named in the URL if it does not exist (connecting to the `postgres` database to
+ * do so); with `create` false, a missing database is an error instead.
+ */
+export async function ensureDatabase(databaseUrl: string, logger: Logger, create = true): Promise<void> {
   const url = new URL(databaseUrl);
   const name = decodeURIComponent(url.pathname.replace(/^\//, ''));
   if (!name) throw new Error('DATABASE_URL names no database');
@@ -39,6 +42,7 @@ export async function ensureDatabase(databaseUrl: string, logger: Logger): Promi
   try {
     const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     if (found.rowCount === 0) {
+      if (!create) throw new Error(`database "${name}" does not exist (\`crgate migrate\` creates it)`);
       try {
         await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
         logger.info({ event: 'db.created', database: name }, `created database ${name}`);
@@ -110,9 +114,12 @@ export async function migrate(db: Db, logger: Logger): Promise<string[]> {
   return applied;
 }
 
-/** Ensures the database exists, opens a pool and applies pending migrations. */
-export async function openDatabase(databaseUrl: string, logger: Logger, options: { max?: number } = {}): Promise<Db> {
-  await ensureDatabase(databaseUrl, logger);
+/**
+ * Ensures the database exists (creating it unless `create` is false), opens a pool and applies
+ * pending migrations.
+ */
+export async function openDatabase(databaseUrl: string, logger: Logger, options: { max?: number; create?: boolean } = {}): Promise<Db> {
+  await ensureDatabase(databaseUrl, logger, options.create ?? true);
   const db = createPool(databaseUrl, options);
   try {
     await migrate(db, logger);

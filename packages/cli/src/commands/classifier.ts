@@ -2,13 +2,13 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { normalizeAddress } from '@crgate/core';
-import { findUserByAddress, openDatabase, PgTokenStore } from '@crgate/store';
+import { findUserByAddress, PgTokenStore } from '@crgate/store';
 import { MailSourceError } from '@crgate/ingest';
 import { configOrExit } from '../load-config.js';
 import { createLogger } from '../logger.js';
 import { progressBar, trainFolders } from '../train.js';
 import { evaluate, formatEvaluation } from '../evaluate.js';
-import { address, fail, withDb } from '../cli-helpers.js';
+import { address, fail, openCommandDatabase, withDb } from '../cli-helpers.js';
 
 export function registerClassifier(program: Command): void {
   program
@@ -43,7 +43,8 @@ export function registerClassifier(program: Command): void {
           if (err instanceof MailSourceError) fail(err.message);
           throw err;
         }
-      });
+        // Bootstrapping a new installation's model comes before anything else: it creates the database.
+      }, { create: true });
     });
 
   program
@@ -63,7 +64,8 @@ export function registerClassifier(program: Command): void {
     .action(async (opts: { ham: string[]; spam: string[]; trainHam?: string[]; trainSpam?: string[]; trainFraction: number; dns?: boolean; json?: boolean }) => {
       const config = configOrExit();
       const logger = createLogger('error');
-      const db = await openDatabase(config.databaseUrl, logger, { max: 4 });
+      // Tried before anything is set up, as the first look at the filter: it creates the database.
+      const db = await openCommandDatabase(config, logger, { max: 4, create: true });
       try {
         const rows = await evaluate(config, db, { ham: opts.ham, spam: opts.spam, trainHam: opts.trainHam, trainSpam: opts.trainSpam, trainFraction: opts.trainFraction, offline: !opts.dns }, logger);
         if (opts.json) for (const r of rows) process.stdout.write(`${JSON.stringify(r)}\n`);

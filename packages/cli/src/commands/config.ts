@@ -2,37 +2,7 @@
 import type { Command } from 'commander';
 import { ENV_VARS, type Config } from '@crgate/core';
 import { configOrExit } from '../load-config.js';
-
-/** Query parameters that carry a secret: libpq reads `password` and `sslpassword` from the URL too. */
-const SECRET_PARAMS = new Set(['password', 'sslpassword']);
-
-/** The URL with its password, in the user part or in the query, shown as `***`. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    // Rebuilt by hand: URLSearchParams would re-encode every other parameter too.
-    if (u.search) {
-      u.search = u.search
-        .slice(1)
-        .split('&')
-        .map((pair) => {
-          const name = pair.split('=')[0]!;
-          let decoded = name;
-          try {
-            decoded = decodeURIComponent(name.replace(/\+/g, ' '));
-          } catch {
-            // a malformed escape: compared as written
-          }
-          return SECRET_PARAMS.has(decoded.trim().toLowerCase()) ? `${name}=***` : pair;
-        })
-        .join('&');
-    }
-    return u.toString();
-  } catch {
-    return '(not shown: not a URL)';
-  }
-}
+import { redactUrl } from '../cli-helpers.js';
 
 export function redactConfig(config: Config): Record<string, unknown> {
   return {

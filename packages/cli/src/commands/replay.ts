@@ -1,12 +1,12 @@
 /** `crgate replay`: the dry run. */
 import type { Command } from 'commander';
 import { normalizeAddress } from '@crgate/core';
-import { findUserByAddress, openDatabase } from '@crgate/store';
+import { findUserByAddress } from '@crgate/store';
 import { MailSourceError } from '@crgate/ingest';
 import { configOrExit } from '../load-config.js';
 import { createLogger } from '../logger.js';
 import { replay } from '../replay.js';
-import { address, fail } from '../cli-helpers.js';
+import { address, fail, openCommandDatabase } from '../cli-helpers.js';
 
 export function registerReplay(program: Command): void {
   program
@@ -19,7 +19,7 @@ export function registerReplay(program: Command): void {
     .action(async (paths: string[], opts: { as: string; json?: boolean; offline?: boolean }) => {
       const config = configOrExit();
       const logger = createLogger('error');
-      const db = await openDatabase(config.databaseUrl, logger, { max: 4 });
+      const db = await openCommandDatabase(config, logger, { max: 4 });
       const counts = new Map<string, number>();
       try {
         if (!(await findUserByAddress(db, opts.as))) process.stderr.write(`crgate: ${normalizeAddress(opts.as)} is not a user; replaying with no lists\n`);

@@ -1,11 +1,10 @@
 /** `crgate start` and `crgate migrate`: run the roles; apply migrations. */
 import type { Command } from 'commander';
 import { ConfigError } from '@crgate/core';
-import { openDatabase } from '@crgate/store';
 import { configOrExit, EXIT_CONFIG } from '../load-config.js';
 import { createLogger } from '../logger.js';
 import { parseRoles, startEngine } from '../engine.js';
-import { fail } from '../cli-helpers.js';
+import { fail, openCommandDatabase } from '../cli-helpers.js';
 
 /**
  * The longest a stop may take before the process exits anyway: LMTP sessions get 30 s, running jobs
@@ -67,7 +66,7 @@ export function registerStart(program: Command): void {
     .action(async () => {
       const config = configOrExit();
       const logger = createLogger(config.logLevel);
-      const db = await openDatabase(config.databaseUrl, logger, { max: 1 });
+      const db = await openCommandDatabase(config, logger, { max: 1, create: true });
       await db.end();
     });
 }

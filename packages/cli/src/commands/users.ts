@@ -13,12 +13,16 @@ export function registerUsers(program: Command): void {
     .argument('<address...>', 'mail addresses', (v: string, prev: string[] = []) => [...prev, address(v)])
     .option('--admin', 'the new users may see the operator overview on the site (/admin)')
     .action(async (addresses: string[], opts: { admin?: boolean }) => {
-      await withDb(async (db) => {
-        for (const a of addresses) {
-          const added = await addUser(db, a, { admin: opts.admin });
-          process.stdout.write(added ? `added ${normalizeAddress(a)}\n` : `${normalizeAddress(a)} already exists\n`);
-        }
-      });
+      // The first command of a new installation: it creates the database.
+      await withDb(
+        async (db) => {
+          for (const a of addresses) {
+            const added = await addUser(db, a, { admin: opts.admin });
+            process.stdout.write(added ? `added ${normalizeAddress(a)}\n` : `${normalizeAddress(a)} already exists\n`);
+          }
+        },
+        { create: true },
+      );
     });
   users
     .command('list')
