@@ -57,10 +57,10 @@ export function redactUrl(url: string): string {
 
 /**
  * Opens the database for a command and applies pending migrations, or exits 69 naming PostgreSQL and
- * DATABASE_URL (pg's own "connect ECONNREFUSED 127.0.0.1:5432" names neither). Only the commands that
- * set crgate up (start, migrate, users add) create a missing database: a command that reads, given a
- * mistyped DATABASE_URL, must not answer from a new empty one (crgate-recipients.sh would write an
- * empty map, and Postfix would refuse every user).
+ * DATABASE_URL (pg's own "connect ECONNREFUSED 127.0.0.1:5432" names neither). Only the commands of
+ * setting up (start, migrate, users add, train, eval, replay) create a missing database: a command
+ * that reports on or manages an installation, given a mistyped DATABASE_URL, must not answer from a
+ * new empty one (crgate-recipients.sh would write an empty map, and Postfix would refuse every user).
  */
 export async function openCommandDatabase(config: Config, logger: Logger, options: { max: number; create?: boolean }): Promise<Db> {
   try {

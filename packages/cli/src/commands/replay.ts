@@ -19,7 +19,8 @@ export function registerReplay(program: Command): void {
     .action(async (paths: string[], opts: { as: string; json?: boolean; offline?: boolean }) => {
       const config = configOrExit();
       const logger = createLogger('error');
-      const db = await openCommandDatabase(config, logger, { max: 4 });
+      // The dry run tried while setting up, before anything else: it creates the database.
+      const db = await openCommandDatabase(config, logger, { max: 4, create: true });
       const counts = new Map<string, number>();
       try {
         if (!(await findUserByAddress(db, opts.as))) process.stderr.write(`crgate: ${normalizeAddress(opts.as)} is not a user; replaying with no lists\n`);
