@@ -146,6 +146,13 @@ describe('challenge/response loop', () => {
     expect(output).not.toContain(rows[0].value);
   });
 
+  it('writes each log line with one component field: a JSON parser that refuses repeated keys reads every line', async () => {
+    const lines = engine.output().split('\n').filter((l) => l.startsWith('{'));
+    const components = new Set(engine.logs.map((l) => l.component));
+    expect([...components]).toEqual(expect.arrayContaining(['ingest', 'worker', 'web.challenge']));
+    expect(lines.filter((l) => (l.match(/"component":/g) ?? []).length > 1)).toEqual([]);
+  });
+
   it('answers a spent link with 410', async () => {
     expect((await fetch(challengeLink, { method: 'POST' })).status).toBe(410);
     expect((await fetch(challengeLink)).status).toBe(410);

@@ -73,7 +73,7 @@ export function createWeb(config: Config, deps: WebDeps): WebRole {
       db: deps.db,
       basePath,
       render,
-      logger: log,
+      logger: deps.logger,
       now,
       metrics: deps.metrics,
       badTokensPerClientPerHour: config.web.badTokensPerClientPerHour,
@@ -88,7 +88,7 @@ export function createWeb(config: Config, deps: WebDeps): WebRole {
       db: deps.db,
       basePath,
       render,
-      logger: log.child({ component: 'web.site' }),
+      logger: deps.logger.child({ component: 'web.site' }),
       now,
       webSecret: () => {
         if (!webSecret) throw new Error('the web role has not started: no key yet');
@@ -101,7 +101,7 @@ export function createWeb(config: Config, deps: WebDeps): WebRole {
     config,
     basePath,
     render,
-    logger: log.child({ component: 'web.site' }),
+    logger: deps.logger.child({ component: 'web.site' }),
     now,
     keys: () => {
       if (!keys) throw new Error('the web role has not started: no session key yet');

@@ -78,7 +78,7 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
   }
   // Rebuilt when Redis went away while one was being set up (producer-queues.ts).
   const queues = new ProducerQueues(createQueue, log);
-  const relay = new OutboxRelay(deps.db, queues, log.child({ component: 'outbox' }), {
+  const relay = new OutboxRelay(deps.db, queues, deps.logger.child({ component: 'outbox' }), {
     databaseUrl: config.databaseUrl,
     pollMs: config.worker.outboxPollMs,
   });
