@@ -198,7 +198,9 @@ describe('crgate command', { timeout: 180_000 }, () => {
     expect((await runCli(['lists', 'import', '--as', 'carol@example.test', join(dir, 'lists.csv')], t.env)).stdout).toBe('imported 3 entries for carol@example.test: 3 new\n');
     const carol = await runCli(['lists', 'show', '--as', 'carol@example.test', '--json'], t.env);
     expect(carol.stdout.trim().split('\n').map((l) => JSON.parse(l).source)).toEqual(['import', 'import', 'import']);
-    expect((await runCli(['lists', 'remove', '--as', 'alice@example.test', 'white', 'friends.test'], t.env)).code).toBe(0);
+    const removed = await runCli(['lists', 'remove', '--as', 'alice@example.test', 'white', 'friends.test'], t.env);
+    expect(removed.code).toBe(0);
+    expect(removed.stdout).toBe('removed 1 entry from the whitelist of alice@example.test\n');
     const missing = await runCli(['lists', 'remove', '--as', 'alice@example.test', 'white', 'friends.test'], t.env);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('friends.test is not on the whitelist');
@@ -287,6 +289,15 @@ describe('crgate command', { timeout: 180_000 }, () => {
     expect(r.code).toBe(0);
     for (const secret of ['hunter2', 'keyphrase9', 'redispass7']) expect(r.stdout).not.toContain(secret);
     expect(r.stdout).toContain('postgres://u@db:5432/x?sslmode=require&password=***&sslpassword=***');
+  });
+
+  it('config check names the variables that are set, not every variable it knows', async () => {
+    const r = await runCli(['config', 'check'], { ...t.env, CRGATE_CLASSIFIER_SPAM_CUTOFF: '0.95' });
+    expect(r.code).toBe(0);
+    const summary = r.stdout.split('\n').find((l) => l.startsWith('configuration is valid.'))!;
+    expect(summary).toContain('CRGATE_CLASSIFIER_SPAM_CUTOFF');
+    expect(summary).toContain('DATABASE_URL');
+    expect(summary).not.toContain('CRGATE_CLASSIFIER_HAM_CUTOFF');
   });
 
   it('reports decisions and queues as JSON', async () => {

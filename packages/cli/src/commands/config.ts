@@ -20,7 +20,14 @@ export function registerConfig(program: Command): void {
     const config = configOrExit();
     const shown = redactConfig(config);
     process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
-    if (!opts.json) process.stdout.write(`\nconfiguration is valid. Environment variables: ${ENV_VARS.map((v) => v.name).join(', ')}\n`);
+    if (!opts.json) {
+      // Which of the variables crgate reads are set here: an operator checking a unit or container
+      // file wants to see what it actually passed, not the whole list (docs/configuration.md has that).
+      const set = ENV_VARS.map((v) => v.name).filter((name) => process.env[name] !== undefined);
+      process.stdout.write(
+        `\nconfiguration is valid. Set in the environment: ${set.length ? set.join(', ') : 'none'} (of the ${ENV_VARS.length} variables crgate reads; see docs/configuration.md)\n`,
+      );
+    }
   };
   const config = program.command('config').description('the configuration');
   config

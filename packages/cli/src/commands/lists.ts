@@ -80,6 +80,8 @@ export function registerLists(program: Command): void {
             process.stderr.write(`crgate: ${e.value} is not on the ${name}list\n`);
           }
         }
+        const removed = parsed.length - missing;
+        process.stdout.write(`removed ${removed} entr${removed === 1 ? 'y' : 'ies'} from the ${name}list of ${user.address}\n`);
         if (missing) process.exitCode = EXIT.failure;
       });
     });
