@@ -4,16 +4,33 @@
  *
  * Rules: the whole address is lower-cased (domains are case-insensitive by RFC 5321; local parts are in
  * theory case-sensitive but no mail system in practice treats `Alice@` and `alice@` as two people), and a
- * `+tag` sub-address is dropped so `alice+lists@example.org` is `alice@example.org`.
+ * `+tag` sub-address is dropped so `alice+lists@example.org` is `alice@example.org`. An internationalised
+ * domain is kept in its ASCII form (IDNA A-labels, `bücher.example` → `xn--bcher-kva.example`): the
+ * MTA hands that form over, smtp-server turns it into Unicode, and DNS, SPF and the list entries a
+ * person types may have either; one spelling makes them one domain.
  */
+import { domainToASCII } from 'node:url';
 
 // Control characters are refused too: no mail system hands out such an address, and PostgreSQL's
 // text cannot hold a NUL.
 const ADDRESS_RE = /^[^\s\x00-\x1f\x7f@<>()\[\],;:"\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/;
 
+/**
+ * A domain as crgate compares it: lower case, without a trailing root dot, a Unicode (U-label) name in
+ * its ASCII (A-label) form. A name IDNA refuses is only lower-cased: it matches nothing but itself.
+ */
+export function normalizeDomain(domain: string): string {
+  const d = domain.trim().toLowerCase().replace(/\.$/, '');
+  if (!/[^\x00-\x7f]/.test(d)) return d;
+  return domainToASCII(d) || d;
+}
+
 /** True when `value` looks like `local@domain` (the form crgate accepts on the command line and in lists). */
 export function isAddress(value: string): boolean {
-  return value.length <= 320 && ADDRESS_RE.test(value.trim());
+  if (value.length > 320) return false;
+  const v = value.trim();
+  const at = v.lastIndexOf('@');
+  return ADDRESS_RE.test(at < 0 ? v : `${v.slice(0, at)}@${normalizeDomain(v.slice(at + 1))}`);
 }
 
 /** Lower-cases an address and drops its `+tag`. Does not validate: callers at the edge use isAddress. */
@@ -22,7 +39,7 @@ export function normalizeAddress(value: string): string {
   const at = trimmed.lastIndexOf('@');
   if (at < 0) return trimmed;
   let local = trimmed.slice(0, at);
-  const domain = trimmed.slice(at + 1).replace(/\.$/, '');
+  const domain = normalizeDomain(trimmed.slice(at + 1));
   const plus = local.indexOf('+');
   if (plus > 0) local = local.slice(0, plus);
   return `${local}@${domain}`;
@@ -31,7 +48,7 @@ export function normalizeAddress(value: string): string {
 /** The domain of a (normalised or not) address, lower-cased; empty for the null sender. */
 export function domainOf(address: string): string {
   const at = address.lastIndexOf('@');
-  return at < 0 ? '' : address.slice(at + 1).toLowerCase().replace(/\.$/, '');
+  return at < 0 ? '' : normalizeDomain(address.slice(at + 1));
 }
 
 /** The domain itself and each parent domain: `a.b.example.org` → [`a.b.example.org`, `b.example.org`, `example.org`, `org`]. */
@@ -44,7 +61,7 @@ export function domainAndParents(domain: string): string[] {
 
 /** True when `child` equals `parent` or is a subdomain of it. */
 export function isSameOrSubdomain(child: string, parent: string): boolean {
-  const c = child.toLowerCase().replace(/\.$/, '');
-  const p = parent.toLowerCase().replace(/\.$/, '');
+  const c = normalizeDomain(child);
+  const p = normalizeDomain(parent);
   return c === p || c.endsWith(`.${p}`);
 }

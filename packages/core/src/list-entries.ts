@@ -2,7 +2,7 @@
  * What a person writes as a list entry, and the CSV the lists are imported from and exported to: one
  * reading for the site and for `crgate lists`. Pure: the store keeps the entries.
  */
-import { isAddress } from './address.js';
+import { isAddress, normalizeDomain } from './address.js';
 
 export type ListName = 'white' | 'black';
 export type ListKind = 'address' | 'domain';
@@ -20,11 +20,12 @@ export function isListDomain(value: string): boolean {
   return value.length <= 253 && /^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$/i.test(value);
 }
 
-/** Reads what a person typed as a list entry: an address, or a domain (`example.org` or `@example.org`). */
+/** Reads what a person typed as a list entry: an address, or a domain (`example.org`, `@example.org`, `bücher.example`). */
 export function parseListValue(input: string): { kind: ListKind; value: string } | undefined {
   const v = input.trim();
   if (v.includes('@') && !v.startsWith('@')) return isAddress(v) ? { kind: 'address', value: v } : undefined;
-  const domain = v.replace(/^@/, '').replace(/\.$/, '').toLowerCase();
+  // An internationalised domain is kept as its A-labels, the form mail carries (normalizeDomain).
+  const domain = normalizeDomain(v.replace(/^@/, ''));
   return isListDomain(domain) ? { kind: 'domain', value: domain } : undefined;
 }
 

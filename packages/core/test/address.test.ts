@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { domainAndParents, isAddress, isSameOrSubdomain, normalizeAddress } from '../src/index.js';
+import { domainAndParents, domainOf, isAddress, isSameOrSubdomain, normalizeAddress, parseListValue } from '../src/index.js';
 
 describe('addresses', () => {
   it('compares domains case-insensitively', () => {
@@ -33,5 +33,20 @@ describe('addresses', () => {
   it('knows subdomains', () => {
     expect(isSameOrSubdomain('cr.example.org', 'example.org')).toBe(true);
     expect(isSameOrSubdomain('badexample.org', 'example.org')).toBe(false);
+  });
+  it('spells an internationalised domain one way, its A-labels, whichever form it came in', () => {
+    // smtp-server hands the ingest `jo@bücher.example` for the MTA's `jo@xn--bcher-kva.example`.
+    expect(normalizeAddress('Jo@Bücher.Example')).toBe('jo@xn--bcher-kva.example');
+    expect(normalizeAddress('jo@xn--bcher-kva.example')).toBe('jo@xn--bcher-kva.example');
+    expect(domainOf('bob@bücher.example.')).toBe('xn--bcher-kva.example');
+    expect(isSameOrSubdomain('mail.bücher.example', 'xn--bcher-kva.example')).toBe(true);
+    // The local part is left as it is: only the domain has a second spelling.
+    expect(normalizeAddress('jörg@bücher.example')).toBe('jörg@xn--bcher-kva.example');
+  });
+  it('accepts a Unicode domain where an address or list domain is typed, and keeps its A-labels', () => {
+    expect(isAddress('jo@bücher.example')).toBe(true);
+    expect(isAddress('jo@bü cher.example')).toBe(false);
+    expect(parseListValue('Bücher.Example')).toEqual({ kind: 'domain', value: 'xn--bcher-kva.example' });
+    expect(parseListValue('@xn--bcher-kva.example')).toEqual({ kind: 'domain', value: 'xn--bcher-kva.example' });
   });
 });

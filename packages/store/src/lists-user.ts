@@ -2,7 +2,7 @@
  * The list operations of the recipient's site: entries with their source and date, removing some,
  * and importing many. Every statement names the user, so another user's entry id matches nothing.
  */
-import { normalizeAddress } from '@crgate/core';
+import { normalizeAddress, normalizeDomain } from '@crgate/core';
 import type { Db, Queryable } from './db.js';
 import { withTransaction } from './db.js';
 import { type ListEntry, type ListKind, type ListName, type ListSource } from './lists.js';
@@ -23,7 +23,7 @@ export async function removeListEntries(db: Queryable, userId: number, ids: numb
 }
 
 function entryValue(entry: { kind: ListKind; value: string }): string {
-  return entry.kind === 'address' ? normalizeAddress(entry.value) : entry.value.trim().toLowerCase().replace(/^@/, '');
+  return entry.kind === 'address' ? normalizeAddress(entry.value) : normalizeDomain(entry.value.trim().replace(/^@/, ''));
 }
 
 /** Inserts one entry as it is; false when it was there already. */

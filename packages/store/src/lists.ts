@@ -1,5 +1,5 @@
 /** Per-recipient whitelists and blacklists of sender addresses and domains. */
-import { domainAndParents, domainOf, normalizeAddress, type ListKind, type ListMatch, type ListName } from '@crgate/core';
+import { domainAndParents, domainOf, normalizeAddress, normalizeDomain, type ListKind, type ListMatch, type ListName } from '@crgate/core';
 import type { Queryable } from './db.js';
 
 export type { ListKind, ListName };
@@ -24,7 +24,7 @@ export async function addListEntry(
   db: Queryable,
   entry: { userId: number; list: ListName; kind: ListKind; value: string; source: ListSource; auth?: EntryAuth },
 ): Promise<void> {
-  const value = entry.kind === 'address' ? normalizeAddress(entry.value) : entry.value.trim().toLowerCase().replace(/^@/, '');
+  const value = entry.kind === 'address' ? normalizeAddress(entry.value) : normalizeDomain(entry.value.trim().replace(/^@/, ''));
   await db.query(
     `INSERT INTO list_entries (user_id, list, kind, value, source, auth) VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (user_id, list, kind, value) DO NOTHING`,
@@ -91,7 +91,7 @@ export async function isSenderOptedOut(db: Queryable, sender: string): Promise<b
 
 /** Removes an entry; returns false when there was none. */
 export async function removeListEntry(db: Queryable, entry: { userId: number; list: ListName; kind: ListKind; value: string }): Promise<boolean> {
-  const value = entry.kind === 'address' ? normalizeAddress(entry.value) : entry.value.trim().toLowerCase().replace(/^@/, '');
+  const value = entry.kind === 'address' ? normalizeAddress(entry.value) : normalizeDomain(entry.value.trim().replace(/^@/, ''));
   const res = await db.query('DELETE FROM list_entries WHERE user_id = $1 AND list = $2 AND kind = $3 AND value = $4', [
     entry.userId,
     entry.list,
