@@ -1,12 +1,14 @@
 /**
  * Internationalised domains (IDNA) over LMTP. The MTA passes `xn--bcher-kva.test` (or, with SMTPUTF8,
  * `bücher.test`); smtp-server turns either into Unicode before crgate sees it. Users, list entries,
- * SPF and the From: field must all read them as one domain.
+ * SPF and the From: field must all read them as one domain, and what crgate sends on (the delivery, a
+ * challenge) carries the A-labels, which need no SMTPUTF8.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addListEntry, addUser, findUserByAddress } from '@crgate/store';
 import { createMailTestEnvironment, REMOTE_CLIENT, type MailTestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
+import { waitFor } from './helpers/sinks.js';
 import { rawLmtp } from './helpers/lmtp-client.js';
 
 const IDN = 'xn--bcher-kva.test';
@@ -24,10 +26,11 @@ describe('internationalised domains', () => {
   let engine: Awaited<ReturnType<typeof startInProcess>>;
 
   beforeAll(async () => {
-    t = await createMailTestEnvironment();
+    // Neither the mailbox server nor the relay offers SMTPUTF8.
+    t = await createMailTestEnvironment({}, { smtputf8: false });
     // The sender's domain publishes SPF allowing the client the MTA forwards for.
     t.dns.records[IDN] = { MX: [{ exchange: `mx.${IDN}`, priority: 10 }], TXT: [`v=spf1 ip4:${REMOTE_CLIENT.addr} -all`] };
-    engine = await startInProcess(t.env, ['ingest']);
+    engine = await startInProcess(t.env, ['ingest', 'worker']);
     await addUser(engine.db, 'alice@example.test');
     await addUser(engine.db, 'jo@xn--mnchen-3ya.test');
   });
@@ -98,5 +101,26 @@ describe('internationalised domains', () => {
     }
     expect(await send(`dora@${IDN}`, 'alice@example.test')).toMatch(/^250 /);
     expect(await lastDecision()).toMatchObject({ decision: 'deliver', symbols: expect.arrayContaining(['WHITELIST_ADDRESS']) });
+  });
+
+  it('sends the challenge to the sender of an internationalised domain in A-labels, to a relay without SMTPUTF8', async () => {
+    const from = `fred@${IDN}`;
+    expect(await send(from, 'alice@example.test')).toMatch(/^250 /);
+    expect((await lastDecision()).decision).toBe('challenge');
+    await waitFor(() => t.smtpSink.messages.some((m) => m.rcptTo.some((r) => r.startsWith('fred@'))), 'the challenge to fred');
+    // smtp-server shows the sink's envelope with a Unicode domain: the command line is what was sent.
+    expect(t.smtpSink.commands).toContain(`RCPT TO:<${from}>`);
+    expect(t.smtpSink.commands.filter((c) => /[^\x00-\x7f]/.test(c))).toEqual([]);
+  });
+
+  it('delivers with the envelope in A-labels, to a mailbox server without SMTPUTF8', async () => {
+    const jo = await findUserByAddress(engine.db, 'jo@xn--mnchen-3ya.test');
+    await addListEntry(engine.db, { userId: jo!.id, list: 'white', kind: 'domain', value: IDN, source: 'manual' });
+    expect(await send('gus@bücher.test', 'jo@münchen.test')).toMatch(/^250 /);
+    expect((await lastDecision()).decision).toBe('deliver');
+    expect(t.lmtpSink.commands).toEqual(expect.arrayContaining([`MAIL FROM:<gus@${IDN}>`, 'RCPT TO:<jo@xn--mnchen-3ya.test>']));
+    expect(t.lmtpSink.commands.filter((c) => /[^\x00-\x7f]/.test(c))).toEqual([]);
+    const { rows } = await t.db.query(`SELECT rcpt_to FROM message_recipients ORDER BY id DESC LIMIT 1`);
+    expect(rows[0].rcpt_to).toBe('jo@xn--mnchen-3ya.test');
   });
 });

@@ -120,11 +120,13 @@ export interface MailTestEnvironment extends TestEnvironment {
 
 /**
  * createTestEnvironment with the two sinks most end-to-end tests need, already named in the
- * environment; cleanup() closes them too. `dsn: true` makes the SMTP sink offer DSN (to see NOTIFY=NEVER).
+ * environment; cleanup() closes them too. `dsn: true` makes the SMTP sink offer DSN (to see NOTIFY=NEVER);
+ * `smtputf8: false` makes both sinks stop offering SMTPUTF8.
  */
-export async function createMailTestEnvironment(extra: Record<string, string> = {}, options: { dsn?: boolean } = {}): Promise<MailTestEnvironment> {
-  const lmtpSink = await startSink('lmtp');
-  const smtpSink = await startSink('smtp', options.dsn ? { dsn: true } : {});
+export async function createMailTestEnvironment(extra: Record<string, string> = {}, options: { dsn?: boolean; smtputf8?: boolean } = {}): Promise<MailTestEnvironment> {
+  const utf8 = options.smtputf8 === false ? { smtputf8: false } : {};
+  const lmtpSink = await startSink('lmtp', utf8);
+  const smtpSink = await startSink('smtp', { ...(options.dsn ? { dsn: true } : {}), ...utf8 });
   const t = await createTestEnvironment({
     CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${lmtpSink.port}`,
     CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${smtpSink.port}`,

@@ -18,6 +18,8 @@ export interface Captured {
 export interface Sink {
   port: number;
   messages: Captured[];
+  /** Every command line received, as it was on the wire (smtp-server's parsed addresses have Unicode domains). */
+  commands: string[];
   /** Answer for each recipient: true = 250, or an Error with responseCode. */
   reply: (rcpt: string) => true | Error;
   /**
@@ -31,10 +33,11 @@ export interface Sink {
   close(): Promise<void>;
 }
 
-export async function startSink(mode: 'lmtp' | 'smtp', options: { dsn?: boolean } = {}): Promise<Sink> {
+export async function startSink(mode: 'lmtp' | 'smtp', options: { dsn?: boolean; smtputf8?: boolean } = {}): Promise<Sink> {
   const sink: Sink = {
     port: 0,
     messages: [],
+    commands: [],
     reply: () => true,
     pause: () => {
       paused = true;
@@ -54,7 +57,16 @@ export async function startSink(mode: 'lmtp' | 'smtp', options: { dsn?: boolean 
     disabledCommands: ['AUTH', 'STARTTLS'],
     disableReverseLookup: true,
     hideDSN: !options.dsn,
-    logger: false,
+    hideSMTPUTF8: options.smtputf8 === false,
+    // Only to see the command lines; nothing is printed.
+    logger: {
+      debug: (entry: { tnx?: string }, _prefix: string, line: string) => void (entry?.tnx === 'command' && sink.commands.push(String(line))),
+      trace: () => undefined,
+      info: () => undefined,
+      warn: () => undefined,
+      error: () => undefined,
+      fatal: () => undefined,
+    } as never,
     onMailFrom(_address, _session, callback) {
       if (!paused) return callback();
       waiting.push(() => callback());

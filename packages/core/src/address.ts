@@ -25,6 +25,17 @@ export function normalizeDomain(domain: string): string {
   return domainToASCII(d) || d;
 }
 
+/**
+ * The address with an internationalised domain written in its A-labels and everything else as it
+ * was: the spelling of an address crgate sends on (a delivery, a challenge) that needs no SMTPUTF8.
+ */
+export function withAsciiDomain(address: string): string {
+  const at = address.lastIndexOf('@');
+  if (at < 0 || !/[^\x00-\x7f]/.test(address.slice(at + 1))) return address;
+  const ascii = domainToASCII(address.slice(at + 1));
+  return ascii ? `${address.slice(0, at)}@${ascii}` : address;
+}
+
 /** True when `value` looks like `local@domain` (the form crgate accepts on the command line and in lists). */
 export function isAddress(value: string): boolean {
   if (value.length > 320) return false;

@@ -7,7 +7,7 @@
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { createHash, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { CrgateError, normalizeAddress, reasonSymbols, senderAuthenticated, toReplyError, type Config, type Decision, type Logger } from '@crgate/core';
+import { CrgateError, normalizeAddress, reasonSymbols, senderAuthenticated, toReplyError, withAsciiDomain, type Config, type Decision, type Logger } from '@crgate/core';
 import { findUserByAddress, Metrics, recordMessage, type Db, type RecipientOutcome, type User } from '@crgate/store';
 import { createDecisionPipeline, type PipelineResult } from './decision-pipeline.js';
 import type { ContentCheck } from './content-check.js';
@@ -61,6 +61,16 @@ function takeForwardedClient(session: SMTPServerSession): void {
   forwarded?.delete('HELO');
 }
 
+/**
+ * smtp-server rewrites the domain of every envelope address into Unicode (`jo@xn--mnchen-3ya.test`
+ * becomes `jo@münchen.test`). Written back in A-labels, the address is again one the MTA could have
+ * sent without SMTPUTF8, and so are the delivery downstream and a challenge to the sender: a server
+ * that does not offer SMTPUTF8 must not be given a UTF-8 domain (RFC 6531). A UTF-8 local part stays.
+ */
+function asciiDomain(address: SMTPServerAddress): void {
+  address.address = withAsciiDomain(address.address);
+}
+
 type Reply = true | string | Error;
 
 function smtpError(code: number, message: string): Error {
@@ -85,6 +95,7 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
 
   async function onRcptTo(address: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
     if (stopping) throw smtpError(421, 'Shutting down, try again later');
+    asciiDomain(address);
     // smtp-server keeps one slot for an address given twice (in any case) and so sends one reply too
     // few after DATA, which shifts every later recipient's reply onto the wrong address. The MTA sends
     // the repeat again in a transaction of its own, where it is answered "already accepted".
@@ -402,7 +413,8 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
     hideENHANCEDSTATUSCODES: false,
     maxClients: config.lmtp.maxClients,
     logger: false,
-    onMailFrom(_address, session, callback) {
+    onMailFrom(address, session, callback) {
+      asciiDomain(address);
       takeForwardedClient(session);
       callback();
     },
