@@ -4,7 +4,8 @@
  *
  * Rules: the whole address is lower-cased (domains are case-insensitive by RFC 5321; local parts are in
  * theory case-sensitive but no mail system in practice treats `Alice@` and `alice@` as two people), and a
- * `+tag` sub-address is dropped so `alice+lists@example.org` is `alice@example.org`. An internationalised
+ * `+tag` sub-address is dropped so `alice+lists@example.org` is `alice@example.org`. Quotes that are not
+ * needed are dropped (`"alice"@example.org` is `alice@example.org`). An internationalised
  * domain is kept in its ASCII form (IDNA A-labels, `bücher.example` → `xn--bcher-kva.example`): the
  * MTA hands that form over, smtp-server turns it into Unicode, and DNS, SPF and the list entries a
  * person types may have either; one spelling makes them one domain.
@@ -44,14 +45,32 @@ export function isAddress(value: string): boolean {
   return ADDRESS_RE.test(at < 0 ? v : `${v.slice(0, at)}@${normalizeDomain(v.slice(at + 1))}`);
 }
 
-/** Lower-cases an address and drops its `+tag`. Does not validate: callers at the edge use isAddress. */
+// RFC 5322 atext and the UTF-8 of RFC 6531, dot-separated: a local part of these needs no quotes.
+const DOT_ATOM_RE = /^[^\s\x00-\x1f\x7f()<>[\]:;@\\,."]+(?:\.[^\s\x00-\x1f\x7f()<>[\]:;@\\,."]+)*$/;
+
+/**
+ * A quoted local part names the same mailbox as its content written plainly, when that needs no quotes
+ * (RFC 5321 4.1.2: `"bob"@example.org` is `bob@example.org`). One that does keeps its quotes, with a
+ * backslash only before `"` and `\`.
+ */
+function unquoteLocalPart(local: string): string {
+  if (local.length < 2 || !local.startsWith('"') || !local.endsWith('"')) return local;
+  const content = local.slice(1, -1).replace(/\\(.)/g, '$1');
+  return DOT_ATOM_RE.test(content) ? content : `"${content.replace(/["\\]/g, '\\$&')}"`;
+}
+
+/**
+ * Lower-cases an address, unquotes a local part that needs no quotes and drops its `+tag`. Does not
+ * validate: callers at the edge use isAddress.
+ */
 export function normalizeAddress(value: string): string {
   const trimmed = value.trim().replace(/^<|>$/g, '').toLowerCase();
   const at = trimmed.lastIndexOf('@');
   if (at < 0) return trimmed;
-  let local = trimmed.slice(0, at);
+  let local = unquoteLocalPart(trimmed.slice(0, at));
   const domain = normalizeDomain(trimmed.slice(at + 1));
-  const plus = local.indexOf('+');
+  // A `+` inside a quoted string that needs its quotes is part of the name, not a tag.
+  const plus = local.length > 1 && local.startsWith('"') && local.endsWith('"') ? -1 : local.indexOf('+');
   if (plus > 0) local = local.slice(0, plus);
   return `${local}@${domain}`;
 }

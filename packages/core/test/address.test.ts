@@ -49,4 +49,17 @@ describe('addresses', () => {
     expect(parseListValue('Bücher.Example')).toEqual({ kind: 'domain', value: 'xn--bcher-kva.example' });
     expect(parseListValue('@xn--bcher-kva.example')).toEqual({ kind: 'domain', value: 'xn--bcher-kva.example' });
   });
+  it('reads a quoted local part that needs no quotes as the plain one, +tag and case included', () => {
+    // RFC 5321 4.1.2: "bob"@ and bob@ are one mailbox; the quotes must not make a second sender.
+    expect(normalizeAddress('"bob"@remote.test')).toBe('bob@remote.test');
+    expect(normalizeAddress('"Bob+x"@Remote.Test')).toBe('bob@remote.test');
+    expect(normalizeAddress('"b\\ob.smith"@remote.test')).toBe('bob.smith@remote.test');
+  });
+  it('keeps the quotes a local part needs, escaped one way', () => {
+    expect(normalizeAddress('"john doe"@remote.test')).toBe('"john doe"@remote.test');
+    expect(normalizeAddress('"john\\ doe"@remote.test')).toBe('"john doe"@remote.test');
+    expect(normalizeAddress('"a+b;c"@remote.test')).toBe('"a+b;c"@remote.test');
+    expect(normalizeAddress('"\\"or\\"1=1--"@remote.test')).toBe('"\\"or\\"1=1--"@remote.test');
+    expect(normalizeAddress('"back\\\\slash%_"@remote.test')).toBe('"back\\\\slash%_"@remote.test');
+  });
 });
