@@ -1,6 +1,7 @@
 /**
- * One sender, spelled several ways in MAIL FROM: quotes that are not needed, case, a +tag. Each
- * spelling is the same mailbox, so each must meet the same blacklist entry and the same challenge.
+ * One sender, spelled several ways in MAIL FROM: quotes that are not needed, case, a +tag, accents
+ * composed or not. Each spelling is the same mailbox, so each must meet the same blacklist entry and
+ * the same challenge.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addListEntry, addUser, findUserByAddress } from '@crgate/store';
@@ -27,6 +28,8 @@ describe('sender spellings', () => {
     await addUser(engine.db, 'alice@example.test');
     const alice = await findUserByAddress(engine.db, 'alice@example.test');
     await addListEntry(engine.db, { userId: alice!.id, list: 'black', kind: 'address', value: 'mallory@remote.test', source: 'manual' });
+    // As a person types it: ö is one character (NFC).
+    await addListEntry(engine.db, { userId: alice!.id, list: 'black', kind: 'address', value: 'j\u00f6rg@remote.test', source: 'manual' });
   });
 
   afterAll(async () => {
@@ -55,13 +58,19 @@ describe('sender spellings', () => {
     }
   });
 
+  it('blacklists a UTF-8 sender however its accents are composed', async () => {
+    // o followed by U+0308 COMBINING DIAERESIS (NFD), as a sending system may write it.
+    const from = 'jo\u0308rg@remote.test';
+    expect(await send(from)).toMatchObject({ sender: 'j\u00f6rg@remote.test', decision: 'discard' });
+  });
+
   it('sends one challenge per sender within the per-pair limit, however its local part is quoted', async () => {
     const spellings = ['bob@remote.test', '"bob"@remote.test', '"Bob"@Remote.Test', '"bob+news"@remote.test'];
     const results = [];
     for (const from of spellings) results.push(await send(from));
     expect(results.map((r) => r.decision)).toEqual(spellings.map(() => 'challenge'));
     expect(new Set(results.map((r) => r.challengeId)).size).toBe(1);
-    const { rows } = await t.db.query(`SELECT sender FROM challenges`);
+    const { rows } = await t.db.query(`SELECT sender FROM challenges WHERE sender LIKE '%bob%'`);
     expect(rows).toEqual([{ sender: 'bob@remote.test' }]);
   });
 });

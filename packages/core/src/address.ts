@@ -60,11 +60,12 @@ function unquoteLocalPart(local: string): string {
 }
 
 /**
- * Lower-cases an address, unquotes a local part that needs no quotes and drops its `+tag`. Does not
- * validate: callers at the edge use isAddress.
+ * Lower-cases an address in Unicode's composed form (NFC), unquotes a local part that needs no quotes
+ * and drops its `+tag`. Does not validate: callers at the edge use isAddress.
  */
 export function normalizeAddress(value: string): string {
-  const trimmed = value.trim().replace(/^<|>$/g, '').toLowerCase();
+  // NFC (RFC 6532 3.1): `jörg` written as o + U+0308 is the same local part as with the single `ö`.
+  const trimmed = value.trim().replace(/^<|>$/g, '').normalize('NFC').toLowerCase();
   const at = trimmed.lastIndexOf('@');
   if (at < 0) return trimmed;
   let local = unquoteLocalPart(trimmed.slice(0, at));

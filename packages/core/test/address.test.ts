@@ -62,4 +62,8 @@ describe('addresses', () => {
     expect(normalizeAddress('"\\"or\\"1=1--"@remote.test')).toBe('"\\"or\\"1=1--"@remote.test');
     expect(normalizeAddress('"back\\\\slash%_"@remote.test')).toBe('"back\\\\slash%_"@remote.test');
   });
+  it('reads a UTF-8 local part in its composed form, however its accents were written', () => {
+    expect(normalizeAddress('Jo\u0308rg@remote.test')).toBe(normalizeAddress('jörg@remote.test'));
+    expect(normalizeAddress('jo\u0308rg@remote.test')).toBe('j\u00f6rg@remote.test');
+  });
 });
