@@ -26,15 +26,27 @@ export function defaultDnsRecords(): DnsRecords {
 export const PG_ADMIN_URL = process.env.CRGATE_TEST_PG_ADMIN ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL = process.env.CRGATE_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 
+/**
+ * A port free now, for a server started later. Picked below Linux's ephemeral range (32768–60999):
+ * a port the kernel hands out for listen(0) comes from that range, which is also where every outgoing
+ * connection of the parallel tests takes its local port, so one of them could take it in the seconds
+ * before our server listens (EADDRINUSE, seen when Postfix is configured before crgate starts).
+ */
+const handedOut = new Set<number>();
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (handedOut.has(port)) continue;
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
     });
-  });
+    if (free) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 /** Whether something accepts TCP connections on a loopback port (a daemon we started is up). */

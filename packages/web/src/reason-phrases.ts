@@ -35,6 +35,7 @@ export const REASON_PHRASES: Readonly<Record<string, string>> = {
   DKIM_FAIL: 'DKIM signature invalid',
   DMARC_FAIL: 'DMARC check failed',
   FORGED_LOCAL_SENDER: 'claims to come from your own domain',
+  SENDER_IS_RECIPIENT: 'sent from your own address',
   SENDER_DOMAIN_UNROUTABLE: "sender's domain cannot receive mail",
   NOT_ADDRESSED_TO_RECIPIENT: 'not addressed to you (Bcc, list or alias)',
   SENDER_OPTED_OUT: 'sender asked not to be asked',
