@@ -233,7 +233,11 @@ describe('Maildir delivery', () => {
 });
 
 describe('a retried message', () => {
-  it('is answered 250 but not stored or delivered again when the MTA sends the same bytes after a lost reply', async () => {
+  /**
+   * A fresh ingest whose alice whitelists bob and whose carol does not: a message from bob to both is
+   * delivered to one and held for the other. `expectOneCopyEach` checks nothing was kept twice.
+   */
+  async function withTwoRecipients(fn: (ctx: { sink: Sink; t: TestEnvironment; expectOneCopyEach: () => Promise<void> }) => Promise<void>): Promise<void> {
     const sink = await startSink('lmtp');
     const t = await createTestEnvironment({ CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${sink.port}`, CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${await freePort()}` });
     const engine = await startInProcess(t.env, ['ingest']);
@@ -242,33 +246,39 @@ describe('a retried message', () => {
       await addUser(engine.db, 'carol@example.test');
       const user = await findUserByAddress(engine.db, 'alice@example.test');
       await addListEntry(engine.db, { userId: user!.id, list: 'white', kind: 'address', value: 'bob@remote.test', source: 'manual' });
+      await fn({
+        sink,
+        t,
+        expectOneCopyEach: async () => {
+          expect(sink.messages).toHaveLength(1);
+          const { rows } = await t.db.query(`SELECT rcpt_to, status FROM message_recipients ORDER BY rcpt_to`);
+          expect(rows).toEqual([
+            { rcpt_to: 'alice@example.test', status: 'delivered' },
+            { rcpt_to: 'carol@example.test', status: 'held' },
+          ]);
+        },
+      });
+    } finally {
+      sink.resume();
+      await engine.stop();
+      await sink.close();
+      await t.cleanup();
+    }
+  }
+
+  it('is answered 250 but not stored or delivered again when the MTA sends the same bytes after a lost reply', async () => {
+    await withTwoRecipients(async ({ t, expectOneCopyEach }) => {
       const message = fresh();
       for (let i = 0; i < 3; i++) {
         const replies = await lmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test', 'carol@example.test'], message);
         expect(replies.map((r) => r.code)).toEqual([250, 250]);
       }
-      expect(sink.messages).toHaveLength(1);
-      const { rows } = await t.db.query(`SELECT rcpt_to, status FROM message_recipients ORDER BY rcpt_to`);
-      expect(rows).toEqual([
-        { rcpt_to: 'alice@example.test', status: 'delivered' },
-        { rcpt_to: 'carol@example.test', status: 'held' },
-      ]);
-    } finally {
-      await engine.stop();
-      await sink.close();
-      await t.cleanup();
-    }
+      await expectOneCopyEach();
+    });
   });
 
   it('is stored and delivered once when the same bytes arrive again while the first attempt is still being decided', async () => {
-    const sink = await startSink('lmtp');
-    const t = await createTestEnvironment({ CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${sink.port}`, CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${await freePort()}` });
-    const engine = await startInProcess(t.env, ['ingest']);
-    try {
-      await addUser(engine.db, 'alice@example.test');
-      await addUser(engine.db, 'carol@example.test');
-      const user = await findUserByAddress(engine.db, 'alice@example.test');
-      await addListEntry(engine.db, { userId: user!.id, list: 'white', kind: 'address', value: 'bob@remote.test', source: 'manual' });
+    await withTwoRecipients(async ({ sink, t, expectOneCopyEach }) => {
       const message = fresh();
       // Downstream holds the first attempt's delivery; the client gives up waiting and sends again.
       sink.pause();
@@ -282,17 +292,7 @@ describe('a retried message', () => {
         [250, 250],
         [250, 250],
       ]);
-      expect(sink.messages).toHaveLength(1);
-      const { rows } = await t.db.query(`SELECT rcpt_to, status FROM message_recipients ORDER BY rcpt_to`);
-      expect(rows).toEqual([
-        { rcpt_to: 'alice@example.test', status: 'delivered' },
-        { rcpt_to: 'carol@example.test', status: 'held' },
-      ]);
-    } finally {
-      sink.resume();
-      await engine.stop();
-      await sink.close();
-      await t.cleanup();
-    }
+      await expectOneCopyEach();
+    });
   });
 });
