@@ -111,6 +111,20 @@ describe('link token guessing', () => {
     expect(engine.logs.filter((l) => l.event === 'web.error')).toEqual([]);
   });
 
+  it('counts a client whose proxy forwards address:port by that address, so one guesser does not block every client', async () => {
+    const link = await challengeLink('guess5@remote.test');
+    const guesser = new WebClient(t.publicUrl);
+    guesser.headers['x-forwarded-for'] = '192.0.2.77:51234';
+    for (let i = 0; i < LIMIT; i++) expect((await guesser.get(`/c/${guess()}`)).status).toBe(404);
+    expect((await guesser.get(`/c/${guess()}`)).status).toBe(429);
+    for (const xff of ['192.0.2.78:40000', '[2001:db8::78]:40000']) {
+      const sender = new WebClient(t.publicUrl);
+      sender.headers['x-forwarded-for'] = xff;
+      expect((await sender.get(`/c/${guess()}`)).status, xff).toBe(404);
+      expect((await sender.get(link)).status, xff).toBe(200);
+    }
+  });
+
   it('keeps real /c/ links working for other clients while one client is blocked', async () => {
     const link = await challengeLink('guess2@remote.test');
     const guesser = client(t.publicUrl);

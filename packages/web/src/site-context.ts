@@ -146,10 +146,21 @@ export const HOUR_MS = 3_600_000;
  * The client's address for the per-client limits: Express's req.ip (from X-Forwarded-For behind a
  * trusted proxy), but only when it is an IP address: a proxy passes on whatever the client wrote
  * there, and a key of any text (6,000 letters) would fail the limits' index and every request with it.
+ * Some proxies (Azure Application Gateway) append `address:port` or `[v6]:port`: that counts by its
+ * address, not as the proxy, or every client would share the proxy's count and one guesser would block
+ * everyone's links.
  */
 export function clientAddress(req: Request): string {
-  const ip = req.ip;
+  const ip = withoutPort(req.ip);
   return ip && isIP(ip) ? ip : (req.socket.remoteAddress ?? 'unknown');
+}
+
+function withoutPort(value: string | undefined): string | undefined {
+  if (!value) return value;
+  const v4 = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/.exec(value);
+  if (v4) return v4[1];
+  const v6 = /^\[([0-9A-Fa-f:.]+)\](?::\d{1,5})?$/.exec(value);
+  return v6 ? v6[1] : value;
 }
 
 export function field(req: Request, name: string): string | undefined {
