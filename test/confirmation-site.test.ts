@@ -49,6 +49,15 @@ describe('confirmation site', () => {
     expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;friends&quot;');
   });
 
+  it('shows no more of the original subject than the challenge mail does: one line, 60 characters and "…"', async () => {
+    const long = `Cheap meds at pharmacy dot example, call now: ${'buy more '.repeat(400)}`;
+    const link = await challengeLinkFor('longsubject@remote.test', long);
+    const html = await (await fetch(link)).text();
+    const shown = /<dt>Subject<\/dt><dd>(?:<bdi>)?([^<]*)(?:<\/bdi>)?<\/dd>/.exec(html)?.[1];
+    expect(shown).toBe(`${long.slice(0, 60).trimEnd()}…`);
+    expect(html).not.toContain('buy more buy more buy more buy more buy more buy more');
+  });
+
   it('sends headers that keep the token out of referrers and caches and forbid scripts', async () => {
     const link = await challengeLinkFor('hdr@remote.test', 'Headers');
     const res = await fetch(link);

@@ -33,6 +33,19 @@ describe.skipIf(!chromiumAvailable() && !process.env.CI)('confirmation page in C
     return /https?:\/\/\S+\/c\/[A-Za-z0-9_-]{43}/.exec(smtpSink.messages.at(-1)!.raw.toString('utf8'))![0];
   }
 
+  /** Where a character of the subject stands on the screen (its left edge). */
+  async function subjectCharX(index: number): Promise<number> {
+    return (await page.evaluate(`(() => {
+      const dd = [...document.querySelectorAll('dt')].find((dt) => dt.textContent === 'Subject').nextElementSibling;
+      const walker = document.createTreeWalker(dd, NodeFilter.SHOW_TEXT);
+      const text = walker.nextNode();
+      const range = document.createRange();
+      range.setStart(text, ${index});
+      range.setEnd(text, ${index + 1});
+      return range.getBoundingClientRect().x;
+    })()`)) as number;
+  }
+
   async function expectNoSideways(what: string): Promise<void> {
     const { scroll, client } = (await page.evaluate('({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth })')) as {
       scroll: number;
@@ -68,5 +81,19 @@ describe.skipIf(!chromiumAvailable() && !process.env.CI)('confirmation page in C
     await page.getByRole('button', { name: 'Do not send me such requests again' }).click();
     await page.getByRole('heading', { name: 'You will not be asked again' }).waitFor();
     await expectNoSideways('opt-out page');
+  });
+
+  it('shows a right-to-left subject in its own direction: the "!" ending a Hebrew subject stands at its left', async () => {
+    const hebrew = '\u05e9\u05dc\u05d5\u05dd \u05dc\u05db\u05d5\u05dc\u05dd!';
+    await page.setViewportSize({ width: 1280, height: 900 });
+    try {
+      await page.goto(await challengeLink(`=?utf-8?b?${Buffer.from(hebrew).toString('base64')}?=`, 'rtl@remote.test'));
+      const bang = await subjectCharX(hebrew.length - 1);
+      const firstLetter = await subjectCharX(0);
+      // Read right to left, the first letter is the rightmost and the closing "!" the leftmost.
+      expect(bang).toBeLessThan(firstLetter);
+    } finally {
+      await page.setViewportSize({ width: 320, height: 640 });
+    }
   });
 });

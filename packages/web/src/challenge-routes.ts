@@ -3,7 +3,7 @@
  * GET, so only the POST from the page confirms, releases and whitelists.
  */
 import { Router, type Request, type Response } from 'express';
-import { isWellFormedToken, type Logger } from '@crgate/core';
+import { isWellFormedToken, sanitizeSubject, type Logger } from '@crgate/core';
 import { challengeUnavailable, confirmChallenge, findChallengeByToken, setSenderOptOut, type Challenge, type Db, type Metrics } from '@crgate/store';
 import type { Render } from './templates.js';
 import { startTokenAttempt, type TokenAttempt } from './token-guard.js';
@@ -33,6 +33,17 @@ const UNAVAILABLE: Record<'en' | 'de', { heading: string; spent: string; expired
     expired: 'Dieser Bestätigungslink ist abgelaufen.',
   },
 };
+
+/**
+ * The original subject as the page shows it: on one line, and no longer than the challenge mail shows
+ * it (60 characters), with "…" when cut. A 3,000-character subject made the page 4,600 px tall with the
+ * button at the bottom, and showed a forged sender's whole text where the mail carries 60 characters.
+ */
+function pageSubject(subject: string | null): string {
+  const whole = sanitizeSubject(subject ?? undefined, Infinity);
+  const cut = sanitizeSubject(whole);
+  return cut === whole ? whole : `${cut}…`;
+}
 
 /**
  * The page of a link that cannot be used. A spent or expired link names a challenge, so its page is
@@ -89,7 +100,7 @@ export function challengeRoutes(deps: ChallengeRouteDeps): Router {
         token,
         recipient: challenge.recipient,
         sender: challenge.sender,
-        subject: challenge.originalSubject,
+        subject: pageSubject(challenge.originalSubject),
         date: (challenge.originalDate ?? challenge.createdAt).toUTCString(),
         held: challenge.heldCount,
       }),
