@@ -120,6 +120,19 @@ describe('confirmation site', () => {
     }
   });
 
+  it("writes the message's date on the page in the page's language", async () => {
+    await t.db.query(`UPDATE users SET language = 'de' WHERE address = 'alice@example.test'`);
+    try {
+      const german = await (await fetch(await challengeLinkFor('datum-de@remote.test', 'Datum auf Deutsch'))).text();
+      expect(german).not.toContain('Mon, 23 Nov');
+      expect(german).toContain('<dt>Datum</dt><dd>23.11.2026, 10:00 UTC</dd>');
+    } finally {
+      await t.db.query(`UPDATE users SET language = 'en' WHERE address = 'alice@example.test'`);
+    }
+    const english = await (await fetch(await challengeLinkFor('datum-en@remote.test', 'Date in English'))).text();
+    expect(english).toContain('<dt>Date</dt><dd>23 Nov 2026, 10:00 UTC</dd>');
+  });
+
   it("answers a used or expired link in the recipient's language", async () => {
     await t.db.query(`UPDATE users SET language = 'de' WHERE address = 'alice@example.test'`);
     try {

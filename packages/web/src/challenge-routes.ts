@@ -45,6 +45,12 @@ function pageSubject(subject: string | null): string {
   return cut === whole ? whole : `${cut}…`;
 }
 
+/** The message's date in the page's language, in UTC: "23 Nov 2026, 10:00 UTC", "23.11.2026, 10:00 UTC". */
+function pageDate(date: Date, language: string): string {
+  const locale = language === 'de' ? 'de-DE' : 'en-GB';
+  return `${new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }).format(date)} UTC`;
+}
+
 /**
  * The page of a link that cannot be used. A spent or expired link names a challenge, so its page is
  * in the challenge's language, like the page the link showed before; an unknown one is in English.
@@ -101,7 +107,7 @@ export function challengeRoutes(deps: ChallengeRouteDeps): Router {
         recipient: challenge.recipient,
         sender: challenge.sender,
         subject: pageSubject(challenge.originalSubject),
-        date: (challenge.originalDate ?? challenge.createdAt).toUTCString(),
+        date: pageDate(challenge.originalDate ?? challenge.createdAt, challenge.language),
         held: challenge.heldCount,
       }),
     );
