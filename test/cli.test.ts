@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import { createTestEnvironment, freePort, type TestEnvironment } from './helpers/environment.js';
 import { CLI, runCli } from './helpers/engine-process.js';
 import { runDeployScript } from './helpers/mail-stack.js';
+import { isSenderOptedOut, setSenderOptOut } from '@crgate/store';
 
 /** runCli, but a command still running after `ms` is killed (code null): a hang fails the test, not the run. */
 function runCliWithin(ms: number, args: string[], env: Record<string, string>): Promise<{ code: number | null; stderr: string; elapsedMs: number }> {
@@ -224,6 +225,22 @@ describe('crgate command', { timeout: 180_000 }, () => {
     expect(r.stdout).toBe('imported 2 entries for alice@example.test: 2 new, 1 of them moved from the other list\n');
     const { rows } = await t.db.query(`SELECT list, source FROM list_entries WHERE value = 'fickle@x.test'`);
     expect(rows).toEqual([{ list: 'black', source: 'import' }]);
+  });
+
+  it('lists the senders who asked never to be challenged, and undoes it for one', async () => {
+    await setSenderOptOut(t.db, 'Pressed.By+Mistake@remote.test', true);
+    await setSenderOptOut(t.db, 'meant-it@remote.test', true);
+    const listed = await runCli(['senders', 'opted-out', '--json'], t.env);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout.trim().split('\n').map((l) => JSON.parse(l).address).sort()).toEqual(['meant-it@remote.test', 'pressed.by@remote.test']);
+    const undone = await runCli(['senders', 'allow-challenges', 'pressed.by@remote.test'], t.env);
+    expect(undone.code).toBe(0);
+    expect(undone.stdout).toBe('pressed.by@remote.test may be challenged again\n');
+    expect(await isSenderOptedOut(t.db, 'pressed.by@remote.test')).toBe(false);
+    expect(await isSenderOptedOut(t.db, 'meant-it@remote.test')).toBe(true);
+    const again = await runCli(['senders', 'allow-challenges', 'pressed.by@remote.test'], t.env);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('pressed.by@remote.test had not asked never to be challenged');
   });
 
   it('refuses a CSV line that names no list, and counts blank lines in the line it names', async () => {

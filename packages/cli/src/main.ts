@@ -10,6 +10,7 @@ import { registerImportSent } from './commands/import-sent.js';
 import { registerClassifier } from './commands/classifier.js';
 import { registerConfig } from './commands/config.js';
 import { registerLists } from './commands/lists.js';
+import { registerSenders } from './commands/senders.js';
 import { registerOperations } from './commands/operations.js';
 import { fail } from './cli-helpers.js';
 
@@ -31,6 +32,7 @@ registerReplay(program);
 registerImportSent(program);
 registerClassifier(program);
 registerLists(program);
+registerSenders(program);
 registerOperations(program);
 registerConfig(program);
 

@@ -81,6 +81,14 @@ export async function setSenderOptOut(db: Queryable, sender: string, noChallenge
   );
 }
 
+/** The senders who asked never to be challenged, with when they asked; oldest first. */
+export async function optedOutSenders(db: Queryable): Promise<Array<{ address: string; since: Date }>> {
+  const { rows } = await db.query<{ address: string; updated_at: Date }>(
+    'SELECT address, updated_at FROM sender_preferences WHERE no_challenge ORDER BY updated_at, address',
+  );
+  return rows.map((r) => ({ address: r.address, since: r.updated_at }));
+}
+
 export async function isSenderOptedOut(db: Queryable, sender: string): Promise<boolean> {
   if (!sender) return false;
   const { rows } = await db.query<{ no_challenge: boolean }>('SELECT no_challenge FROM sender_preferences WHERE address = $1', [
