@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '@crgate/core';
-import { addUser, applyQuarantineAction, connectRedis, findUserByAddress, listQuarantine, redisKeys, resolveSecret, SendLocks, type RedisClient } from '@crgate/store';
+import { addUser, applyQuarantineAction, connectRedis, findChallengeByToken, findUserByAddress, listQuarantine, redisKeys, resolveSecret, SendLocks, type RedisClient } from '@crgate/store';
 import { deliverReleased, loadChallengeTemplates, sendChallenge, trainFromCopy, type ChallengeJobDeps } from '@crgate/worker';
 import { createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
@@ -82,6 +82,14 @@ describe('worker jobs', () => {
     else expect(other.value.result).toBe('skipped');
     expect(await sendChallenge(id, deps)).toEqual({ result: 'skipped' });
     expect((await t.db.query(`SELECT status FROM challenges WHERE id = $1`, [id])).rows).toEqual([{ status: 'sent' }]);
+  });
+
+  it('sends a link the site finds when the challenge was created under another secret (CRGATE_SECRET changed, or set differently per role)', async () => {
+    const id = await challenged('rekeyed@remote.test');
+    expect(await sendChallenge(id, { ...deps, secret: 'a-different-secret-of-at-least-thirty-two-characters' })).toEqual({ result: 'sent' });
+    const mail = t.smtpSink.messages.find((m) => m.rcptTo.includes('rekeyed@remote.test'))!;
+    const token = /\/c\/([A-Za-z0-9_-]+)/.exec(mail.raw.toString('utf8'))![1]!;
+    expect((await findChallengeByToken(ingest.db, token))?.id).toBe(id);
   });
 
   /** A held copy from `sender`, released by alice on the site (no worker runs: its job waits). */

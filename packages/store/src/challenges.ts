@@ -19,6 +19,8 @@ export interface Challenge {
   /** The envelope sender exactly as it came: the challenge goes here. */
   envelopeSender: string;
   nonce: string;
+  /** SHA-256 of the link's token, as the ingest that created the challenge derived it. */
+  tokenHash: string;
   status: ChallengeStatus;
   createdAt: Date;
   expiresAt: Date;
@@ -56,6 +58,7 @@ function toChallenge(row: Record<string, any>): Challenge {
     sender: row.sender,
     envelopeSender: row.envelope_sender ?? row.sender,
     nonce: row.nonce,
+    tokenHash: row.token_hash,
     status: row.status,
     createdAt: row.created_at,
     expiresAt: row.expires_at,
@@ -81,6 +84,12 @@ export async function findChallengeByToken(db: Queryable, token: string): Promis
   if (!isWellFormedToken(token)) return undefined;
   const { rows } = await db.query(`${CHALLENGE_SELECT} WHERE c.token_hash = $1`, [hashToken(token)]);
   return rows[0] ? toChallenge(rows[0]) : undefined;
+}
+
+/** Points a challenge not yet sent at the token of the link about to be sent (see the challenge job). */
+export async function setChallengeTokenHash(db: Queryable, id: string, tokenHash: string): Promise<boolean> {
+  const res = await db.query(`UPDATE challenges SET token_hash = $2 WHERE id = $1 AND status = 'queued'`, [id, tokenHash]);
+  return (res.rowCount ?? 0) > 0;
 }
 
 export async function markChallengeSent(db: Queryable, id: string, now: Date): Promise<void> {

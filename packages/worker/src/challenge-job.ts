@@ -8,6 +8,7 @@ import {
   ChallengeTemplateError,
   composeChallenge,
   deriveChallengeToken,
+  hashToken,
   type Config,
   type Logger,
   type Reason,
@@ -15,6 +16,7 @@ import {
 import {
   getChallenge,
   markChallengeSent,
+  setChallengeTokenHash,
   suppressChallenge,
   takeChallengeSlot,
   type Challenge,
@@ -90,6 +92,13 @@ async function sendLocked(challenge: Challenge, deps: ChallengeJobDeps): Promise
   }
 
   const token = deriveChallengeToken(deps.secret, challenge.id, challenge.nonce);
+  if (hashToken(token) !== challenge.tokenHash) {
+    // The ingest that created the challenge held another secret: CRGATE_SECRET was changed in between,
+    // or differs between the roles. The site finds a link by its token's hash, so the link sent would
+    // answer 404 and the held mail would wait for nothing. The row follows the link that is sent.
+    await setChallengeTokenHash(db, challengeId, hashToken(token));
+    log.warn({ event: 'challenge.token_rehashed' }, 'the challenge was created under another secret: its link now follows this worker\'s secret (is CRGATE_SECRET the same for every role?)');
+  }
   let composed: ReturnType<typeof composeChallenge>;
   try {
     composed = composeChallenge(
