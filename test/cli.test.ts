@@ -72,6 +72,18 @@ describe('crgate command', { timeout: 180_000 }, () => {
     expect((await t.db.query('SELECT 1 FROM pg_database WHERE datname = $1', [missing])).rows).toEqual([]);
   });
 
+  it('refuses a database that a newer crgate migrated, naming the migrations it does not know', async () => {
+    await t.db.query(`INSERT INTO schema_migrations (name) VALUES ('999_from_a_newer_version.sql')`);
+    try {
+      const r = await runCli(['users', 'list'], t.env);
+      expect(r.code).toBe(69);
+      expect(r.stderr).toContain('the database was migrated by a newer crgate (999_from_a_newer_version.sql unknown to this version)');
+      expect(r.stdout).toBe('');
+    } finally {
+      await t.db.query(`DELETE FROM schema_migrations WHERE name = '999_from_a_newer_version.sql'`);
+    }
+  });
+
   it('names PostgreSQL and DATABASE_URL, password hidden, when PostgreSQL cannot be reached', async () => {
     const port = await freePort();
     const r = await runCli(['lists', 'show', '--as', 'alice@example.test'], { ...t.env, DATABASE_URL: `postgres://crgate:s3cret@127.0.0.1:${port}/crgate` });

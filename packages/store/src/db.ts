@@ -91,6 +91,14 @@ export async function migrate(db: Db, logger: Logger): Promise<string[]> {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
     const done = new Set((await client.query<{ name: string }>('SELECT name FROM schema_migrations')).rows.map((r) => r.name));
+    // A newer crgate migrated this database: this older code would read and write tables it does not
+    // know the shape of (a role left over after an upgrade, or an old image started by mistake).
+    const unknown = [...done].filter((name) => !files.includes(name)).sort();
+    if (unknown.length) {
+      throw new Error(
+        `the database was migrated by a newer crgate (${unknown.join(', ')} unknown to this version); run the version that migrated it, or newer`,
+      );
+    }
     for (const file of files) {
       if (done.has(file)) continue;
       const sql = await readFile(MIGRATIONS_DIR + file, 'utf8');
