@@ -2,12 +2,13 @@
  * Work the state says is due but whose job BullMQ holds as failed: the job's last retry failed, and
  * recording that (suppressing the challenge) failed too, e.g. PostgreSQL was away at that moment. The
  * stranded-work recovery puts it back in the outbox, and the relay must run the failed job again; adding
- * a job under an id BullMQ still holds is silently ignored.
+ * a job under an id BullMQ still holds is silently ignored. The same for a job BullMQ holds as completed
+ * from before PostgreSQL was restored from a dump (Redis kept): the work the database says is due runs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { addUser, redisKeys } from '@crgate/store';
+import { addUser, applyQuarantineAction, findUserByAddress, redisKeys } from '@crgate/store';
 import { createMailTestEnvironment, REDIS_URL, type MailTestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
 import { lmtpSend } from './helpers/lmtp-client.js';
@@ -60,6 +61,87 @@ describe('a challenge whose job failed without the failure being recorded', () =
       expect((await t.db.query(`SELECT status FROM challenges`)).rows).toEqual([{ status: 'sent' }]);
     } finally {
       await worker.stop();
+    }
+  });
+});
+
+describe('a challenge whose job BullMQ holds as completed while PostgreSQL says it is still queued', () => {
+  let t: MailTestEnvironment;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    t = await createMailTestEnvironment({ CRGATE_POLICY_CHALLENGE_REQUIRES_AUTH: 'false' });
+    redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  });
+
+  afterAll(async () => {
+    redis?.disconnect();
+    await t?.cleanup();
+  });
+
+  it('is sent once the worker starts (PostgreSQL restored from a dump taken before it was sent, Redis kept)', async () => {
+    const ingest = await startInProcess(t.env, ['ingest']);
+    await addUser(ingest.db, 'alice@example.test');
+    const raw = `From: bob@restored.test\r\nTo: alice@example.test\r\nSubject: hello\r\nMessage-ID: <restored-1@test>\r\n\r\nHi.\r\n`;
+    expect((await lmtpSend(t.lmtpPort, 'bob@restored.test', ['alice@example.test'], raw))[0]!.code).toBe(250);
+    await ingest.stop();
+    const [{ job_id: jobId, job_name: jobName, payload }] = (await t.db.query(`SELECT job_id, job_name, payload FROM outbox`)).rows;
+
+    // Redis still holds the job as done (it ran after the dump); the restored rows say 'queued'.
+    const prefix = redisKeys(t.redisPrefix).bullPrefix;
+    const queue = new Queue('challenges', { connection: redis, prefix });
+    await queue.add(jobName, payload, { jobId, removeOnComplete: false });
+    const ran = new Worker('challenges', async () => 'sent before the dump was restored', { connection: redis, prefix });
+    await waitFor(async () => (await queue.getJob(jobId))?.isCompleted() ?? false, 'the job to complete');
+    await ran.close();
+    await queue.close();
+    await t.db.query(`DELETE FROM outbox`);
+    await t.db.query(`UPDATE challenges SET created_at = created_at - interval '1 hour'`);
+
+    const worker = await startInProcess(t.env, ['worker']);
+    try {
+      await waitFor(() => t.smtpSink.messages.length >= 1, 'the challenge to be sent', 30_000);
+      await sleep(1000);
+      expect(t.smtpSink.messages).toHaveLength(1);
+      expect(t.smtpSink.messages[0]!.rcptTo).toEqual(['bob@restored.test']);
+      expect((await t.db.query(`SELECT status FROM challenges`)).rows).toEqual([{ status: 'sent' }]);
+    } finally {
+      await worker.stop();
+    }
+  });
+});
+
+describe('a release whose copy row id BullMQ already knows from before PostgreSQL was restored', () => {
+  let t: MailTestEnvironment;
+
+  beforeAll(async () => {
+    t = await createMailTestEnvironment({ CRGATE_POLICY_CHALLENGE_REQUIRES_AUTH: 'false' });
+  });
+
+  afterAll(async () => {
+    await t?.cleanup();
+  });
+
+  it('is delivered: the old completed job of that id runs again', async () => {
+    const engine = await startInProcess(t.env, ['ingest', 'worker']);
+    try {
+      await addUser(engine.db, 'alice@example.test');
+      const alice = (await findUserByAddress(engine.db, 'alice@example.test'))!.id;
+      const raw = `From: bob@restored.test\r\nTo: alice@example.test\r\nSubject: hello\r\nMessage-ID: <reused-1@test>\r\n\r\nHi.\r\n`;
+      expect((await lmtpSend(t.lmtpPort, 'bob@restored.test', ['alice@example.test'], raw))[0]!.code).toBe(250);
+      const [{ id }] = (await t.db.query<{ id: number }>(`SELECT id FROM message_recipients`)).rows;
+      await applyQuarantineAction(engine.db, alice, [id!], 'release');
+      await waitFor(() => t.lmtpSink.messages.length === 1, 'the first release delivered');
+      await waitFor(async () => (await t.db.query(`SELECT status FROM message_recipients`)).rows[0].status === 'released', 'the copy marked released');
+
+      // The restored database has a held copy under that row id again (new mail, or the same mail as the
+      // dump had it); Redis still holds deliver-<id> as completed.
+      await t.db.query(`UPDATE message_recipients SET status = 'held', released_at = NULL WHERE id = $1`, [id]);
+      await applyQuarantineAction(engine.db, alice, [id!], 'release');
+      await waitFor(() => t.lmtpSink.messages.length === 2, 'the second release delivered', 20_000);
+      await waitFor(async () => (await t.db.query(`SELECT status FROM message_recipients`)).rows[0].status === 'released', 'the copy marked released again');
+    } finally {
+      await engine.stop();
     }
   });
 });

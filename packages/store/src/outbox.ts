@@ -8,8 +8,9 @@ import { JOB_QUEUE, type JobName, type JobPayloads, type QueueName } from './que
 
 export async function enqueueOutbox<N extends JobName>(db: Queryable, name: N, jobId: string, payload: JobPayloads[N]): Promise<void> {
   // A delivery is queued only when its copy has just become 'releasing': a job of the same id that
-  // BullMQ still holds as failed is an earlier release refused downstream (the copy went back to held),
-  // and must run again rather than make the relay's add a no-op.
+  // BullMQ still holds as finished from before is an earlier release refused downstream (failed: the
+  // copy went back to held), or one of a copy of the same row id before PostgreSQL was restored
+  // (completed), and must run again rather than make the relay's add a no-op.
   await db.query('INSERT INTO outbox (queue, job_name, job_id, payload, retry_failed) VALUES ($1, $2, $3, $4, $5)', [
     JOB_QUEUE[name],
     name,
@@ -25,8 +26,13 @@ export interface OutboxJob {
   jobName: JobName;
   jobId: string;
   payload: unknown;
-  /** Put back by requeueStranded: a failed BullMQ job of this id is to be retried, not left alone. */
+  /**
+   * A job of this id that BullMQ holds as finished (failed, or completed) before this row was written is
+   * to be run again, not left alone: set by requeueStranded and for releases.
+   */
   retryFailed: boolean;
+  /** When the row was written (PostgreSQL's clock). */
+  createdAt: Date;
 }
 
 /**
@@ -36,11 +42,13 @@ export interface OutboxJob {
 export async function drainOutbox(db: Db, limit: number, publish: (jobs: OutboxJob[]) => Promise<void>): Promise<number> {
   return withTransaction(db, async (tx) => {
     const { rows } = await tx.query(
-      'SELECT id, queue, job_name, job_id, payload, retry_failed FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED',
+      'SELECT id, queue, job_name, job_id, payload, retry_failed, created_at FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED',
       [limit],
     );
     if (rows.length === 0) return 0;
-    await publish(rows.map((r) => ({ id: r.id, queue: r.queue, jobName: r.job_name, jobId: r.job_id, payload: r.payload, retryFailed: r.retry_failed })));
+    await publish(
+      rows.map((r) => ({ id: r.id, queue: r.queue, jobName: r.job_name, jobId: r.job_id, payload: r.payload, retryFailed: r.retry_failed, createdAt: r.created_at })),
+    );
     await tx.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
     return rows.length;
   });

@@ -100,20 +100,30 @@ export class OutboxRelay {
       const queue = this.queues.get(name);
       if (!queue) throw new Error(`outbox names unknown queue ${name}`);
       await queue.addBulk(list.map((j) => ({ name: j.jobName, data: j.payload, opts: { jobId: j.jobId } })));
-      for (const j of list) if (j.retryFailed) await this.retryIfFailed(queue, j.jobId);
+      for (const j of list) if (j.retryFailed) await this.retryIfFinished(queue, j);
     }
   }
 
   /**
-   * Recovered work whose job BullMQ still holds as failed: the add above was ignored, and the state in
-   * PostgreSQL says the work is due, so the job runs again with fresh attempts. A job waiting, delayed,
-   * active or completed is left alone (the handlers check the state before they act).
+   * Recovered or repeated work whose job BullMQ still holds as finished: the add above was ignored, and
+   * the state in PostgreSQL says the work is due, so the job runs again with fresh attempts. Failed: its
+   * last retry failed and recording that failed too, or downstream refused a release that is now made
+   * again. Completed: PostgreSQL was restored from a dump taken before the job ran, while Redis kept
+   * the job (a copy row id reused after the restore gives a new release the id of an old one). Running
+   * a completed job again is safe: the handlers check the state before they act. Only a job that
+   * finished before the row was written: one that the add above started and that already finished is
+   * this very work. A job waiting, delayed or active is left alone.
    */
-  private async retryIfFailed(queue: Queue, jobId: string): Promise<void> {
+  private async retryIfFinished(queue: Queue, { jobId, createdAt }: OutboxJob): Promise<void> {
     const job = await queue.getJob(jobId);
-    if (!job || !(await job.isFailed())) return;
-    await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
-    this.logger.warn({ event: 'outbox.retried_failed', queue: queue.name, job: jobId }, `retrying failed job ${jobId}: its work is still due`);
+    if (!job || !job.finishedOn || job.finishedOn >= createdAt.getTime()) return;
+    const state = (await job.isFailed()) ? 'failed' : (await job.isCompleted()) ? 'completed' : undefined;
+    if (!state) return;
+    await job.retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true });
+    this.logger.warn(
+      { event: state === 'failed' ? 'outbox.retried_failed' : 'outbox.rerun_completed', queue: queue.name, job: jobId },
+      `running ${state} job ${jobId} again: its work is still due`,
+    );
   }
 
   private async drainAll(): Promise<void> {
