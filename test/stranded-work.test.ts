@@ -5,7 +5,7 @@
  * a job under an id BullMQ still holds is silently ignored. The same for a job BullMQ holds as completed
  * from before PostgreSQL was restored from a dump (Redis kept): the work the database says is due runs.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { addUser, applyQuarantineAction, findUserByAddress, redisKeys } from '@crgate/store';
@@ -14,100 +14,73 @@ import { startInProcess } from './helpers/in-process.js';
 import { lmtpSend } from './helpers/lmtp-client.js';
 import { sleep, waitFor } from './helpers/sinks.js';
 
-describe('a challenge whose job failed without the failure being recorded', () => {
+/**
+ * A challenge from `sender` decided by the ingest alone, whose job BullMQ then finished (`failed` or
+ * `completed`) without PostgreSQL hearing of it: the outbox row is gone, the challenge still `queued`,
+ * and old enough for the stranded-work recovery. Then the worker starts, and the challenge must be sent.
+ */
+async function expectSentAfterFinishedJob(t: MailTestEnvironment, redis: Redis, sender: string, finished: 'failed' | 'completed'): Promise<void> {
+  const ingest = await startInProcess(t.env, ['ingest']);
+  await addUser(ingest.db, 'alice@example.test');
+  const raw = `From: ${sender}\r\nTo: alice@example.test\r\nSubject: hello\r\nMessage-ID: <${finished}-1@test>\r\n\r\nHi.\r\n`;
+  expect((await lmtpSend(t.lmtpPort, sender, ['alice@example.test'], raw))[0]!.code).toBe(250);
+  await ingest.stop();
+  const { rows } = await t.db.query(`SELECT job_id, job_name, payload FROM outbox`);
+  expect(rows).toHaveLength(1);
+  const [{ job_id: jobId, job_name: jobName, payload }] = rows;
+
+  const prefix = redisKeys(t.redisPrefix).bullPrefix;
+  const queue = new Queue('challenges', { connection: redis, prefix });
+  await queue.add(jobName, payload, { jobId, attempts: 1, removeOnComplete: false });
+  const ran = new Worker(
+    'challenges',
+    async () => {
+      if (finished === 'failed') throw new Error('relay refused');
+      return 'sent before the dump was restored';
+    },
+    { connection: redis, prefix },
+  );
+  await waitFor(async () => (await queue.getJob(jobId))?.[finished === 'failed' ? 'isFailed' : 'isCompleted']() ?? false, `the job to be ${finished}`);
+  await ran.close();
+  await queue.close();
+  await t.db.query(`DELETE FROM outbox`);
+  await t.db.query(`UPDATE challenges SET created_at = created_at - interval '1 hour'`);
+
+  // The worker starts: the recovery finds the challenge due and the finished job runs again.
+  const worker = await startInProcess(t.env, ['worker']);
+  try {
+    await waitFor(() => t.smtpSink.messages.length >= 1, 'the challenge to be sent', 30_000);
+    await sleep(1000);
+    expect(t.smtpSink.messages).toHaveLength(1);
+    expect(t.smtpSink.messages[0]!.rcptTo).toEqual([sender]);
+    expect((await t.db.query(`SELECT status FROM challenges`)).rows).toEqual([{ status: 'sent' }]);
+  } finally {
+    await worker.stop();
+  }
+}
+
+describe('a challenge whose job BullMQ finished while PostgreSQL says it is still queued', () => {
   let t: MailTestEnvironment;
   let redis: Redis;
 
-  beforeAll(async () => {
+  beforeEach(async () => {
     t = await createMailTestEnvironment({ CRGATE_POLICY_CHALLENGE_REQUIRES_AUTH: 'false' });
     redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   });
 
-  afterAll(async () => {
+  afterEach(async () => {
     redis?.disconnect();
     await t?.cleanup();
   });
 
-  it('is sent once the worker starts again', async () => {
-    // The ingest alone: the challenge is decided and its job waits in the outbox.
-    const ingest = await startInProcess(t.env, ['ingest']);
-    await addUser(ingest.db, 'alice@example.test');
-    const raw = `From: bob@stranded.test\r\nTo: alice@example.test\r\nSubject: hello\r\nMessage-ID: <stranded-1@test>\r\n\r\nHi.\r\n`;
-    expect((await lmtpSend(t.lmtpPort, 'bob@stranded.test', ['alice@example.test'], raw))[0]!.code).toBe(250);
-    await ingest.stop();
-    const { rows } = await t.db.query(`SELECT job_id, job_name, payload FROM outbox`);
-    expect(rows).toHaveLength(1);
-    const [{ job_id: jobId, job_name: jobName, payload }] = rows;
-
-    // What a worker that ran out of retries leaves behind when it cannot record the failure: the job
-    // failed in BullMQ, the outbox row gone, the challenge still 'queued' (and old enough to recover).
-    const prefix = redisKeys(t.redisPrefix).bullPrefix;
-    const queue = new Queue('challenges', { connection: redis, prefix });
-    await queue.add(jobName, payload, { jobId, attempts: 1 });
-    const failing = new Worker('challenges', async () => { throw new Error('relay refused'); }, { connection: redis, prefix });
-    await waitFor(async () => (await queue.getJob(jobId))?.isFailed() ?? false, 'the job to fail');
-    await failing.close();
-    await t.db.query(`DELETE FROM outbox`);
-    await t.db.query(`UPDATE challenges SET created_at = created_at - interval '1 hour'`);
-    await queue.close();
-
-    // The worker starts: the recovery finds the challenge due and the failed job runs again.
-    const worker = await startInProcess(t.env, ['worker']);
-    try {
-      await waitFor(() => t.smtpSink.messages.length >= 1, 'the challenge to be sent', 30_000);
-      await sleep(1000);
-      expect(t.smtpSink.messages).toHaveLength(1);
-      expect(t.smtpSink.messages[0]!.rcptTo).toEqual(['bob@stranded.test']);
-      expect((await t.db.query(`SELECT status FROM challenges`)).rows).toEqual([{ status: 'sent' }]);
-    } finally {
-      await worker.stop();
-    }
-  });
-});
-
-describe('a challenge whose job BullMQ holds as completed while PostgreSQL says it is still queued', () => {
-  let t: MailTestEnvironment;
-  let redis: Redis;
-
-  beforeAll(async () => {
-    t = await createMailTestEnvironment({ CRGATE_POLICY_CHALLENGE_REQUIRES_AUTH: 'false' });
-    redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  });
-
-  afterAll(async () => {
-    redis?.disconnect();
-    await t?.cleanup();
+  it('is sent once the worker starts again after its job failed without the failure being recorded', async () => {
+    // What a worker that ran out of retries leaves behind when it cannot record the failure.
+    await expectSentAfterFinishedJob(t, redis, 'bob@stranded.test', 'failed');
   });
 
   it('is sent once the worker starts (PostgreSQL restored from a dump taken before it was sent, Redis kept)', async () => {
-    const ingest = await startInProcess(t.env, ['ingest']);
-    await addUser(ingest.db, 'alice@example.test');
-    const raw = `From: bob@restored.test\r\nTo: alice@example.test\r\nSubject: hello\r\nMessage-ID: <restored-1@test>\r\n\r\nHi.\r\n`;
-    expect((await lmtpSend(t.lmtpPort, 'bob@restored.test', ['alice@example.test'], raw))[0]!.code).toBe(250);
-    await ingest.stop();
-    const [{ job_id: jobId, job_name: jobName, payload }] = (await t.db.query(`SELECT job_id, job_name, payload FROM outbox`)).rows;
-
     // Redis still holds the job as done (it ran after the dump); the restored rows say 'queued'.
-    const prefix = redisKeys(t.redisPrefix).bullPrefix;
-    const queue = new Queue('challenges', { connection: redis, prefix });
-    await queue.add(jobName, payload, { jobId, removeOnComplete: false });
-    const ran = new Worker('challenges', async () => 'sent before the dump was restored', { connection: redis, prefix });
-    await waitFor(async () => (await queue.getJob(jobId))?.isCompleted() ?? false, 'the job to complete');
-    await ran.close();
-    await queue.close();
-    await t.db.query(`DELETE FROM outbox`);
-    await t.db.query(`UPDATE challenges SET created_at = created_at - interval '1 hour'`);
-
-    const worker = await startInProcess(t.env, ['worker']);
-    try {
-      await waitFor(() => t.smtpSink.messages.length >= 1, 'the challenge to be sent', 30_000);
-      await sleep(1000);
-      expect(t.smtpSink.messages).toHaveLength(1);
-      expect(t.smtpSink.messages[0]!.rcptTo).toEqual(['bob@restored.test']);
-      expect((await t.db.query(`SELECT status FROM challenges`)).rows).toEqual([{ status: 'sent' }]);
-    } finally {
-      await worker.stop();
-    }
+    await expectSentAfterFinishedJob(t, redis, 'bob@restored.test', 'completed');
   });
 });
 

@@ -120,10 +120,9 @@ export class OutboxRelay {
     const state = (await job.isFailed()) ? 'failed' : (await job.isCompleted()) ? 'completed' : undefined;
     if (!state) return;
     await job.retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true });
-    this.logger.warn(
-      { event: state === 'failed' ? 'outbox.retried_failed' : 'outbox.rerun_completed', queue: queue.name, job: jobId },
-      `running ${state} job ${jobId} again: its work is still due`,
-    );
+    const message = `running ${state} job ${jobId} again: its work is still due`;
+    if (state === 'failed') this.logger.warn({ event: 'outbox.retried_failed', queue: queue.name, job: jobId }, message);
+    else this.logger.warn({ event: 'outbox.rerun_completed', queue: queue.name, job: jobId }, message);
   }
 
   private async drainAll(): Promise<void> {
