@@ -8,7 +8,7 @@
  */
 import type { Rule, RuleResult } from '../decision.js';
 import { combinedVerdict, describeScore, voteOf } from './external-opinion.js';
-import { forgedLocalSenderRule } from './forged-local-sender.js';
+import { forgedLocalClaim } from './forged-local-sender.js';
 import { isAutomaticAnswer } from './sent-mail.js';
 
 function clues(list: ReadonlyArray<{ token: string; prob: number }>): string {
@@ -43,10 +43,9 @@ export const contentClassifierRule: Rule = {
     if (verdict === 'spam') first.action = 'discard';
     if (verdict === 'ham') {
       const auth = ctx.message.auth;
-      // SENDER_IS_RECIPIENT (an authenticated note to oneself) is no forgery: ham of it is delivered.
-      const local = forgedLocalSenderRule.evaluate(ctx);
-      const forgedLocal = [local ?? []].flat().some((r) => r.symbol === 'FORGED_LOCAL_SENDER');
-      const forged = (auth && (auth.spf.result === 'fail' || auth.dmarc.result === 'fail')) || forgedLocal;
+      // Only a forged local sender counts: an authenticated note to oneself (SENDER_IS_RECIPIENT) that
+      // is ham is delivered.
+      const forged = (auth && (auth.spf.result === 'fail' || auth.dmarc.result === 'fail')) || forgedLocalClaim(ctx) !== undefined;
       if (!forged && !isAutomaticAnswer(ctx)) first.action = 'deliver';
     }
     return results;

@@ -6,18 +6,25 @@
  * anybody else who sends through the same provider (a shared `include:`), and a note to oneself needs
  * no confirmation.
  */
-import type { Rule } from '../decision.js';
+import type { Rule, RuleContext } from '../decision.js';
 import { domainOf } from '../address.js';
 import { senderAuthenticated } from '../signals.js';
+
+/** The recipient's address or one of our domains, claimed (envelope or From:) without authenticating. */
+export function forgedLocalClaim({ message, recipient, policy }: RuleContext): string | undefined {
+  const claims = [message.mailFrom, message.fromAddress ?? ''].filter(Boolean);
+  const own = claims.find((a) => recipient.addresses.includes(a) || policy.localDomains.has(domainOf(a)));
+  return own && !senderAuthenticated(message) ? own : undefined;
+}
 
 export const forgedLocalSenderRule: Rule = {
   id: 'forged-local-sender',
   description: "The sender uses the recipient's own address or one of our domains without authenticating, or the envelope sender is the recipient",
   symbols: ['FORGED_LOCAL_SENDER', 'SENDER_IS_RECIPIENT'],
-  evaluate({ message, recipient, policy }) {
-    const claims = [message.mailFrom, message.fromAddress ?? ''].filter(Boolean);
-    const own = claims.find((a) => recipient.addresses.includes(a) || policy.localDomains.has(domainOf(a)));
-    if (own && !senderAuthenticated(message)) {
+  evaluate(ctx) {
+    const { message, recipient } = ctx;
+    const own = forgedLocalClaim(ctx);
+    if (own) {
       return { symbol: 'FORGED_LOCAL_SENDER', weight: 4, detail: `claims ${own} without authenticating`, action: 'quarantine' };
     }
     if (message.mailFrom && recipient.addresses.includes(message.mailFrom)) {
