@@ -2,10 +2,9 @@
  * The list operations of the recipient's site: entries with their source and date, removing some,
  * and importing many. Every statement names the user, so another user's entry id matches nothing.
  */
-import { normalizeAddress, normalizeDomain } from '@crgate/core';
 import type { Db, Queryable } from './db.js';
 import { withTransaction } from './db.js';
-import { type ListEntry, type ListKind, type ListName, type ListSource } from './lists.js';
+import { listEntryValue, type ListEntry, type ListKind, type ListName, type ListSource } from './lists.js';
 
 export async function userListEntries(db: Queryable, userId: number): Promise<ListEntry[]> {
   const { rows } = await db.query(
@@ -22,16 +21,12 @@ export async function removeListEntries(db: Queryable, userId: number, ids: numb
   return res.rowCount ?? 0;
 }
 
-function entryValue(entry: { kind: ListKind; value: string }): string {
-  return entry.kind === 'address' ? normalizeAddress(entry.value) : normalizeDomain(entry.value.trim().replace(/^@/, ''));
-}
-
 /** Inserts one entry as it is; false when it was there already. */
 async function insertEntry(db: Queryable, userId: number, entry: { list: ListName; kind: ListKind; value: string; source: ListSource }): Promise<boolean> {
   const res = await db.query(
     `INSERT INTO list_entries (user_id, list, kind, value, source) VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (user_id, list, kind, value) DO NOTHING RETURNING id`,
-    [userId, entry.list, entry.kind, entryValue(entry), entry.source],
+    [userId, entry.list, entry.kind, listEntryValue(entry), entry.source],
   );
   return (res.rowCount ?? 0) > 0;
 }
@@ -50,7 +45,7 @@ async function putEntry(tx: Queryable, userId: number, entry: { list: ListName; 
     userId,
     other,
     entry.kind,
-    entryValue(entry),
+    listEntryValue(entry),
   ]);
   return { added: await insertEntry(tx, userId, entry), moved: (removed.rowCount ?? 0) > 0 };
 }

@@ -20,11 +20,16 @@ export interface EntryAuth {
   dkimDomains: string[];
 }
 
+/** An entry's value as stored and compared: a normalised address, or a domain without a leading `@`. */
+export function listEntryValue(entry: { kind: ListKind; value: string }): string {
+  return entry.kind === 'address' ? normalizeAddress(entry.value) : normalizeDomain(entry.value.trim().replace(/^@/, ''));
+}
+
 export async function addListEntry(
   db: Queryable,
   entry: { userId: number; list: ListName; kind: ListKind; value: string; source: ListSource; auth?: EntryAuth },
 ): Promise<void> {
-  const value = entry.kind === 'address' ? normalizeAddress(entry.value) : normalizeDomain(entry.value.trim().replace(/^@/, ''));
+  const value = listEntryValue(entry);
   await db.query(
     `INSERT INTO list_entries (user_id, list, kind, value, source, auth) VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (user_id, list, kind, value) DO NOTHING`,
@@ -99,7 +104,7 @@ export async function isSenderOptedOut(db: Queryable, sender: string): Promise<b
 
 /** Removes an entry; returns false when there was none. */
 export async function removeListEntry(db: Queryable, entry: { userId: number; list: ListName; kind: ListKind; value: string }): Promise<boolean> {
-  const value = entry.kind === 'address' ? normalizeAddress(entry.value) : normalizeDomain(entry.value.trim().replace(/^@/, ''));
+  const value = listEntryValue(entry);
   const res = await db.query('DELETE FROM list_entries WHERE user_id = $1 AND list = $2 AND kind = $3 AND value = $4', [
     entry.userId,
     entry.list,
