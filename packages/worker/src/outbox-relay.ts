@@ -117,8 +117,8 @@ export class OutboxRelay {
   private async retryIfFinished(queue: Queue, { jobId, createdAt }: OutboxJob): Promise<void> {
     const job = await queue.getJob(jobId);
     if (!job || !job.finishedOn || job.finishedOn >= createdAt.getTime()) return;
-    const state = (await job.isFailed()) ? 'failed' : (await job.isCompleted()) ? 'completed' : undefined;
-    if (!state) return;
+    const state = await job.getState();
+    if (state !== 'failed' && state !== 'completed') return;
     await job.retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true });
     const message = `running ${state} job ${jobId} again: its work is still due`;
     if (state === 'failed') this.logger.warn({ event: 'outbox.retried_failed', queue: queue.name, job: jobId }, message);
