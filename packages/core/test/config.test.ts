@@ -114,6 +114,18 @@ describe('configuration', () => {
     ]);
   });
 
+  it('refuses an rspamd address that is not a URL, naming the variable, rather than failing with a bare "Invalid URL"', () => {
+    for (const value of ['127.0.0.1:11333', 'rspamd.internal', ' ']) {
+      expect(problems({ CRGATE_RSPAMD_URL: value })).toEqual([
+        `CRGATE_RSPAMD_URL (scorers.rspamd): expected an http:// or https:// URL (e.g. http://127.0.0.1:11333), got "${value}"`,
+      ]);
+    }
+    expect(problems({}, { scorers: { rspamd: 'ftp://127.0.0.1' } })).toEqual([
+      'scorers.rspamd (env CRGATE_RSPAMD_URL): expected an http:// or https:// URL (e.g. http://127.0.0.1:11333), got "ftp://127.0.0.1"',
+    ]);
+    expect(loadConfig({ CRGATE_RSPAMD_URL: 'http://127.0.0.1:11333' }).scorers.rspamd).toBe('http://127.0.0.1:11333');
+  });
+
   it('takes IP addresses for the tap\'s trusted clients, and says so for a host name or a network', () => {
     expect(loadConfig({ CRGATE_TAP_TRUSTED_CLIENTS: '127.0.0.1, ::1,::ffff:10.1.2.3' }).tap.trustedClients).toEqual(['127.0.0.1', '::1', '::ffff:10.1.2.3']);
     expect(problems({ CRGATE_TAP_TRUSTED_CLIENTS: 'localhost,10.0.0.0/8' })).toEqual([

@@ -275,10 +275,26 @@ export const configSchema = z
         /** rspamd's normal worker as a URL, e.g. http://127.0.0.1:11333; unset: not asked. */
         rspamd: z
           .string()
-          .url()
-          .refine((u) => /^https?:/.test(u), 'expected an http:// or https:// URL')
-          // fetch() refuses a URL with credentials; rspamd's password has its own key.
-          .refine((u) => !new URL(u).username && !new URL(u).password, 'no user name or password in the URL: set CRGATE_RSPAMD_PASSWORD')
+          .transform((value, ctx) => {
+            // Parsed once, here: a check that runs new URL() after a failed .url() would throw
+            // "Invalid URL" out of the whole configuration, naming no key.
+            let url: URL | undefined;
+            try {
+              url = new URL(value.trim());
+            } catch {
+              // reported below
+            }
+            if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+              ctx.addIssue({ code: 'custom', message: `expected an http:// or https:// URL (e.g. http://127.0.0.1:11333), got "${value}"` });
+              return z.NEVER;
+            }
+            if (url.username || url.password) {
+              // fetch() refuses a URL with credentials; rspamd's password has its own key.
+              ctx.addIssue({ code: 'custom', message: 'no user name or password in the URL: set CRGATE_RSPAMD_PASSWORD' });
+              return z.NEVER;
+            }
+            return value.trim();
+          })
           .optional(),
         /** rspamd's controller password, when its worker asks for one. */
         rspamdPassword: z.string().min(1).optional(),
