@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { promises as dns } from 'node:dns';
 import { ConfigError, loadConfig } from '../src/index.js';
 
 function problems(env: Record<string, string>, file?: unknown): string[] {
@@ -124,6 +125,17 @@ describe('configuration', () => {
       'scorers.rspamd (env CRGATE_RSPAMD_URL): expected an http:// or https:// URL (e.g. http://127.0.0.1:11333), got "ftp://127.0.0.1"',
     ]);
     expect(loadConfig({ CRGATE_RSPAMD_URL: 'http://127.0.0.1:11333' }).scorers.rspamd).toBe('http://127.0.0.1:11333');
+  });
+
+  it('takes for DNS servers only what Node\'s resolver takes, and names the variable for a host name or a bad port', () => {
+    const servers = loadConfig({ CRGATE_DNS_SERVERS: '127.0.0.1, 10.0.0.53:5353,::1,[2001:db8::1]:53' }).dns.servers;
+    expect(servers).toEqual(['127.0.0.1', '10.0.0.53:5353', '::1', '[2001:db8::1]:53']);
+    expect(() => new dns.Resolver().setServers(servers)).not.toThrow();
+    for (const value of ['dns.example.org', 'localhost:53', '10.0.0.53:99999', '10.0.0.53:0', ':53']) {
+      expect(problems({ CRGATE_DNS_SERVERS: value })).toEqual([
+        `CRGATE_DNS_SERVERS (dns.servers.0): expected an IP address, IP:port or [IPv6]:port (no host names), got "${value}"`,
+      ]);
+    }
   });
 
   it('takes IP addresses for the tap\'s trusted clients, and says so for a host name or a network', () => {

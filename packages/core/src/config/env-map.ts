@@ -51,7 +51,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'CRGATE_SCORER_TIMEOUT_MS', path: 'scorers.timeoutMs', description: 'milliseconds each external scorer may take per message' },
   { name: 'CRGATE_TAP_ADDRESS', path: 'tap.address', description: 'address the MTA copies outgoing mail to (whitelists its recipients)' },
   { name: 'CRGATE_TAP_TRUSTED_CLIENTS', path: 'tap.trustedClients', description: 'peer addresses allowed to deliver to the tap address' },
-  { name: 'CRGATE_DNS_SERVERS', path: 'dns.servers', description: 'DNS servers, host[:port],... (empty: the system resolver)' },
+  { name: 'CRGATE_DNS_SERVERS', path: 'dns.servers', description: 'DNS servers, IP[:port],... ([IPv6]:port; empty: the system resolver)' },
   { name: 'CRGATE_DNS_TIMEOUT_MS', path: 'dns.timeoutMs', description: 'time allowed for one DNS query' },
   { name: 'CRGATE_DNS_CACHE_SECONDS', path: 'dns.cacheSeconds', description: 'how long DNS answers are cached' },
   { name: 'CRGATE_WORKER_RETRY_DELAY_MS', path: 'worker.retryDelayMs', description: 'first retry delay of a failed job (doubles each attempt)' },

@@ -134,6 +134,26 @@ const ipAddresses = () =>
     .refine((list) => list.every((a) => isIP(a.replace(/^::ffff:/i, '')) !== 0), {
       message: 'expected IP addresses separated by commas (no host names, no networks)',
     });
+/**
+ * One DNS server as Node's resolver takes it (Resolver#setServers): an IP address, `IP:port` or
+ * `[IPv6]:port`. A host name or a port out of range would pass a looser check and then make the
+ * ingest fail at start with "Invalid IP address", after the database was opened.
+ */
+const dnsServerSchema = z.string().transform((value, ctx) => {
+  const v = value.trim();
+  // A bare IPv6 address has colons of its own: only [IPv6]:port carries a port.
+  const m = isIP(v) === 6 ? null : /^(?:\[([^\]]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/.exec(v);
+  const ok =
+    isIP(v) === 6 ||
+    (m !== null &&
+      (m[1] !== undefined ? isIP(m[1]) === 6 : isIP(m[2]!) === 4) &&
+      (m[3] === undefined || (Number(m[3]) >= 1 && Number(m[3]) <= 65535)));
+  if (!ok) {
+    ctx.addIssue({ code: 'custom', message: `expected an IP address, IP:port or [IPv6]:port (no host names), got "${value}"` });
+    return z.NEVER;
+  }
+  return v;
+});
 const nonNegativeInt = (max = MAX_TIMER_MS) => numeric(number().int().min(0).max(max));
 
 export const configSchema = z
@@ -315,10 +335,10 @@ export const configSchema = z
       .prefault({}),
     dns: z
       .strictObject({
-        /** DNS servers for SPF, DKIM, DMARC and MX look-ups (host or host:port); empty = the system's. */
+        /** DNS servers for SPF, DKIM, DMARC and MX look-ups (IP address, IP:port or [IPv6]:port); empty = the system's. */
         servers: z
           .union([z.array(z.string()), z.string().transform((v) => v.split(',').map((x) => x.trim()).filter(Boolean))])
-          .pipe(z.array(z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[0-9a-fA-F:.]+|[A-Za-z0-9.-]+)(:\d{1,5})?$/, 'expected host or host:port')))
+          .pipe(z.array(dnsServerSchema))
           .default([]),
         /** Time allowed for one DNS query, in milliseconds. */
         timeoutMs: milliseconds().default(2000),
