@@ -52,6 +52,24 @@ describe('configuration', () => {
     expect(c.secret).toBe('x'.repeat(40));
   });
 
+  it('refuses a database or Redis address without its scheme or database, naming the variable, rather than failing at start', () => {
+    expect(problems({ DATABASE_URL: 'localhost:5432/crgate' })).toEqual([
+      'DATABASE_URL (databaseUrl): expected postgres://user@host:port/database, got "localhost:5432/crgate"',
+    ]);
+    expect(problems({ DATABASE_URL: 'mysql://db/crgate' })[0]).toMatch(/^DATABASE_URL \(databaseUrl\): expected postgres:\/\//);
+    expect(problems({ DATABASE_URL: 'postgres://db:5432' })).toEqual(['DATABASE_URL (databaseUrl): names no database: expected postgres://user@host:port/database']);
+    expect(problems({ REDIS_URL: 'localhost:6379' })).toEqual([
+      'REDIS_URL (redisUrl): expected redis://host:port or rediss://host:port, with an optional /database number, got "localhost:6379"',
+    ]);
+    expect(problems({ REDIS_URL: 'redis://cache:6379/queues' })).toEqual([
+      'REDIS_URL (redisUrl): the path must be a database number (redis://host:port/0), not "/queues"',
+    ]);
+    expect(loadConfig({ DATABASE_URL: 'postgresql:///crgate?host=/run/postgresql', REDIS_URL: 'rediss://:pw@cache:6380/2' })).toMatchObject({
+      databaseUrl: 'postgresql:///crgate?host=/run/postgresql',
+      redisUrl: 'rediss://:pw@cache:6380/2',
+    });
+  });
+
   it('accepts smtp:// and maildir: delivery targets', () => {
     expect(loadConfig({ CRGATE_DELIVER_TO: 'smtp://mta.local:10026' }).deliverTo).toEqual({ kind: 'smtp', host: 'mta.local', port: 10026 });
     expect(loadConfig({ CRGATE_DELIVER_TO: 'maildir:/var/mail/cr' }).deliverTo).toEqual({ kind: 'maildir', dir: '/var/mail/cr' });

@@ -83,6 +83,35 @@ const urlSchema = z.string().transform((value, ctx) => {
 });
 
 /**
+ * A URL with one of the given schemes, checked for what crgate reads from it. `new URL()` alone takes
+ * `localhost:5432/crgate` (scheme "localhost:") or `mysql://...`; pg and ioredis then fail at start with
+ * messages that name neither the variable nor the mistake ("no PostgreSQL user name specified", a
+ * database "432/crgate", Redis database 6379).
+ */
+function serviceUrl(schemes: string[], example: string, check: (url: URL) => string | undefined) {
+  return z.string().transform((value, ctx) => {
+    let url: URL | undefined;
+    try {
+      url = new URL(value.trim());
+    } catch {
+      // reported below
+    }
+    const problem = !url || !schemes.includes(url.protocol) ? `expected ${example}, got "${value}"` : check(url);
+    if (problem) {
+      ctx.addIssue({ code: 'custom', message: problem });
+      return z.NEVER;
+    }
+    return value.trim();
+  });
+}
+const databaseUrlSchema = serviceUrl(['postgres:', 'postgresql:'], 'postgres://user@host:port/database', (url) =>
+  url.pathname.replace(/^\//, '') ? undefined : 'names no database: expected postgres://user@host:port/database',
+);
+const redisUrlSchema = serviceUrl(['redis:', 'rediss:'], 'redis://host:port or rediss://host:port, with an optional /database number', (url) =>
+  /^\/?(\d+)?$/.test(url.pathname) ? undefined : `the path must be a database number (redis://host:port/0), not "${url.pathname}"`,
+);
+
+/**
  * Numbers come from YAML or from environment variables' text. Number() would read '', ' ', `true` and
  * `[]` as 0 or 1 (an empty `spamCutoff:` in a file would discard every message), so only numerals are
  * converted; anything else is reported as not a number.
@@ -159,9 +188,9 @@ const nonNegativeInt = (max = MAX_TIMER_MS) => numeric(number().int().min(0).max
 export const configSchema = z
   .object({
     /** PostgreSQL connection string. The database is created if missing. */
-    databaseUrl: z.string().url().default('postgres://postgres@127.0.0.1:5432/crgate'),
+    databaseUrl: databaseUrlSchema.default('postgres://postgres@127.0.0.1:5432/crgate'),
     /** Redis for BullMQ queues and rate counters. */
-    redisUrl: z.string().url().default('redis://127.0.0.1:6379'),
+    redisUrl: redisUrlSchema.default('redis://127.0.0.1:6379'),
     /**
      * Prefix of every Redis key crgate writes (queues and counters), so several installs can share one
      * Redis. Braces make it a Redis Cluster hash tag (`{crgate}`): every key then falls in one hash slot,
