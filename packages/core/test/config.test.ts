@@ -119,6 +119,13 @@ describe('configuration', () => {
     expect(loadConfig({}, { classifier: { spamCutoff: 0.99 } }).classifier.spamCutoff).toBe(0.99);
   });
 
+  it('says a fraction where a whole number is wanted is not whole, not that it is not a number', () => {
+    expect(problems({ CRGATE_LMTP_MAX_SIZE: '1.5' })).toEqual(['CRGATE_LMTP_MAX_SIZE (lmtp.maxSize): must be a whole number, not 1.5']);
+    expect(problems({}, { worker: { concurrency: 2.5 } })).toEqual(['worker.concurrency (env CRGATE_WORKER_CONCURRENCY): must be a whole number, not 2.5']);
+    expect(problems({ CRGATE_WORKER_CONCURRENCY: 'two' })).toEqual(['CRGATE_WORKER_CONCURRENCY (worker.concurrency): must be a number, not "two"']);
+    expect(loadConfig({ CRGATE_CLASSIFIER_HAM_CUTOFF: '0.25' }).classifier.hamCutoff).toBe(0.25);
+  });
+
   it('refuses a time in milliseconds longer than a timer can wait', () => {
     expect(problems({ CRGATE_WORKER_OUTBOX_POLL_MS: '3000000000' })[0]).toMatch(/^CRGATE_WORKER_OUTBOX_POLL_MS \(worker\.outboxPollMs\): Too big/);
     expect(problems({ CRGATE_DNS_TIMEOUT_MS: '2147483647' })).toEqual([]);

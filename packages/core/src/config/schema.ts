@@ -119,7 +119,14 @@ const redisUrlSchema = serviceUrl(['redis:', 'rediss:'], 'redis://host:port or r
 const NUMERAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$/i;
 const numeric = <T extends z.ZodType>(inner: T) => z.preprocess((v) => (typeof v === 'string' && NUMERAL.test(v.trim()) ? Number(v.trim()) : v), inner);
 const number = () =>
-  z.number({ error: (issue) => (issue.code === 'invalid_type' ? `must be a number, not ${JSON.stringify(issue.input) ?? String(issue.input)}` : undefined) });
+  z.number({
+    error: (issue) => {
+      if (issue.code !== 'invalid_type') return undefined;
+      const shown = JSON.stringify(issue.input) ?? String(issue.input);
+      // .int() reports a fraction as invalid_type too: 1.5 is a number, what is wrong is the fraction.
+      return issue.expected === 'int' && typeof issue.input === 'number' ? `must be a whole number, not ${shown}` : `must be a number, not ${shown}`;
+    },
+  });
 /** Node's timers take at most 2^31 − 1 ms (about 24.8 days); a longer one fires after 1 ms. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Periods in days stay within what a date can hold once added to now. */
