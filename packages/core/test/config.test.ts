@@ -201,6 +201,16 @@ describe('configuration', () => {
     expect(problems({ CRGATE_WEB_TRUST_PROXY: 'proxy.example.org' })[0]).toMatch(/^CRGATE_WEB_TRUST_PROXY \(web\.trustProxy\): expected false, true \(one proxy\)/);
   });
 
+  it('reports a value out of its range once, under its own key, not again as a clash with a key left at its default', () => {
+    expect(problems({ CRGATE_CLASSIFIER_SPAM_CUTOFF: '-1' })).toEqual(['CRGATE_CLASSIFIER_SPAM_CUTOFF (classifier.spamCutoff): Too small: expected number to be >=0']);
+    expect(problems({ CRGATE_CLASSIFIER_HAM_CUTOFF: '1.5' })).toEqual(['CRGATE_CLASSIFIER_HAM_CUTOFF (classifier.hamCutoff): Too big: expected number to be <=1']);
+    expect(problems({ CRGATE_CHALLENGE_TTL_DAYS: '99999' })).toEqual(['CRGATE_CHALLENGE_TTL_DAYS (challenge.tokenTtlDays): Too big: expected number to be <=36500']);
+    // Once each key is valid, the clash between them is still reported.
+    expect(problems({ CRGATE_CLASSIFIER_SPAM_CUTOFF: '0.1' })).toEqual([
+      'classifier.hamCutoff (env CRGATE_CLASSIFIER_HAM_CUTOFF): must not be above classifier.spamCutoff (0.1)',
+    ]);
+  });
+
   it('refuses held mail kept for less time than its challenge link is valid', () => {
     expect(problems({ CRGATE_RETENTION_HELD_DAYS: '10', CRGATE_CHALLENGE_TTL_DAYS: '14' })).toEqual([
       'CRGATE_RETENTION_HELD_DAYS (retention.heldDays): must be at least challenge.tokenTtlDays (14): held mail would be gone before its challenge link expires',

@@ -418,6 +418,9 @@ export const configSchema = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .strict()
+  // The checks between keys run only once every key is valid on its own. Zod would otherwise run them
+  // after a value that is out of range (too_big is not an aborting issue): spamCutoff -1 also blamed
+  // hamCutoff, which the operator never set, and hamCutoff 1.5 was refused twice.
   .superRefine((cfg, ctx) => {
     if (cfg.classifier.hamCutoff > cfg.classifier.spamCutoff) {
       ctx.addIssue({ code: 'custom', path: ['classifier', 'hamCutoff'], message: `must not be above classifier.spamCutoff (${cfg.classifier.spamCutoff})` });
@@ -461,7 +464,7 @@ export const configSchema = z
         message: `domain "${domainOf(from)}" must be the public URL's host "${host}" or a parent domain of it, because the one link in a challenge must point at the sending domain`,
       });
     }
-  })
+  }, { when: (payload) => payload.issues.length === 0 })
   .transform((cfg) => ({
     ...cfg,
     challenge: { ...cfg.challenge, from: cfg.challenge.from ?? `crgate@${new URL(cfg.publicUrl).hostname.toLowerCase()}` },
