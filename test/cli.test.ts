@@ -329,6 +329,16 @@ describe('crgate command', { timeout: 180_000 }, () => {
     expect(summary).not.toContain('CRGATE_CLASSIFIER_HAM_CUTOFF');
   });
 
+  it('config check does not list an empty variable as set, since an empty variable counts as unset', async () => {
+    const r = await runCli(['config', 'check'], { ...t.env, CRGATE_SECRET: '', CRGATE_CLASSIFIER_SPAM_CUTOFF: '0.95' });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout.slice(0, r.stdout.indexOf('\n}\n') + 2)).secret).toBe('(not set: generated once and stored in the database)');
+    const summary = r.stdout.split('\n').find((l) => l.startsWith('configuration is valid.'))!;
+    expect(summary).toContain('CRGATE_CLASSIFIER_SPAM_CUTOFF');
+    expect(summary).not.toContain('CRGATE_SECRET');
+    expect(r.stdout).toContain('Empty, so not set: CRGATE_SECRET\n');
+  });
+
   it('reports decisions and queues as JSON', async () => {
     const stats = await runCli(['stats', '--since', '1h', '--json'], t.env);
     expect(stats.code).toBe(0);

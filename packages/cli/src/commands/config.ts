@@ -23,10 +23,14 @@ export function registerConfig(program: Command): void {
     if (!opts.json) {
       // Which of the variables crgate reads are set here: an operator checking a unit or container
       // file wants to see what it actually passed, not the whole list (docs/configuration.md has that).
-      const set = ENV_VARS.map((v) => v.name).filter((name) => process.env[name] !== undefined);
+      // An empty variable counts as unset (load.ts): listing it as set would contradict the output
+      // above, e.g. CRGATE_SECRET= shown "set" next to a secret "not set: generated".
+      const set = ENV_VARS.map((v) => v.name).filter((name) => process.env[name] !== undefined && process.env[name] !== '');
+      const empty = ENV_VARS.map((v) => v.name).filter((name) => process.env[name] === '');
       process.stdout.write(
         `\nconfiguration is valid. Set in the environment: ${set.length ? set.join(', ') : 'none'} (of the ${ENV_VARS.length} variables crgate reads; see docs/configuration.md)\n`,
       );
+      if (empty.length) process.stdout.write(`Empty, so not set: ${empty.join(', ')}\n`);
     }
   };
   const config = program.command('config').description('the configuration');
