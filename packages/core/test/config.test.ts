@@ -70,6 +70,15 @@ describe('configuration', () => {
     });
   });
 
+  it('takes a host name for the LMTP hostname, which is sent as LHLO and EHLO downstream, and refuses one with a space', () => {
+    expect(loadConfig({ CRGATE_LMTP_HOSTNAME: 'crgate.mx1.example.org' }).lmtp.hostname).toBe('crgate.mx1.example.org');
+    for (const value of ['crgate mx', ' ', 'mx1.example.org.']) {
+      expect(problems({ CRGATE_LMTP_HOSTNAME: value })).toEqual([
+        `CRGATE_LMTP_HOSTNAME (lmtp.hostname): expected a host name (letters, digits, - and .), got ${JSON.stringify(value.trim())}`,
+      ]);
+    }
+  });
+
   it('accepts smtp:// and maildir: delivery targets', () => {
     expect(loadConfig({ CRGATE_DELIVER_TO: 'smtp://mta.local:10026' }).deliverTo).toEqual({ kind: 'smtp', host: 'mta.local', port: 10026 });
     expect(loadConfig({ CRGATE_DELIVER_TO: 'maildir:/var/mail/cr' }).deliverTo).toEqual({ kind: 'maildir', dir: '/var/mail/cr' });

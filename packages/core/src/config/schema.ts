@@ -231,7 +231,15 @@ export const configSchema = z
         /** Largest message accepted, in bytes (announced with SIZE, enforced on DATA). */
         maxSize: positiveInt().default(25 * 1024 * 1024),
         /** Name in the LMTP greeting; must differ from the MTA's own hostname or Postfix reports a loop. */
-        hostname: z.string().min(1).default('crgate.localdomain'),
+        hostname: z
+          .string()
+          .trim()
+          // Sent as the LHLO/EHLO argument downstream: a space or an empty name there gets "501 syntax"
+          // from the server, and every delivery and release would fail with a temporary error for ever.
+          .regex(/^[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?)*$/, {
+            error: (issue) => `expected a host name (letters, digits, - and .), got ${JSON.stringify(issue.input)}`,
+          })
+          .default('crgate.localdomain'),
         /** Most simultaneous LMTP connections. */
         maxClients: positiveInt().default(100),
         /**
