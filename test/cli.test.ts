@@ -380,6 +380,14 @@ describe('crgate command', { timeout: 180_000 }, () => {
     expect(r.stderr).toBe('crgate: --since: "99999999999d" is too long a period\n');
   });
 
+  it('refuses a page folder that does not exist at start, naming it, rather than showing built-in pages', async () => {
+    const missing = join(mkdtempSync(join(tmpdir(), 'crgate-views-')), 'veiws');
+    // Killed if it starts after all (code null), rather than running for ever.
+    const r = await runCliWithin(30_000, ['start', '--role', 'web'], { ...t.env, CRGATE_WEB_LISTEN: '127.0.0.1:0', CRGATE_OPS_LISTEN: 'off', CRGATE_WEB_VIEWS: missing });
+    expect(r.code).toBe(78);
+    expect(r.stderr).toContain(`CRGATE_WEB_VIEWS (web.viewsDir): ${missing}: cannot read it: ENOENT`);
+  });
+
   it('refuses a bad challenge template file at start, naming it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'crgate-tpl-'));
     writeFileSync(join(dir, 'challenge.hbs'), 'Click {{link}} or http://elsewhere.example/');

@@ -5,7 +5,8 @@
  * German-speaking recipient reads the confirmation page in German.
  */
 import Handlebars from 'handlebars';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, statSync } from 'node:fs';
+import { ConfigError } from '@crgate/core';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,6 +15,18 @@ const BUILTIN_VIEWS = fileURLToPath(new URL('../views/', import.meta.url));
 export type Render = (view: string, ctx: Record<string, unknown>) => string;
 
 export function createRenderer(overrideDir?: string): Render {
+  // Pages are read when first used, and a page missing from the folder is the built-in one: a folder
+  // that is not there (a typo) would otherwise go unnoticed, every page built-in. Checked at start.
+  if (overrideDir !== undefined) {
+    let isDir = false;
+    let why = 'not a directory';
+    try {
+      isDir = statSync(overrideDir).isDirectory();
+    } catch (err) {
+      why = `cannot read it: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+    }
+    if (!isDir) throw new ConfigError([`CRGATE_WEB_VIEWS (web.viewsDir): ${overrideDir}: ${why}`]);
+  }
   // An instance of our own, so helpers registered here do not leak into other users of handlebars.
   const hb = Handlebars.create();
   hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
