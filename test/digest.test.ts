@@ -149,6 +149,29 @@ describe('digest of held mail', () => {
     expect(toCleo()).toBe(1);
   });
 
+  it('keeps the hour of the daily digest after a day with nothing new', async () => {
+    await addUser(engine.db, 'dora@example.test');
+    const dora = (await findUserByAddress(engine.db, 'dora@example.test'))!.id;
+    // Dora's digest comes at 07:00 (a day after `day0`, the end of the period her last one covered).
+    const day0 = new Date(Date.now() + 10 * 86_400_000);
+    day0.setUTCHours(7, 0, 0, 0);
+    const day = (n: number, hours = 0) => new Date(day0.getTime() + n * 86_400_000 + hours * 3_600_000);
+    await t.db.query(`UPDATE users SET last_digest_at = $2 WHERE id = $1`, [dora, new Date(day0.getTime() - DIGEST_LAG_MS)]);
+    const toDora = () => lmtpSink.messages.filter((m) => m.rcptTo.includes('dora@example.test'));
+    // Day 1, 07:00: nothing new, nothing sent.
+    await sendDigests(engine.config, engine.db, secret, day(1), silentLogger);
+    expect(toDora()).toHaveLength(0);
+    // A message held at 15:00 on day 1 waits for the digest of day 2 at 07:00, not the run of 16:00.
+    const raw = `From: late@far.test\r\nTo: dora@example.test\r\nSubject: Afternoon\r\nMessage-ID: <late-1@far.test>\r\n\r\nHi.\r\n`;
+    expect((await lmtpSend(t.lmtpPort, 'late@far.test', ['dora@example.test'], raw))[0]!.code).toBe(250);
+    await t.db.query(`UPDATE message_recipients SET created_at = $2 WHERE user_id = $1`, [dora, day(1, 8)]);
+    await sendDigests(engine.config, engine.db, secret, day(1, 9), silentLogger);
+    expect(toDora()).toHaveLength(0);
+    await sendDigests(engine.config, engine.db, secret, new Date(day(2).getTime() + 5), silentLogger);
+    expect(toDora()).toHaveLength(1);
+    expect(toDora()[0]!.raw.toString()).toContain('Subject: Afternoon');
+  });
+
   it('refuses a forged or altered link', async () => {
     const forged = link.replace(/\.([A-Za-z0-9_-]{43})$/, (_m, mac: string) => `.${mac.slice(0, -1)}${mac.endsWith('A') ? 'B' : 'A'}`);
     expect((await fetch(forged)).status).toBe(410);

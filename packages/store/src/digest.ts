@@ -67,6 +67,28 @@ export async function digestsDue(db: Queryable, now: Date, maxItems = 50): Promi
 }
 
 /**
+ * Ends the period of each user whose digest is due but who has nothing new in it, as a sent digest
+ * would (at `now` minus DIGEST_LAG_MS). Without this a quiet day left the period open, and the first
+ * message held after it was mailed within the hour, at whatever time it came: the daily digest moved to
+ * that hour. A user who never had a digest has no hour to keep and is left alone (their first digest
+ * comes with their first held mail). One statement, and only for a period still due and still empty:
+ * a digest another worker sends meanwhile moves last_digest_at on and the row no longer matches.
+ */
+export async function closeQuietPeriods(db: Queryable, now: Date): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE users u SET last_digest_at = $2
+      WHERE u.digest_frequency <> 'off'
+        AND u.last_digest_at IS NOT NULL
+        AND u.last_digest_at <= $1::timestamptz - (CASE u.digest_frequency WHEN 'weekly' THEN interval '${PERIOD.weekly}' ELSE interval '${PERIOD.daily}' END)
+        AND NOT EXISTS (SELECT 1 FROM message_recipients r
+                         WHERE r.user_id = u.id AND r.status IN ('held', 'discarded')
+                           AND r.created_at > u.last_digest_at AND r.created_at <= $2)`,
+    [now, new Date(now.getTime() - DIGEST_LAG_MS)],
+  );
+  return rowCount ?? 0;
+}
+
+/**
  * Whether the user's digest is still to be sent for the period digestsDue found (`since`): another
  * worker's run may have sent it meanwhile, moving last_digest_at past `since`.
  */

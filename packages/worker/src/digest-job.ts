@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { deriveWebSecret, digestToken, sanitizeSubject, type Config, type Logger } from '@crgate/core';
-import { digestsDue, digestStillDue, markDigestSent, type Db, type DigestDue, type SendLocks } from '@crgate/store';
+import { closeQuietPeriods, digestsDue, digestStillDue, markDigestSent, type Db, type DigestDue, type SendLocks } from '@crgate/store';
 import { composeMail, decisionHeader, deliver } from '@crgate/ingest';
 
 /** A digest link stays valid as long as held mail is kept. */
@@ -40,6 +40,8 @@ export function digestText(config: Config, d: DigestDue, webSecret: string, now:
  */
 export async function sendDigests(config: Config, db: Db, secret: string, now: Date, logger: Logger, locks?: SendLocks): Promise<number> {
   let sent = 0;
+  // A period with nothing new ends on time too, so the next digest keeps the hour.
+  await closeQuietPeriods(db, now);
   for (const d of await digestsDue(db, now)) {
     const send = async () => (await digestStillDue(db, d.userId, d.since)) && sendDigest(config, db, secret, d, now, logger);
     const done = locks ? (await locks.withLock(`digest:${d.userId}`, send))?.value : await send();
