@@ -195,6 +195,12 @@ describe('configuration', () => {
     expect(problems({}, { lmtp: { lisen: 'x' } })).toEqual(['CRGATE_CONFIG: unknown key(s) "lmtp.lisen"']);
   });
 
+  it('refuses a file that holds a list or a single value, in words that fit YAML as well as JSON', () => {
+    for (const file of [['lmtp'], 'lmtp: x', 42]) {
+      expect(problems({}, file)).toEqual(['CRGATE_CONFIG: the file must hold a mapping of keys to values (a YAML mapping or a JSON object), not a list or a single value']);
+    }
+  });
+
   it('reads booleans as words, not as JavaScript truthiness', () => {
     expect(loadConfig({ CRGATE_CLASSIFIER_ENABLED: 'no' }).classifier.enabled).toBe(false);
     expect(loadConfig({ CRGATE_CLASSIFIER_ENABLED: 'yes' }).classifier.enabled).toBe(true);

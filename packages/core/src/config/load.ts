@@ -39,7 +39,7 @@ function describeKey(path: string, fromEnv: Set<string>): string {
  */
 export function loadConfig(env: Record<string, string | undefined>, file?: unknown): Config {
   if (file !== undefined && (typeof file !== 'object' || file === null || Array.isArray(file))) {
-    throw new ConfigError(['CRGATE_CONFIG: the file must hold a JSON object']);
+    throw new ConfigError(['CRGATE_CONFIG: the file must hold a mapping of keys to values (a YAML mapping or a JSON object), not a list or a single value']);
   }
   const merged: Record<string, unknown> = structuredClone((file as Record<string, unknown>) ?? {});
   const fromEnv = new Set<string>();
