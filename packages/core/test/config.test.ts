@@ -101,6 +101,10 @@ describe('configuration', () => {
 
   it('refuses a spamd address that is not host or host:port, naming the variable', () => {
     expect(() => loadConfig({ CRGATE_SPAMD: 'spamd:abc' })).toThrow(/CRGATE_SPAMD \(scorers\.spamd\): expected host or host:port/);
+    for (const value of [':25', ':::25x', '[::1', '[nonsense]:783', '[1.2.3.4]']) {
+      expect(() => loadConfig({ CRGATE_SPAMD: value }), value).toThrow(/CRGATE_SPAMD \(scorers\.spamd\): expected host or host:port/);
+    }
+    expect(loadConfig({ CRGATE_SPAMD: '[::1]:7830' }).scorers.spamd).toEqual({ host: '::1', port: 7830 });
   });
 
   it('reports every bad key at once', () => {

@@ -19,6 +19,17 @@ export const listenSchema = z.string().transform((value, ctx) => {
 });
 export type Listen = z.output<typeof listenSchema>;
 
+/**
+ * spamd's address as written: a bare IPv6 address, `[IPv6]` with or without a port, or a host name or
+ * IPv4 address with or without one. Colons alone (":25") passed a character class meant for IPv6 and
+ * became the host ":25", found out only when the first message was scored.
+ */
+function isSpamdAddress(value: string): boolean {
+  if (isIP(value) === 6) return true;
+  const m = /^(?:\[([^\]]+)\]|([A-Za-z0-9.-]+))(?::\d{1,5})?$/.exec(value);
+  return m !== null && (m[1] === undefined || isIP(m[1]) === 6);
+}
+
 /** A checked spamd address for listenSchema: a host alone gets spamd's own port 783, a bare IPv6 address brackets. */
 function withSpamdPort(value: string): string {
   if (/^\[.*\]:\d+$/.test(value) || /^[^:]+:\d+$/.test(value)) return value;
@@ -327,7 +338,7 @@ export const configSchema = z
         /** SpamAssassin's spamd as host:port, or a host alone for spamd's own port 783; unset: not asked. */
         spamd: z
           .string()
-          .regex(/^(\[[0-9a-fA-F:.]+\]|[0-9a-fA-F:.]+|[A-Za-z0-9.-]+)(:\d{1,5})?$/, 'expected host or host:port')
+          .refine(isSpamdAddress, 'expected host or host:port')
           .transform(withSpamdPort)
           .pipe(listenSchema)
           .optional(),
