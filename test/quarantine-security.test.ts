@@ -267,6 +267,28 @@ describe('recipient site security', () => {
     expect(plain(p1.text, 'dina@example.test')).toBe(plain(p2.text, 'nobody@example.test'));
   });
 
+  it("answers a request for a link before looking the user up or storing the link, so a user's answer takes no longer", async () => {
+    await addUser(engine.db, 'emil@example.test');
+    const c = client(t.publicUrl);
+    const csrf = await c.csrfOf('/signin');
+    const before = smtpSink.messages.length;
+    // While another transaction holds sign_in_links, storing a link waits: an answer that waited for it
+    // would take longer for a user than for a stranger, telling them apart (as a slower commit does).
+    const lock = await t.db.connect();
+    try {
+      await lock.query('BEGIN');
+      await lock.query('LOCK TABLE sign_in_links IN ACCESS EXCLUSIVE MODE');
+      const answer = await Promise.race([c.post('/signin/link', { _csrf: csrf, address: 'emil@example.test' }), sleep(5000).then(() => undefined)]);
+      expect(answer?.status, 'answered before the link was stored').toBe(200);
+      expect(answer?.text).toContain('Check your mail');
+      expect(smtpSink.messages.length).toBe(before);
+    } finally {
+      await lock.query('ROLLBACK');
+      lock.release();
+    }
+    await waitFor(() => smtpSink.messages.slice(before).some((m) => m.rcptTo.includes('emil@example.test') && signInLinkIn(m)), 'the sign-in mail, once the link could be stored');
+  });
+
   it('limits sign-in attempts per address, users and strangers alike', async () => {
     // Four a hour per address here; dina has used two (the link and the password above) and one more in the earlier test.
     const results: Record<string, number[]> = { 'bert@example.test': [], 'nobody2@example.test': [] };

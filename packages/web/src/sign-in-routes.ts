@@ -1,7 +1,8 @@
 /**
  * Signing in to the recipient's site: a single-use link mailed to the address, or a password for users
  * who set one. No answer tells whether an address is a user: asking for a link always gets the same
- * page (the mail is sent after the answer), and a wrong password reads the same as an unknown address.
+ * page (the user is looked up, and the link stored and mailed, after the answer), and a wrong password
+ * reads the same as an unknown address.
  * Opening a link (GET) only shows a button, because link scanners follow every GET; the POST signs in.
  */
 import { Router, type Request, type Response } from 'express';
@@ -96,25 +97,33 @@ export function signInRoutes(deps: SiteDeps): Router {
     signInPage(deps, req, res, 200);
   });
 
+  /**
+   * Everything that depends on whether the address is a user runs after the answer: looking the user
+   * up, storing the link (a commit) and mailing it. Done before, storing the link alone made a user's
+   * answer measurably slower than a stranger's (about 2.5 ms on a quiet machine), which told the two apart.
+   */
+  async function mailLinkIfUser(address: string, now: Date): Promise<void> {
+    let userId: number | undefined;
+    try {
+      const user = await findUserByAddress(deps.db, address);
+      if (!user) return;
+      userId = user.id;
+      const token = await createSignInLink(deps.db, user.id, now);
+      await sendSignInMail(deps.config, user.address, `${deps.config.publicUrl}/signin/${token}`, now, SIGN_IN_LINK_TTL_MS / 60_000);
+      log.info({ event: 'web.signin_mail_sent', userId }, 'sign-in link mailed');
+    } catch (err) {
+      log.warn({ event: 'web.signin_mail_failed', userId, err: (err as Error).message }, 'sign-in link could not be mailed');
+    }
+  }
+
   router.post('/signin/link', async (req, res) => {
     if (!checkPreSessionCsrf(deps, req, res)) return;
     const address = addressField(req);
     if (!address) return signInPage(deps, req, res, 400, { error: 'Enter a mail address, such as alice@example.org.', address: field(req, 'address') });
     if (!(await withinLimits(deps, req, address))) return tooMany(deps, req, res);
-    const user = await findUserByAddress(deps.db, address);
-    if (user) {
-      const now = deps.now();
-      const token = await createSignInLink(deps.db, user.id, now);
-      const link = `${deps.config.publicUrl}/signin/${token}`;
-      // Sent after the answer, so the time taken does not tell that the address is a user.
-      setImmediate(() => {
-        sendSignInMail(deps.config, user.address, link, now, SIGN_IN_LINK_TTL_MS / 60_000).then(
-          () => log.info({ event: 'web.signin_mail_sent', userId: user.id }, 'sign-in link mailed'),
-          (err: Error) => log.warn({ event: 'web.signin_mail_failed', userId: user.id, err: err.message }, 'sign-in link could not be mailed'),
-        );
-      });
-    }
+    const now = deps.now();
     res.send(page(deps, res, 'signin-sent', { title: 'Check your mail', address, minutes: SIGN_IN_LINK_TTL_MS / 60_000 }));
+    setImmediate(() => void mailLinkIfUser(address, now));
   });
 
   router.post('/signin/password', async (req, res) => {
