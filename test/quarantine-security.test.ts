@@ -245,6 +245,21 @@ describe('recipient site security', () => {
     expect((await c2.get('/signin/short')).status).toBe(404);
   });
 
+  it("sends a GET of a sign-in form's own address to the sign-in page, and counts it as no guessed link", async () => {
+    // After a refused attempt the address bar shows /signin/password or /signin/link; going there again
+    // (from history, or the address bar's completion) is a GET of it.
+    const c = client(t.publicUrl);
+    for (let i = 0; i < 11; i++) {
+      for (const path of ['/signin/link', '/signin/password']) {
+        const res = await c.get(path);
+        expect(res.status, path).toBe(303);
+        expect(res.location, path).toBe('/signin');
+      }
+    }
+    // 22 of them, past the 20 unknown link tokens a client may open in an hour: its links still answer.
+    expect((await c.get(`/signin/${randomBytes(32).toString('base64url')}`)).status).toBe(404);
+  });
+
   it('answers the same whether or not an address is a user', async () => {
     // Pages differ only in the address typed and in each visitor's own CSRF token.
     const plain = (html: string, address: string) => html.replaceAll(address, 'X').replace(/name="_csrf" value="[^"]+"/g, '');

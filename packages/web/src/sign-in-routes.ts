@@ -142,6 +142,11 @@ export function signInRoutes(deps: SiteDeps): Router {
     await startSession(deps, res, userId, 'password');
   });
 
+  // The sign-in forms post to these, so after a refused attempt the address bar shows them, and going
+  // there again (history, the address bar's completion) GETs them. They are no link tokens: answered as
+  // one, they read "Sign-in link not valid" and counted against the client as guessed links.
+  router.get(['/signin/link', '/signin/password'], (_req, res) => res.redirect(303, `${deps.basePath}/signin`));
+
   router.get('/signin/:token', async (req: Request<{ token: string }>, res) => {
     const { token } = req.params;
     const attempt = await startTokenAttempt(guard, req, res, 'signin');
