@@ -163,6 +163,34 @@ describe('link token guessing', () => {
     secrets.add(session.split('.')[0]!);
   });
 
+  it("counts no link that a page loads as an image or a frame, so another site cannot lock its visitors out of their links", async () => {
+    const signIn = await signInLink();
+    const confirm = await challengeLink('guess6@remote.test');
+    const visitor = client(t.publicUrl);
+    // What Chromium sends for <img src> and <iframe src> on a page of another site.
+    const image = { 'sec-fetch-dest': 'image', 'sec-fetch-mode': 'no-cors', 'sec-fetch-site': 'cross-site' };
+    const frame = { 'sec-fetch-dest': 'iframe', 'sec-fetch-mode': 'navigate', 'sec-fetch-site': 'cross-site' };
+    for (let i = 0; i < 2 * LIMIT; i++) {
+      for (const headers of [image, frame]) {
+        expect((await visitor.get(`/signin/${guess()}`, headers)).status).toBe(404);
+        expect((await visitor.get(`/c/${guess()}`, headers)).status).toBe(404);
+        expect((await visitor.post(`/c/${guess()}`, {}, headers)).status).toBe(404);
+      }
+    }
+    // Nor is anything looked up for such a request: a real link loaded that way answers the same 404,
+    // so claiming to be an image gets a guesser past the limit with nothing to learn.
+    expect((await visitor.get(signIn, image)).status).toBe(404);
+    expect((await visitor.post(confirm, {}, frame)).status).toBe(404);
+    expect((await t.db.query(`SELECT status FROM challenges WHERE sender = 'guess6@remote.test'`)).rows).toEqual([{ status: 'sent' }]);
+    // The visitor then opens their links as pages: they work.
+    const page = { 'sec-fetch-dest': 'document', 'sec-fetch-mode': 'navigate', 'sec-fetch-site': 'none' };
+    expect((await visitor.get(signIn, page)).status).toBe(200);
+    expect((await visitor.get(confirm, page)).status).toBe(200);
+    // Guesses opened as pages count as before.
+    for (let i = 0; i < LIMIT; i++) expect((await visitor.get(`/signin/${guess()}`, page)).status).toBe(404);
+    expect((await visitor.get(`/signin/${guess()}`, page)).status).toBe(429);
+  });
+
   it('stores challenge and sign-in tokens only as SHA-256 hashes', async () => {
     const challengeToken = (await challengeLink('guess4@remote.test')).split('/').pop()!;
     const signInToken = (await signInLink()).split('/').pop()!;

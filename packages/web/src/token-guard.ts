@@ -31,10 +31,29 @@ export interface TokenAttempt {
 }
 
 /**
+ * Whether a browser says the request loads part of some page (an image, a frame, a script, a fetch)
+ * rather than opening a page: Sec-Fetch-Dest other than `document`. A link is opened as a page.
+ */
+function embedded(req: Request): boolean {
+  const dest = req.get('sec-fetch-dest');
+  return dest !== undefined && dest !== 'document';
+}
+
+/**
  * Starts a look-up for this client; answers 429 itself (with Retry-After) and returns undefined when
  * the client is over the limit.
+ *
+ * A request that a browser marks as embedded is answered 404 at once, with no look-up and no count.
+ * Counted, any page on any site could name twenty made-up tokens in <img> tags and lock the network of
+ * each of its visitors out of their sign-in and confirmation links for an hour. Not looked up, such a
+ * request tells nothing either, so a guesser gains nothing by claiming to be an image. Requests without
+ * the header (older browsers, scripts) are looked up and counted as before.
  */
 export async function startTokenAttempt(deps: TokenGuardDeps, req: Request, res: Response, link: 'challenge' | 'signin'): Promise<TokenAttempt | undefined> {
+  if (embedded(req)) {
+    res.status(404).send(deps.render('error', { title: 'Not found', heading: 'Not found', message: 'There is no page here.' }));
+    return undefined;
+  }
   const client = clientAddress(req);
   const check = { bucket: BUCKET, key: client, limit: deps.limit, windowMs: HOUR_MS };
   const at = deps.now();
