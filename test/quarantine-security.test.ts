@@ -318,6 +318,24 @@ describe('recipient site security', () => {
     expect(limited.headers.get('retry-after')).toBe('3600');
   });
 
+  it('keeps the password working for an address whose links somebody keeps asking for', async () => {
+    await addUser(engine.db, 'fritz@example.test');
+    await setPassword(engine.db, 'fritz@example.test', 'fritz password 1');
+    // Anybody may ask for fritz's links until the per-address limit (four an hour here) answers 429.
+    const asked: number[] = [];
+    for (let i = 0; i < 5; i++) asked.push((await askLink(client(t.publicUrl), 'fritz@example.test')).status);
+    expect(asked).toEqual([200, 200, 200, 200, 429]);
+    const tryPassword = async (password: string) => {
+      const c = client(t.publicUrl);
+      return (await c.post('/signin/password', { _csrf: await c.csrfOf('/signin'), address: 'fritz@example.test', password })).status;
+    };
+    // The owner still signs in with the password...
+    expect(await tryPassword('fritz password 1')).toBe(303);
+    // ...and passwords tried for the address have a limit of their own: four, then 429 even for the right one.
+    const tried = [await tryPassword('guess one'), await tryPassword('guess two'), await tryPassword('guess three'), await tryPassword('fritz password 1')];
+    expect(tried).toEqual([401, 401, 401, 429]);
+  });
+
   it('limits guesses at the current password in the settings, as sign-ins are limited', async () => {
     await setPassword(engine.db, 'carl@example.test', 'carl original password');
     const carl = await signIn('carl@example.test');

@@ -63,12 +63,21 @@ async function startSession(deps: SiteDeps, res: Response, userId: number, metho
   res.redirect(303, `${deps.basePath}/q`);
 }
 
-/** Counts one sign-in attempt for the address and the client; false when either is over its limit. */
-function withinLimits(deps: SiteDeps, req: Request, address: string): Promise<boolean> {
+/**
+ * Counts one sign-in attempt for the address and the client; false when either is over its limit.
+ * Links asked for and passwords tried count against the address separately: anybody may ask for an
+ * address's links until it is refused, and that must not lock its owner out of the password too.
+ */
+function withinLimits(deps: SiteDeps, req: Request, address: string, kind: 'link' | 'password'): Promise<boolean> {
   return takeRateLimit(
     deps.db,
     [
-      { bucket: 'signin-address', key: normalizeAddress(address), limit: deps.config.web.signInPerAddressPerHour, windowMs: HOUR_MS },
+      {
+        bucket: kind === 'link' ? 'signin-address' : 'signin-password',
+        key: normalizeAddress(address),
+        limit: deps.config.web.signInPerAddressPerHour,
+        windowMs: HOUR_MS,
+      },
       { bucket: 'signin-client', key: clientAddress(req), limit: deps.config.web.signInPerClientPerHour, windowMs: HOUR_MS },
     ],
     deps.now(),
@@ -120,7 +129,7 @@ export function signInRoutes(deps: SiteDeps): Router {
     if (!checkPreSessionCsrf(deps, req, res)) return;
     const address = addressField(req);
     if (!address) return signInPage(deps, req, res, 400, { error: 'Enter a mail address, such as alice@example.org.', address: field(req, 'address') });
-    if (!(await withinLimits(deps, req, address))) return tooMany(deps, req, res);
+    if (!(await withinLimits(deps, req, address, 'link'))) return tooMany(deps, req, res);
     const now = deps.now();
     res.send(page(deps, res, 'signin-sent', { title: 'Check your mail', address, minutes: SIGN_IN_LINK_TTL_MS / 60_000 }));
     setImmediate(() => void mailLinkIfUser(address, now));
@@ -133,7 +142,7 @@ export function signInRoutes(deps: SiteDeps): Router {
     if (!address || !password) {
       return signInPage(deps, req, res, 400, { passwordError: 'Enter your address and your password.', passwordAddress: field(req, 'address') });
     }
-    if (!(await withinLimits(deps, req, address))) return tooMany(deps, req, res);
+    if (!(await withinLimits(deps, req, address, 'password'))) return tooMany(deps, req, res);
     const userId = await checkPassword(deps.db, address, password);
     if (userId === undefined) {
       log.info({ event: 'web.signin_refused', reason: 'password' }, 'wrong address or password');

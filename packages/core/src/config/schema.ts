@@ -270,7 +270,7 @@ export const configSchema = z
         trustProxy: trustProxySchema.default(false),
         /** Hours a recipient stays signed in to the site (sessions end this long after sign-in). */
         sessionHours: positiveInt(24 * 90).default(12),
-        /** Sign-in attempts (links asked for, passwords tried) allowed per address per hour. */
+        /** Sign-in attempts allowed per address per hour: links asked for, and passwords tried, each counted apart. */
         signInPerAddressPerHour: positiveInt().default(10),
         /** Sign-in attempts allowed per client IP address per hour. */
         signInPerClientPerHour: positiveInt().default(30),
