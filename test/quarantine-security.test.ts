@@ -348,6 +348,43 @@ describe('recipient site security', () => {
     expect(statuses).toEqual([400, 400, 400, 400, 429, 429]);
   });
 
+  it('lets only a session begun by a mailed link in the last 15 minutes set a first password, so a stolen older session cannot', async () => {
+    await addUser(engine.db, 'ella@example.test');
+    const ella = (await findUserByAddress(engine.db, 'ella@example.test'))!;
+    const stolen = await signIn('ella@example.test');
+    await t.db.query(`UPDATE web_sessions SET created_at = created_at - interval '20 minutes' WHERE user_id = $1`, [ella.id]);
+    const settings = await stolen.get('/settings');
+    expect(settings.text).not.toContain('name="repeat"');
+    expect(settings.text).toContain('sign in with a mailed link</a> again');
+    const refused = await stolen.post('/settings/password', { _csrf: WebClient.csrf(settings.text), password: 'thief password 1', repeat: 'thief password 1' });
+    expect(refused.status).toBe(403);
+    expect((await t.db.query('SELECT password_hash FROM users WHERE id = $1', [ella.id])).rows[0].password_hash).toBeNull();
+    // The owner, back in by a new link, may.
+    const owner = await signIn('ella@example.test');
+    const set = await owner.post('/settings/password', { _csrf: await owner.csrfOf('/settings'), password: 'ella password 1', repeat: 'ella password 1' });
+    expect(set.location).toBe('/settings?done=password');
+  });
+
+  it('lets the owner, back in by a mailed link, remove a password somebody else set, which signs the other sessions out', async () => {
+    await addUser(engine.db, 'finn@example.test');
+    await setPassword(engine.db, 'finn@example.test', 'thief password 1');
+    const thief = client(t.publicUrl);
+    const byPassword = await thief.post('/signin/password', { _csrf: await thief.csrfOf('/signin'), address: 'finn@example.test', password: 'thief password 1' });
+    expect(byPassword.status).toBe(303);
+    // A session begun with the password cannot remove it without knowing it...
+    expect((await thief.post('/settings/password/remove', { _csrf: await thief.csrfOf('/settings') })).status).toBe(403);
+    // ...the owner, who reads the mailbox, can.
+    const owner = await signIn('finn@example.test');
+    const page = await owner.get('/settings');
+    expect(page.text).toContain('Remove password');
+    const removed = await owner.post('/settings/password/remove', { _csrf: WebClient.csrf(page.text) });
+    expect(removed.location).toBe('/settings?done=password-removed');
+    expect((await thief.get('/q')).status).toBe(303);
+    const again = client(t.publicUrl);
+    expect((await again.post('/signin/password', { _csrf: await again.csrfOf('/signin'), address: 'finn@example.test', password: 'thief password 1' })).status).toBe(401);
+    expect((await owner.get('/q')).status).toBe(200);
+  });
+
   it('limits sign-in attempts per client address', async () => {
     const c = client(t.publicUrl);
     const statuses: number[] = [];

@@ -71,6 +71,11 @@ export async function setPasswordForUser(db: Queryable, userId: number, password
   await db.query('UPDATE users SET password_hash = $2 WHERE id = $1', [userId, await hashPassword(password)]);
 }
 
+/** Removes the user's password: they sign in with mailed links only. */
+export async function removePasswordForUser(db: Queryable, userId: number): Promise<void> {
+  await db.query('UPDATE users SET password_hash = NULL WHERE id = $1', [userId]);
+}
+
 /** The user id when the address (primary or alias) has this password; undefined otherwise. */
 export async function checkPassword(db: Queryable, address: string, password: string): Promise<number | undefined> {
   if (password.length > PASSWORD_MAX_LENGTH) return undefined;

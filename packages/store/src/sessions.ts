@@ -16,15 +16,25 @@ export interface WebSession {
   isAdmin: boolean;
   createdAt: Date;
   expiresAt: Date;
+  /** How the session began: a mailed link proves the mailbox is the user's, a password does not. */
+  signedInBy: SignInMethod;
 }
 
+export type SignInMethod = 'link' | 'password';
+
 /** Starts a session; returns the id to put in the cookie (never stored) and its CSRF token. */
-export async function createSession(db: Queryable, userId: number, now: Date, lifetimeMs: number): Promise<{ id: string; csrfToken: string }> {
+export async function createSession(
+  db: Queryable,
+  userId: number,
+  now: Date,
+  lifetimeMs: number,
+  signedInBy: SignInMethod = 'password',
+): Promise<{ id: string; csrfToken: string }> {
   const id = randomBytes(32).toString('base64url');
   const csrfToken = randomBytes(32).toString('base64url');
   await db.query(
-    `INSERT INTO web_sessions (id_hash, user_id, csrf_token, created_at, expires_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $4)`,
-    [hashToken(id), userId, csrfToken, now, new Date(now.getTime() + lifetimeMs)],
+    `INSERT INTO web_sessions (id_hash, user_id, csrf_token, created_at, expires_at, last_seen_at, signed_in_by) VALUES ($1, $2, $3, $4, $5, $4, $6)`,
+    [hashToken(id), userId, csrfToken, now, new Date(now.getTime() + lifetimeMs), signedInBy],
   );
   await db.query('DELETE FROM web_sessions WHERE expires_at < $1', [now]);
   return { id, csrfToken };
@@ -35,12 +45,20 @@ export async function findSession(db: Queryable, id: string, now: Date): Promise
   const { rows } = await db.query(
     `UPDATE web_sessions s SET last_seen_at = $2 FROM users u
       WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.id = s.user_id
-      RETURNING s.user_id, u.address, u.is_admin, s.csrf_token, s.created_at, s.expires_at`,
+      RETURNING s.user_id, u.address, u.is_admin, s.csrf_token, s.created_at, s.expires_at, s.signed_in_by`,
     [hashToken(id), now],
   );
   const row = rows[0];
   return row
-    ? { userId: row.user_id, address: row.address, csrfToken: row.csrf_token, isAdmin: row.is_admin, createdAt: row.created_at, expiresAt: row.expires_at }
+    ? {
+        userId: row.user_id,
+        address: row.address,
+        csrfToken: row.csrf_token,
+        isAdmin: row.is_admin,
+        createdAt: row.created_at,
+        expiresAt: row.expires_at,
+        signedInBy: row.signed_in_by,
+      }
     : undefined;
 }
 

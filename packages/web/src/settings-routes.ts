@@ -10,6 +10,7 @@ import {
   DIGEST_FREQUENCIES,
   getUserSettings,
   isChallengeLanguage,
+  removePasswordForUser,
   LANGUAGE_NAMES,
   setPasswordForUser,
   takeRateLimit,
@@ -19,6 +20,14 @@ import {
 import { checkSessionCsrf, clientAddress, field, HOUR_MS, page, query, requireUser, signedIn, type SiteDeps } from './site-context.js';
 
 
+/**
+ * For this long after a session began with a mailed link, the site takes it as proof that the mailbox
+ * is the user's: such a session may remove a password without knowing it, and only such a session may
+ * set a first password. Otherwise a stolen session could set a password, end the owner's sessions, and
+ * keep the account: the owner, back in by link, could not change a password they never knew.
+ */
+export const MAIL_PROOF_MS = 15 * 60_000;
+
 const DIGEST_WORDS: Record<DigestFrequency, string> = { daily: 'Every day', weekly: 'Every week', off: 'Never' };
 
 export function settingsRoutes(deps: SiteDeps): Router {
@@ -26,6 +35,12 @@ export function settingsRoutes(deps: SiteDeps): Router {
   const log = deps.logger;
   router.use('/settings', requireUser(deps));
   const userId = (res: Response) => signedIn(res)!.session.userId;
+  /** Until when this session proves the mailbox, or undefined when it does not (MAIL_PROOF_MS). */
+  const mailProofUntil = (res: Response): Date | undefined => {
+    const { session } = signedIn(res)!;
+    const until = new Date(session.createdAt.getTime() + MAIL_PROOF_MS);
+    return session.signedInBy === 'link' && deps.now() < until ? until : undefined;
+  };
 
   async function show(res: Response, status: number, extra: Record<string, unknown> = {}): Promise<void> {
     const s = await getUserSettings(deps.db, userId(res));
@@ -39,6 +54,9 @@ export function settingsRoutes(deps: SiteDeps): Router {
         digests: DIGEST_FREQUENCIES.map((d) => ({ value: d, label: DIGEST_WORDS[d], checked: d === s.digest })),
         languages: Object.entries(LANGUAGE_NAMES).map(([value, label]) => ({ value, label, selected: value === s.language })),
         hasPassword: s.hasPassword,
+        // 'HH:MM UTC', as the site shows times.
+        mailProofUntil: mailProofUntil(res)?.toISOString().slice(11, 16),
+        passwordForm: s.hasPassword || mailProofUntil(res) !== undefined,
         ...extra,
       }),
     );
@@ -46,7 +64,7 @@ export function settingsRoutes(deps: SiteDeps): Router {
 
   router.get('/settings', async (req, res) => {
     const done = query(req, 'done');
-    await show(res, 200, { flash: done === 'saved' ? 'Settings saved.' : done === 'password' ? 'Password saved. Other sessions were signed out.' : undefined });
+    await show(res, 200, { flash: done === 'saved' ? 'Settings saved.' : done === 'password' ? 'Password saved. Other sessions were signed out.' : done === 'password-removed' ? 'Password removed: you sign in with mailed links. Other sessions were signed out.' : undefined });
   });
 
   router.post('/settings', async (req, res) => {
@@ -64,6 +82,9 @@ export function settingsRoutes(deps: SiteDeps): Router {
     if (!checkSessionCsrf(deps, req, res)) return;
     const s = await getUserSettings(deps.db, userId(res));
     const password = field(req, 'password') ?? '';
+    if (!s?.hasPassword && !mailProofUntil(res)) {
+      return show(res, 403, { passwordError: 'To set a password, sign in again with a mailed link, then set it within 15 minutes.' });
+    }
     if (s?.hasPassword) {
       // Guesses at the current password count as sign-in attempts: a stolen session must not become a
       // way to find the password, which outlives it, nor to keep the server hashing.
@@ -90,6 +111,17 @@ export function settingsRoutes(deps: SiteDeps): Router {
     await deleteUserSessions(deps.db, userId(res), signedIn(res)!.sessionId);
     log.info({ event: 'web.settings_changed', userId: userId(res), password: true }, 'password changed');
     res.redirect(303, `${deps.basePath}/settings?done=password`);
+  });
+
+  router.post('/settings/password/remove', async (req, res) => {
+    if (!checkSessionCsrf(deps, req, res)) return;
+    if (!mailProofUntil(res)) {
+      return show(res, 403, { passwordError: 'To remove the password without it, sign in again with a mailed link, then remove it within 15 minutes.' });
+    }
+    await removePasswordForUser(deps.db, userId(res));
+    await deleteUserSessions(deps.db, userId(res), signedIn(res)!.sessionId);
+    log.info({ event: 'web.settings_changed', userId: userId(res), password: 'removed' }, 'password removed');
+    res.redirect(303, `${deps.basePath}/settings?done=password-removed`);
   });
 
   return router;

@@ -57,7 +57,7 @@ function linkUnavailable(deps: SiteDeps, res: Response, why: 'unknown' | 'spent'
 
 async function startSession(deps: SiteDeps, res: Response, userId: number, method: 'link' | 'password'): Promise<void> {
   const hours = deps.config.web.sessionHours;
-  const { id } = await createSession(deps.db, userId, deps.now(), hours * HOUR_MS);
+  const { id } = await createSession(deps.db, userId, deps.now(), hours * HOUR_MS, method);
   setCookie(res, SESSION_COOKIE, signValue(deps.keys().session, id), { path: cookiePath(deps), secure: secureCookies(deps), maxAge: hours * 3600 });
   deps.logger.info({ event: 'web.signed_in', userId, method }, 'recipient signed in');
   res.redirect(303, `${deps.basePath}/q`);
