@@ -129,6 +129,7 @@ describe('never challenge what can be recognised', () => {
     ['a Bluebottle challenge', { headers: headers({ 'X-Bluebottle-Request': '<1234>' }) }, 'CR_CHALLENGE'],
     ['an ASK confirmation request', { headers: headers({ 'X-AskVersion': '2.4.1' }) }, 'CR_CHALLENGE'],
     ['a TMDA confirmation request', { headers: headers({ 'Message-ID': '<1205.1234.abc-tmda-confirm>' }) }, 'CR_CHALLENGE'],
+    ['an MDaemon system sender', { mailFrom: 'mdaemon@remote.test', mailFromOriginal: 'MDaemon@remote.test' }, 'MAILER_DAEMON_SENDER'],
     ['a Boxbe notice', { mailFrom: 'noreply@boxbe.com', mailFromOriginal: 'noreply@boxbe.com', fromAddress: 'noreply@boxbe.com' }, 'CR_CHALLENGE'],
     ['mail not addressed to the recipient', { headerRecipients: ['list@remote.test'] }, 'NOT_ADDRESSED_TO_RECIPIENT'],
     ['an SPF fail', { auth: { ...spfPass, spf: { result: 'fail', domain: 'remote.test' } } }, 'SPF_FAIL'],

@@ -6,7 +6,9 @@ import type { Rule } from '../decision.js';
 import { firstHeader, localPartOf } from '../signals.js';
 import { normalizeAddress } from '../address.js';
 
-const MAILER_DAEMON = /^(mailer-daemon|mailerdaemon|mail-daemon|postmaster|post_master|double-bounce)$/;
+// MDaemon (Alt-N) sends its bounces and warnings from the system account `MDaemon@domain`, its
+// MAILER-DAEMON.
+const MAILER_DAEMON = /^(mailer-daemon|mailerdaemon|mail-daemon|mdaemon|postmaster|post_master|double-bounce)$/;
 const LIST_SOFTWARE = /^(owner-.+|.+-owner|.+-request|.+-admin|.+-bounces?|listserv|majordomo|mailman|sympa|ezmlm|lyris|listproc|.+\+bounces?(-.*)?)$/;
 const NO_REPLY = /^(no[-_.]?reply|do[-_.]?not[-_.]?reply|dont[-_.]?reply|bounces?|bounces?[-_.+].*|.*[-_.]no[-_.]?reply|no[-_.]?reply[-_.+].*|noreply.*|mailer|automailer|auto[-_.]?(reply|responder|confirm)|notifications?|notify|alerts?)$/;
 
@@ -37,7 +39,7 @@ function verpRecipient(local: string, addresses: readonly string[]): string | un
 
 export const mailerDaemonRule: Rule = {
   id: 'mailer-daemon-sender',
-  description: 'The envelope sender or the From: address is a mail system (MAILER-DAEMON, postmaster, #@[])',
+  description: 'The envelope sender or the From: address is a mail system (MAILER-DAEMON, postmaster, MDaemon, #@[])',
   symbols: ['MAILER_DAEMON_SENDER'],
   evaluate({ message }) {
     const sender = (message.mailFromOriginal ?? message.mailFrom).toLowerCase();
