@@ -40,6 +40,7 @@ const cases: Array<[string, string, string]> = [
   ['a mailing-list post', 'list-post.eml', 'MAILING_LIST'],
   // Held out of the shared corpus: same sources, files the rules were not written from.
   ['a Bluebottle challenge (X-Bluebottle-Request, as SpamAssassin\'s VBounce rules know it)', 'bluebottle-challenge.eml', 'CR_CHALLENGE'],
+  ['an auto-reply whose subject opens with the bracketed "[Automatyczna odpowiedź]"', 'polish-bracketed-autoreply.eml', 'AUTO_REPLY'],
   ['an MDaemon bounce sent by MDaemon@ with no report part', 'bounce-mdaemon.eml', 'MAILER_DAEMON_SENDER'],
 ];
 

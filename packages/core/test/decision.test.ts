@@ -130,6 +130,7 @@ describe('never challenge what can be recognised', () => {
     ['an ASK confirmation request', { headers: headers({ 'X-AskVersion': '2.4.1' }) }, 'CR_CHALLENGE'],
     ['a TMDA confirmation request', { headers: headers({ 'Message-ID': '<1205.1234.abc-tmda-confirm>' }) }, 'CR_CHALLENGE'],
     ['an MDaemon system sender', { mailFrom: 'mdaemon@remote.test', mailFromOriginal: 'MDaemon@remote.test' }, 'MAILER_DAEMON_SENDER'],
+    ['a bracketed auto-reply tag', { subject: '[Auto-Reply] Lunch?' }, 'AUTO_REPLY'],
     ['a Boxbe notice', { mailFrom: 'noreply@boxbe.com', mailFromOriginal: 'noreply@boxbe.com', fromAddress: 'noreply@boxbe.com' }, 'CR_CHALLENGE'],
     ['mail not addressed to the recipient', { headerRecipients: ['list@remote.test'] }, 'NOT_ADDRESSED_TO_RECIPIENT'],
     ['an SPF fail', { auth: { ...spfPass, spf: { result: 'fail', domain: 'remote.test' } } }, 'SPF_FAIL'],
@@ -156,6 +157,11 @@ describe('never challenge what can be recognised', () => {
 
   it('does not take an ordinary subject for an auto-reply', () => {
     expect(action({ subject: 'Our vacation photos' })).toBe('challenge');
+  });
+
+  it('takes a bracketed auto-reply phrase only as the whole tag, not a list tag that starts with one', () => {
+    expect(action({ subject: '[Absence-Team] Rota for May' })).toBe('challenge');
+    expect(action({ subject: '[Out of Office]: Lunch?' })).toBe('quarantine');
   });
 
   it('does not challenge mail that forges the recipient\'s own address', () => {
