@@ -157,6 +157,22 @@ describe('confirmation site', () => {
     }
   });
 
+  it('answers a confirmation link that names no challenge in the language the browser asks for', async () => {
+    const unknown = `${t.publicUrl}/c/${'A'.repeat(43)}`;
+    for (const language of ['de-DE,de;q=0.9,en;q=0.8', 'de-AT']) {
+      const res = await fetch(unknown, { headers: { 'accept-language': language } });
+      expect(res.status).toBe(404);
+      const page = await res.text();
+      expect(page).toContain('<html lang="de">');
+      expect(page).toContain('Dieser Bestätigungslink ist nicht gültig.');
+    }
+    for (const headers of [{ 'accept-language': 'fr-FR,en;q=0.5' }, {}] as Array<Record<string, string>>) {
+      const page = await (await fetch(unknown, { headers })).text();
+      expect(page).toContain('<html lang="en">');
+      expect(page).toContain('This confirmation link is not valid.');
+    }
+  });
+
   it('serves a health check', async () => {
     const res = await fetch(`${t.publicUrl}/healthz`);
     expect(await res.json()).toEqual({ status: 'ok' });

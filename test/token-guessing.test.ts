@@ -137,6 +137,16 @@ describe('link token guessing', () => {
     expect(confirmed.text).toContain('Thank you');
   });
 
+  it("tells a throttled client so in the language its browser asks for, on a confirmation link", async () => {
+    const guesser = client(t.publicUrl);
+    guesser.headers['accept-language'] = 'de-DE,de;q=0.9';
+    for (let i = 0; i < LIMIT; i++) expect((await guesser.get(`/c/${guess()}`)).status).toBe(404);
+    const refused = await guesser.get(`/c/${guess()}`);
+    expect(refused.status).toBe(429);
+    expect(refused.text).toContain('<html lang="de">');
+    expect(refused.text).toContain('Aus Ihrem Netz wurden zu viele Links geöffnet, die es nicht gibt.');
+  });
+
   it('does not count links that exist, however often one client opens them (spent and expired too)', async () => {
     const link = await challengeLink('guess3@remote.test');
     const visitor = client(t.publicUrl);

@@ -6,7 +6,7 @@ import { Router, type Request, type Response } from 'express';
 import { isWellFormedToken, sanitizeSubject, type Logger } from '@crgate/core';
 import { challengeUnavailable, confirmChallenge, findChallengeByToken, setSenderOptOut, type Challenge, type Db, type Metrics } from '@crgate/store';
 import type { Render } from './templates.js';
-import { startTokenAttempt, type TokenAttempt } from './token-guard.js';
+import { browserLanguage, startTokenAttempt, type PageLanguage, type TokenAttempt } from './token-guard.js';
 
 export interface ChallengeRouteDeps {
   db: Db;
@@ -21,16 +21,20 @@ export interface ChallengeRouteDeps {
 }
 
 /** The texts of a link that no longer works, in the languages challenges are written in. */
-const UNAVAILABLE: Record<'en' | 'de', { heading: string; spent: string; expired: string }> = {
+const UNAVAILABLE: Record<PageLanguage, { heading: string; spent: string; expired: string; unknownHeading: string; unknown: string }> = {
   en: {
     heading: 'Link no longer valid',
     spent: 'This confirmation link was already used: your messages were delivered.',
     expired: 'This confirmation link has expired.',
+    unknownHeading: 'Link not found',
+    unknown: 'This confirmation link is not valid.',
   },
   de: {
     heading: 'Link nicht mehr gültig',
     spent: 'Dieser Bestätigungslink wurde bereits verwendet: Ihre Nachrichten wurden zugestellt.',
     expired: 'Dieser Bestätigungslink ist abgelaufen.',
+    unknownHeading: 'Link nicht gefunden',
+    unknown: 'Dieser Bestätigungslink ist nicht gültig.',
   },
 };
 
@@ -53,15 +57,16 @@ function pageDate(date: Date, language: string): string {
 
 /**
  * The page of a link that cannot be used. A spent or expired link names a challenge, so its page is
- * in the challenge's language, like the page the link showed before; an unknown one is in English.
+ * in the challenge's language, like the page the link showed before; an unknown one names nothing, so
+ * it is in the language the browser asks for (of those challenges are written in).
  */
-function sendUnavailable(res: Response, render: Render, why: 'unknown' | 'spent' | 'expired', language?: string): void {
+function sendUnavailable(req: Request, res: Response, render: Render, why: 'unknown' | 'spent' | 'expired', language?: string): void {
+  const lang = why === 'unknown' ? browserLanguage(req) : language === 'de' ? 'de' : 'en';
+  const text = UNAVAILABLE[lang];
   if (why === 'unknown') {
-    res.status(404).send(render('error', { title: 'Link not found', heading: 'Link not found', message: 'This confirmation link is not valid.' }));
+    res.status(404).send(render('error', { title: text.unknownHeading, heading: text.unknownHeading, message: text.unknown, lang }));
     return;
   }
-  const lang = language === 'de' ? 'de' : 'en';
-  const text = UNAVAILABLE[lang];
   res.status(410).send(render('error', { title: text.heading, heading: text.heading, message: text[why], lang }));
 }
 
@@ -82,13 +87,13 @@ export function challengeRoutes(deps: ChallengeRouteDeps): Router {
    */
   async function openChallenge(req: Request<{ token: string }>, res: Response): Promise<Challenge | undefined> {
     const { token } = req.params;
-    const attempt = await startTokenAttempt(guard, req, res, 'challenge');
+    const attempt = await startTokenAttempt(guard, req, res, 'challenge', browserLanguage(req));
     if (!attempt) return undefined;
     const challenge = isWellFormedToken(token) ? await findChallengeByToken(deps.db, token) : undefined;
     const why = challengeUnavailable(challenge, deps.now());
     await settle(attempt, why);
     if (why || !challenge) {
-      sendUnavailable(res, deps.render, why ?? 'unknown', challenge?.language);
+      sendUnavailable(req, res, deps.render, why ?? 'unknown', challenge?.language);
       return undefined;
     }
     return challenge;
@@ -114,11 +119,11 @@ export function challengeRoutes(deps: ChallengeRouteDeps): Router {
   });
 
   router.post('/c/:token', async (req: Request<{ token: string }>, res) => {
-    const attempt = await startTokenAttempt(guard, req, res, 'challenge');
+    const attempt = await startTokenAttempt(guard, req, res, 'challenge', browserLanguage(req));
     if (!attempt) return;
     const result = await confirmChallenge(deps.db, req.params.token, deps.now());
     await settle(attempt, result.ok ? null : result.why);
-    if (!result.ok) return sendUnavailable(res, deps.render, result.why, result.language);
+    if (!result.ok) return sendUnavailable(req, res, deps.render, result.why, result.language);
     deps.metrics?.challenges.inc({ outcome: 'confirmed', reason: '' });
     log.info(
       { event: 'challenge.confirmed', challengeId: result.challenge.id, released: result.released.length },

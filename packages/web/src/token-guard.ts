@@ -30,6 +30,25 @@ export interface TokenAttempt {
   unknown(): void;
 }
 
+/** The languages of the sender's pages: those challenges are written in. */
+export type PageLanguage = 'en' | 'de';
+
+/**
+ * The language a browser asks for, of the sender's page languages, for pages about a link that names
+ * no challenge (unknown, or refused before it was looked up): English unless German is preferred.
+ */
+export function browserLanguage(req: Request): PageLanguage {
+  return req.acceptsLanguages('en', 'de') === 'de' ? 'de' : 'en';
+}
+
+const TOO_MANY: Record<PageLanguage, { heading: string; message: string }> = {
+  en: { heading: 'Too many attempts', message: 'Too many links that do not exist were opened from your network. Try again later.' },
+  de: {
+    heading: 'Zu viele Versuche',
+    message: 'Aus Ihrem Netz wurden zu viele Links geöffnet, die es nicht gibt. Versuchen Sie es später noch einmal.',
+  },
+};
+
 /**
  * Whether a browser says the request loads part of some page (an image, a frame, a script, a fetch)
  * rather than opening a page: Sec-Fetch-Dest other than `document`. A link is opened as a page.
@@ -49,7 +68,13 @@ function embedded(req: Request): boolean {
  * request tells nothing either, so a guesser gains nothing by claiming to be an image. Requests without
  * the header (older browsers, scripts) are looked up and counted as before.
  */
-export async function startTokenAttempt(deps: TokenGuardDeps, req: Request, res: Response, link: 'challenge' | 'signin'): Promise<TokenAttempt | undefined> {
+export async function startTokenAttempt(
+  deps: TokenGuardDeps,
+  req: Request,
+  res: Response,
+  link: 'challenge' | 'signin',
+  language: PageLanguage = 'en',
+): Promise<TokenAttempt | undefined> {
   if (embedded(req)) {
     res.status(404).send(deps.render('error', { title: 'Not found', heading: 'Not found', message: 'There is no page here.' }));
     return undefined;
@@ -60,13 +85,8 @@ export async function startTokenAttempt(deps: TokenGuardDeps, req: Request, res:
   const slot = await takeRateSlot(deps.db, check, at);
   if (!slot.allowed) {
     res.set('Retry-After', String(Math.ceil(slot.retryAfterMs / 1000)));
-    res.status(429).send(
-      deps.render('error', {
-        title: 'Too many attempts',
-        heading: 'Too many attempts',
-        message: 'Too many links that do not exist were opened from your network. Try again later.',
-      }),
-    );
+    const text = TOO_MANY[language];
+    res.status(429).send(deps.render('error', { title: text.heading, heading: text.heading, message: text.message, lang: language }));
     return undefined;
   }
   return {
