@@ -385,6 +385,13 @@ describe('recipient site security', () => {
     expect((await owner.get('/q')).status).toBe(200);
   });
 
+  it('tells browsers to keep to HTTPS when the trusted proxy says the page was served over HTTPS, and not over plain HTTP', async () => {
+    const secure = await fetch(`${t.publicUrl}/signin`, { headers: { 'x-forwarded-proto': 'https' } });
+    expect(secure.headers.get('strict-transport-security')).toBe('max-age=31536000');
+    const plain = await fetch(`${t.publicUrl}/signin`);
+    expect(plain.headers.get('strict-transport-security')).toBeNull();
+  });
+
   it('limits sign-in attempts per client address', async () => {
     const c = client(t.publicUrl);
     const statuses: number[] = [];
