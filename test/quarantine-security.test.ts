@@ -392,6 +392,21 @@ describe('recipient site security', () => {
     expect(plain.headers.get('strict-transport-security')).toBeNull();
   });
 
+  it('ends the previous session of a browser that signs in again, so a copy of its old cookie stops working', async () => {
+    const browser = await signIn('dina@example.test');
+    const copy = client(t.publicUrl);
+    for (const [name, value] of browser.cookies) copy.cookies.set(name, value);
+    expect((await copy.get('/q')).status).toBe(200);
+    // The link asked for from anywhere (the signed-in browser's /signin leads to its quarantine).
+    const link = await mailedLink(client(t.publicUrl), 'dina@example.test');
+    // The landing page's own form comes after the navigation's sign-out form: its token is the last.
+    const landing = (await browser.get(link)).text;
+    const linkFormToken = [...landing.matchAll(/name="_csrf" value="([^"]+)"/g)].at(-1)![1]!;
+    expect((await browser.post(link, { _csrf: linkFormToken })).status).toBe(303);
+    expect((await browser.get('/q')).status).toBe(200);
+    expect((await copy.get('/q')).status).toBe(303);
+  });
+
   it('limits sign-in attempts per client address', async () => {
     const c = client(t.publicUrl);
     const statuses: number[] = [];

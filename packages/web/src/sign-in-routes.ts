@@ -56,6 +56,10 @@ function linkUnavailable(deps: SiteDeps, res: Response, why: 'unknown' | 'spent'
 }
 
 async function startSession(deps: SiteDeps, res: Response, userId: number, method: 'link' | 'password'): Promise<void> {
+  // The browser's previous session ends: its cookie is replaced below, so only a copy of it (a stolen
+  // one) could still use it.
+  const previous = signedIn(res);
+  if (previous) await deleteSession(deps.db, previous.sessionId);
   const hours = deps.config.web.sessionHours;
   const { id } = await createSession(deps.db, userId, deps.now(), hours * HOUR_MS, method);
   setCookie(res, SESSION_COOKIE, signValue(deps.keys().session, id), { path: cookiePath(deps), secure: secureCookies(deps), maxAge: hours * 3600 });
