@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '@crgate/core';
 import { addUser, applyQuarantineAction, connectRedis, findChallengeByToken, findUserByAddress, listQuarantine, redisKeys, resolveSecret, SendLocks, type RedisClient } from '@crgate/store';
 import { deliverReleased, loadChallengeTemplates, sendChallenge, trainFromCopy, type ChallengeJobDeps } from '@crgate/worker';
-import { createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
+import { createMailTestEnvironment, freePort, type MailTestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
 import { lmtpSend } from './helpers/lmtp-client.js';
 import { waitFor } from './helpers/sinks.js';
@@ -90,6 +90,32 @@ describe('worker jobs', () => {
     const mail = t.smtpSink.messages.find((m) => m.rcptTo.includes('rekeyed@remote.test'))!;
     const token = /\/c\/([A-Za-z0-9_-]+)/.exec(mail.raw.toString('utf8'))![1]!;
     expect((await findChallengeByToken(ingest.db, token))?.id).toBe(id);
+  });
+
+  it('counts a challenge sent after a relay outage from when it went out: the backlog and new challenges stay within the hourly limit', async () => {
+    // Two challenges whose first attempts found the relay away, sent when it came back 59 minutes
+    // later; a third two minutes after that would make three in three minutes with a limit of 2.
+    const sender = 'backlog@remote.test';
+    const users = ['backlog-1@example.test', 'backlog-2@example.test', 'backlog-3@example.test'];
+    for (const u of users) await addUser(ingest.db, u);
+    const challengeTo = async (user: string): Promise<string> => {
+      const raw = `From: ${sender}\r\nTo: ${user}\r\nSubject: backlog\r\nMessage-ID: <${user}>\r\n\r\nHi.\r\n`;
+      expect((await lmtpSend(t.lmtpPort, sender, [user], raw))[0]!.code).toBe(250);
+      const { rows } = await t.db.query<{ id: string }>(`SELECT c.id FROM challenges c JOIN users u ON u.id = c.user_id WHERE c.sender = $1 AND u.address = $2 AND c.status = 'queued'`, [sender, user]);
+      expect(rows).toHaveLength(1);
+      return rows[0]!.id;
+    };
+    const config = { ...deps.config, challenge: { ...deps.config.challenge, perSenderPerHour: 2 } };
+    const relayDown = { ...config, smtpRelay: { host: '127.0.0.1', port: await freePort() } };
+    const t0 = Date.now();
+    const at = (minutes: number) => () => new Date(t0 + minutes * 60_000);
+    const [first, second] = [await challengeTo(users[0]!), await challengeTo(users[1]!)];
+    for (const id of [first, second]) await expect(sendChallenge(id, { ...deps, config: relayDown, now: at(0) })).rejects.toThrow(/relay unavailable/);
+    for (const id of [first, second]) expect(await sendChallenge(id, { ...deps, config, now: at(59) })).toEqual({ result: 'sent' });
+    const third = await challengeTo(users[2]!);
+    expect(await sendChallenge(third, { ...deps, config, now: at(61) })).toEqual({ result: 'suppressed', reason: 'RATE_LIMIT_SENDER' });
+    expect(t.smtpSink.messages.filter((m) => m.rcptTo.includes(sender))).toHaveLength(2);
+    expect((await t.db.query(`SELECT status FROM challenges WHERE id = $1`, [third])).rows).toEqual([{ status: 'suppressed' }]);
   });
 
   /** A held copy from `sender`, released by alice on the site (no worker runs: its job waits). */

@@ -2,7 +2,10 @@
  * Challenge rate limits counted in Redis, enforced across processes, over the hour that ends now (a
  * sliding window): fixed clock hours would let twice a limit out around each full hour, the end of one
  * hour's allowance followed by the start of the next. Each window is a sorted set of challenge ids by
- * the time they were sent, so a retried send of the same challenge is not counted twice.
+ * the time they were sent, so a retried send of the same challenge is not counted twice. A slot is
+ * taken before the send, when the relay may still refuse or be away, and is moved to the time the
+ * relay accepted the challenge (challengeSlotUsed): counted from a failed first attempt, a challenge
+ * sent an hour later would leave the window at once and let a whole second allowance out beside it.
  */
 import type { RedisClient } from './redis-connection.js';
 import type { RedisKeys } from './redis-keys.js';
@@ -44,4 +47,26 @@ export async function takeChallengeSlot(
     String(WINDOW_MS),
   )) as number;
   return result === 0 ? 'allowed' : result === 1 ? 'sender-limit' : 'global-limit';
+}
+
+// KEYS[1] sender window, KEYS[2] global window; ARGV: challenge id, now (ms), window (ms).
+const SLOT_USED = `
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return 0
+`;
+
+/**
+ * The challenge was sent now: its slot counts from now, not from the attempt that took it. The member
+ * count is unchanged (the slot was taken under the limit), so no window ever holds more than its limit,
+ * and every challenge sent in an hour is still in the window at the end of that hour.
+ */
+export async function challengeSlotUsed(
+  redis: RedisClient,
+  keys: RedisKeys,
+  args: { challengeId: string; sender: string; now: Date },
+): Promise<void> {
+  await redis.eval(SLOT_USED, 2, keys.senderWindow(args.sender), keys.globalWindow(), args.challengeId, String(args.now.getTime()), String(WINDOW_MS));
 }

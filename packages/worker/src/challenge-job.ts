@@ -14,6 +14,7 @@ import {
   type Reason,
 } from '@crgate/core';
 import {
+  challengeSlotUsed,
   getChallenge,
   markChallengeSent,
   setChallengeTokenHash,
@@ -147,7 +148,14 @@ async function sendLocked(challenge: Challenge, deps: ChallengeJobDeps): Promise
     }
     throw new Error(`relay unavailable: ${result!.code} ${result!.message}`);
   }
-  await markChallengeSent(db, challengeId, deps.now());
+  const sentAt = deps.now();
+  await markChallengeSent(db, challengeId, sentAt);
   log.info({ event: 'challenge.sent' }, 'challenge sent');
+  // The slot was taken when this attempt began, or by an earlier one the relay refused or missed: it
+  // now counts from the send, so a backlog sent after a relay outage still takes the hour it went out
+  // in. After markChallengeSent: Redis failing here must not make the job send the challenge again.
+  await challengeSlotUsed(deps.redis, deps.keys, { challengeId, sender: challenge.sender, now: sentAt }).catch((err: Error) =>
+    log.warn({ event: 'challenge.slot_not_moved', err: err.message }, 'challenge sent, but its rate-limit slot still counts from an earlier attempt (Redis away?)'),
+  );
   return { result: 'sent' };
 }
