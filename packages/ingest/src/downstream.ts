@@ -37,7 +37,15 @@ export interface DeliveryRequest {
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
-const SOCKET_TIMEOUT_MS = 60_000;
+/**
+ * How long the server may stay silent, above all after the end of the data: that is where a relay or
+ * an LMTP server runs its content filters and writes the message, and a client that gives up there
+ * sends the message again although the server has it (RFC 5321, 4.5.3.2.6, asks the client to wait 10
+ * minutes for that reply, and 5 for MAIL and RCPT). A minute was too short for a relay with a slow
+ * milter: the challenge went out twice. Five minutes stays below what Postfix's LMTP client waits for
+ * the ingest's own reply at the end of the data (lmtp_data_done_timeout, 600 s).
+ */
+const SOCKET_TIMEOUT_MS = 300_000;
 
 function replyCode(err: unknown): number {
   const code = (err as { responseCode?: number }).responseCode;

@@ -33,7 +33,10 @@ export interface WorkerRole {
 const ATTEMPTS = { challenges: 12, deliveries: 25, maintenance: 3, learning: 5 } as const;
 const EXPIRY_EVERY_MS = 3_600_000;
 
-/** How long running jobs may take to finish when the worker stops (a delivery waits up to 60 s). */
+/**
+ * How long running jobs may take to finish when the worker stops. A relay or downstream server may take
+ * up to 5 minutes to answer (downstream.ts); a job still waiting past this is retried by the next worker.
+ */
 const WORKER_CLOSE_MS = 70_000;
 
 /** Whether `p` settles within `ms` (its outcome is not awaited past that). */
@@ -242,7 +245,7 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
       stopping = true;
       await relay.stop();
       await settlesWithin(scheduling ?? Promise.resolve(), 5_000);
-      // Running jobs may finish (a delivery can wait up to a minute on a slow server); past that, or
+      // Running jobs may finish (most do within seconds; a slow server may take minutes); past that, or
       // while Redis is away and BullMQ cannot hand them back, the worker stops without them: each job
       // is retried by the next worker once its lock runs out.
       const closed = Promise.all(workers.map((w) => w.close()));
