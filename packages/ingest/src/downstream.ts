@@ -34,6 +34,8 @@ export interface DeliveryRequest {
   message: Buffer | readonly MessagePart[];
   /** DSN NOTIFY values for every recipient, sent only if the server offers DSN (challenges use NEVER). */
   notify?: Array<'NEVER' | 'SUCCESS' | 'FAILURE' | 'DELAY'>;
+  /** The most the transaction may take, from MAIL FROM to the last reply (default 8 minutes). */
+  deadlineMs?: number;
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -46,6 +48,29 @@ const CONNECT_TIMEOUT_MS = 10_000;
  * the ingest's own reply at the end of the data (lmtp_data_done_timeout, 600 s).
  */
 const SOCKET_TIMEOUT_MS = 300_000;
+
+/**
+ * The most that setting a connection up (connect, greeting, EHLO/LHLO) and one mail transaction may take
+ * in all. The socket timeout bounds each silence, but a server that trickles a reply a line at a time
+ * (a tarpit: a continuation line every 20 s) resets it for ever, and would hold the delivery, with the
+ * worker's slot, its send lock and its BullMQ lock, without end: the job would never be retried. The
+ * transaction's limit leaves room for the 5-minute wait at the end of the data, and stays below the
+ * 600 s Postfix's LMTP client waits for the ingest at the end of the data.
+ */
+const SETUP_DEADLINE_MS = 60_000;
+const TRANSACTION_DEADLINE_MS = 480_000;
+
+/** `work`, or a rejection once `ms` have passed, when the connection is closed. */
+function withinDeadline<T>(conn: SMTPConnection, ms: number, what: string, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`${what} not done within ${Math.round(ms / 1000)} s`));
+      conn.close();
+    }, ms);
+  });
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
+}
 
 function replyCode(err: unknown): number {
   const code = (err as { responseCode?: number }).responseCode;
@@ -77,13 +102,18 @@ async function openConnection(target: WireTarget, clientName: string): Promise<S
   // An error while nobody waits on the connection (idle in a pool, or closing) must not crash the process.
   conn.on('error', noop);
   try {
-    await new Promise<void>((resolve, reject) => {
-      conn.once('error', reject);
-      conn.connect(() => {
-        conn.removeListener('error', reject);
-        resolve();
-      });
-    });
+    await withinDeadline(
+      conn,
+      SETUP_DEADLINE_MS,
+      'connection setup',
+      new Promise<void>((resolve, reject) => {
+        conn.once('error', reject);
+        conn.connect(() => {
+          conn.removeListener('error', reject);
+          resolve();
+        });
+      }),
+    );
   } catch (err) {
     conn.close();
     throw err;
@@ -98,11 +128,16 @@ async function openConnection(target: WireTarget, clientName: string): Promise<S
 async function sendOn(conn: SMTPConnection, req: DeliveryRequest): Promise<{ results: DeliveryResult[]; reusable: boolean }> {
   let onError: ((err: Error) => void) | undefined;
   try {
-    const info = await new Promise<{ rejectedErrors?: unknown[]; accepted: unknown[] }>((resolve, reject) => {
-      onError = reject;
-      conn.on('error', onError);
-      conn.send({ from: req.mailFrom, to: req.recipients, ...(req.notify ? { dsn: { notify: req.notify } } : {}) } as never, messageBody(req.message) as never, (err, result) => (err ? reject(err) : resolve(result as never)));
-    });
+    const info = await withinDeadline(
+      conn,
+      req.deadlineMs ?? TRANSACTION_DEADLINE_MS,
+      'mail transaction',
+      new Promise<{ rejectedErrors?: unknown[]; accepted: unknown[] }>((resolve, reject) => {
+        onError = reject;
+        conn.on('error', onError);
+        conn.send({ from: req.mailFrom, to: req.recipients, ...(req.notify ? { dsn: { notify: req.notify } } : {}) } as never, messageBody(req.message) as never, (err, result) => (err ? reject(err) : resolve(result as never)));
+      }),
+    );
     const failures = new Map<string, unknown>();
     for (const e of info.rejectedErrors ?? []) failures.set(String((e as { recipient?: string }).recipient).toLowerCase(), e);
     const results = req.recipients.map((recipient) => {
