@@ -118,3 +118,66 @@ describe('a release whose copy row id BullMQ already knows from before PostgreSQ
     }
   });
 });
+
+describe('a release made again while BullMQ is still recording the refusal of the first', () => {
+  let t: MailTestEnvironment;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    t = await createMailTestEnvironment({ CRGATE_POLICY_CHALLENGE_REQUIRES_AUTH: 'false' });
+    redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  });
+
+  afterAll(async () => {
+    redis?.disconnect();
+    await t?.cleanup();
+  });
+
+  it('is delivered at once: the old failed job was added before the new release, though it finished after it', async () => {
+    const ingest = await startInProcess(t.env, ['ingest']);
+    await addUser(ingest.db, 'alice@example.test');
+    const alice = (await findUserByAddress(ingest.db, 'alice@example.test'))!.id;
+    const raw = `From: bob@quick.test\r\nTo: alice@example.test\r\nSubject: hello\r\nMessage-ID: <quick-1@test>\r\n\r\nHi.\r\n`;
+    expect((await lmtpSend(t.lmtpPort, 'bob@quick.test', ['alice@example.test'], raw))[0]!.code).toBe(250);
+    const [{ id }] = (await t.db.query<{ id: number }>(`SELECT id FROM message_recipients`)).rows;
+    await t.db.query(`DELETE FROM outbox`);
+
+    // The first release: its job runs and downstream refuses it. The copy is held again (the worker
+    // does that inside the job), and only then does BullMQ record the job as failed.
+    await applyQuarantineAction(ingest.db, alice, [id!], 'release');
+    const [{ job_id: jobId, job_name: jobName, payload }] = (await t.db.query(`SELECT job_id, job_name, payload FROM outbox WHERE job_name = 'message.deliver'`)).rows;
+    await t.db.query(`DELETE FROM outbox`);
+    const prefix = redisKeys(t.redisPrefix).bullPrefix;
+    const queue = new Queue('deliveries', { connection: redis, prefix });
+    await queue.add(jobName, payload, { jobId, attempts: 1 });
+    const refused = new Worker(
+      'deliveries',
+      async () => {
+        await t.db.query(`UPDATE message_recipients SET status = 'held' WHERE id = $1`, [id]);
+        await sleep(50); // the time between the two, which a loaded machine makes longer
+        throw new Error('downstream refused: 552 over quota');
+      },
+      { connection: redis, prefix },
+    );
+    await waitFor(async () => (await queue.getJob(jobId))?.isFailed() ?? false, 'the first release to fail');
+    await refused.close();
+    const job = (await queue.getJob(jobId))!;
+    await queue.close();
+
+    // The recipient released it again between the two: the new row was written after the job was
+    // added and before its failure was recorded.
+    await applyQuarantineAction(ingest.db, alice, [id!], 'release');
+    const between = new Date(Math.floor((job.timestamp + job.finishedOn!) / 2));
+    expect(between.getTime()).toBeGreaterThan(job.timestamp);
+    await t.db.query(`UPDATE outbox SET created_at = $1 WHERE job_name = 'message.deliver'`, [between]);
+    await ingest.stop();
+
+    const worker = await startInProcess(t.env, ['worker']);
+    try {
+      await waitFor(() => t.lmtpSink.messages.length === 1, 'the second release delivered', 20_000);
+      await waitFor(async () => (await t.db.query(`SELECT status FROM message_recipients`)).rows[0].status === 'released', 'the copy marked released');
+    } finally {
+      await worker.stop();
+    }
+  });
+});

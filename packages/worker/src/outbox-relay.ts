@@ -110,13 +110,16 @@ export class OutboxRelay {
    * last retry failed and recording that failed too, or downstream refused a release that is now made
    * again. Completed: PostgreSQL was restored from a dump taken before the job ran, while Redis kept
    * the job (a copy row id reused after the restore gives a new release the id of an old one). Running
-   * a completed job again is safe: the handlers check the state before they act. Only a job that
-   * finished before the row was written: one that the add above started and that already finished is
-   * this very work. A job waiting, delayed or active is left alone.
+   * a completed job again is safe: the handlers check the state before they act. Only a job added
+   * before the row was written: one that the add above added (or a relay that died before deleting the
+   * row) is this very work. When it was added, not when it finished: a refused release holds its copy
+   * again before BullMQ records the job as failed, and a release made again in between (a quick click)
+   * wrote its row before the old job's finish; judged by the finish, it waited for the hourly recovery.
+   * A job waiting, delayed or active is left alone.
    */
   private async retryIfFinished(queue: Queue, { jobId, createdAt }: OutboxJob): Promise<void> {
     const job = await queue.getJob(jobId);
-    if (!job || !job.finishedOn || job.finishedOn >= createdAt.getTime()) return;
+    if (!job || !job.finishedOn || job.timestamp >= createdAt.getTime()) return;
     const state = await job.getState();
     if (state !== 'failed' && state !== 'completed') return;
     await job.retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true });
