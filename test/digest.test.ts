@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '@crgate/core';
-import { addUser, DIGEST_LAG_MS, digestsDue, findUserByAddress, markDigestSent, resolveSecret, SendLocks } from '@crgate/store';
+import { addUser, applyQuarantineAction, DIGEST_LAG_MS, digestsDue, findUserByAddress, markDigestSent, resolveSecret, SendLocks } from '@crgate/store';
 import { sendDigests } from '@crgate/worker';
 import { createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
@@ -76,6 +76,10 @@ describe('digest of held mail', () => {
     expect(await res.text()).toContain('Released');
     await waitFor(() => lmtpSink.messages.length === 2, 'the released message');
     expect(lmtpSink.messages[1]!.raw.toString()).toContain('Message-ID: <digest-1@far.test>');
+    // The sink has the message a moment before the worker records the copy as released.
+    const statusOf = async (header: string) =>
+      (await t.db.query(`SELECT r.status FROM message_recipients r JOIN messages m ON m.id = r.message_id WHERE m.message_id_header = $1`, [header])).rows[0].status;
+    await waitFor(async () => (await statusOf('<digest-1@far.test>')) === 'released', 'the copy recorded as released');
     const { rows } = await t.db.query(`SELECT m.message_id_header, r.status FROM message_recipients r JOIN messages m ON m.id = r.message_id ORDER BY 1`);
     expect(rows).toEqual([
       { message_id_header: '<digest-1@far.test>', status: 'released' },
@@ -170,6 +174,20 @@ describe('digest of held mail', () => {
     await sendDigests(engine.config, engine.db, secret, new Date(day(2).getTime() + 5), silentLogger);
     expect(toDora()).toHaveLength(1);
     expect(toDora()[0]!.raw.toString()).toContain('Subject: Afternoon');
+  });
+
+  it('leaves out what the recipient already marked as spam on the site', async () => {
+    await addUser(engine.db, 'emil@example.test');
+    const emil = (await findUserByAddress(engine.db, 'emil@example.test'))!.id;
+    for (const [n, subject] of [[1, 'Cheap pills'], [2, 'Lunch tomorrow?']] as const) {
+      const raw = `From: sender${n}@far.test\r\nTo: emil@example.test\r\nSubject: ${subject}\r\nMessage-ID: <emil-${n}@far.test>\r\n\r\nHi.\r\n`;
+      expect((await lmtpSend(t.lmtpPort, `sender${n}@far.test`, ['emil@example.test'], raw))[0]!.code).toBe(250);
+    }
+    const [{ id: spamId }] = (await t.db.query(`SELECT id FROM message_recipients WHERE sender = 'sender1@far.test'`)).rows;
+    await applyQuarantineAction(engine.db, emil, [spamId], 'spam');
+    const due = (await digestsDue(engine.db, new Date(Date.now() + DIGEST_LAG_MS + 1000))).find((d) => d.userId === emil)!;
+    expect(due.items.map((i) => i.subject)).toEqual(['Lunch tomorrow?']);
+    expect(due.total).toBe(1);
   });
 
   it('refuses a forged or altered link', async () => {

@@ -1,5 +1,6 @@
 /** What a digest covers: users due for one, and the held or discarded copies new since the last. */
 import type { Queryable } from './db.js';
+import { MARKED_SPAM_DETAIL } from './quarantine.js';
 
 export interface DigestItem {
   recipientId: number;
@@ -49,8 +50,10 @@ export async function digestsDue(db: Queryable, now: Date, maxItems = 50): Promi
       `SELECT r.id, r.sender, m.subject, r.decision, r.created_at, count(*) OVER ()::int AS total
          FROM message_recipients r JOIN messages m ON m.id = r.message_id
         WHERE r.user_id = $1 AND r.status IN ('held', 'discarded') AND r.created_at > $2 AND r.created_at <= $4
+          -- A copy the recipient already marked as spam on the site is nothing new to them.
+          AND r.status_detail IS DISTINCT FROM $5
         ORDER BY r.created_at DESC, r.id DESC LIMIT $3`,
-      [u.id, u.since, maxItems, until],
+      [u.id, u.since, maxItems, until, MARKED_SPAM_DETAIL],
     );
     if (rows.length === 0) continue;
     out.push({
@@ -82,8 +85,9 @@ export async function closeQuietPeriods(db: Queryable, now: Date): Promise<numbe
         AND u.last_digest_at <= $1::timestamptz - (CASE u.digest_frequency WHEN 'weekly' THEN interval '${PERIOD.weekly}' ELSE interval '${PERIOD.daily}' END)
         AND NOT EXISTS (SELECT 1 FROM message_recipients r
                          WHERE r.user_id = u.id AND r.status IN ('held', 'discarded')
-                           AND r.created_at > u.last_digest_at AND r.created_at <= $2)`,
-    [now, new Date(now.getTime() - DIGEST_LAG_MS)],
+                           AND r.created_at > u.last_digest_at AND r.created_at <= $2
+                           AND r.status_detail IS DISTINCT FROM $3)`,
+    [now, new Date(now.getTime() - DIGEST_LAG_MS), MARKED_SPAM_DETAIL],
   );
   return rowCount ?? 0;
 }

@@ -232,6 +232,9 @@ export async function getQuarantinedMessage(
   };
 }
 
+/** The status detail of a copy the recipient marked as spam (the digest leaves such copies out). */
+export const MARKED_SPAM_DETAIL = 'marked as spam by the recipient';
+
 export type QuarantineAction = 'release' | 'release-whitelist' | 'delete' | 'spam' | 'spam-blacklist';
 export const QUARANTINE_ACTIONS: readonly QuarantineAction[] = ['release', 'release-whitelist', 'delete', 'spam', 'spam-blacklist'];
 
@@ -319,9 +322,9 @@ export async function applyQuarantineAction(db: Db, userId: number, ids: number[
     // spam, spam-blacklist
     const senders = action === 'spam-blacklist' ? await sendersOf(tx, userId, wanted) : new Map<string, string[]>();
     const { rows } = await tx.query<{ id: number }>(
-      `UPDATE message_recipients SET status = 'discarded', status_detail = 'marked as spam by the recipient'
+      `UPDATE message_recipients SET status = 'discarded', status_detail = $3
         WHERE id = ANY($1::bigint[]) AND user_id = $2 AND status IN ('held', 'discarded') RETURNING id`,
-      [wanted, userId],
+      [wanted, userId, MARKED_SPAM_DETAIL],
     );
     for (const { id } of rows) {
       await enqueueOutbox(tx, 'classifier.train', jobIds.train(id, 'spam'), { recipientId: id, label: 'spam', weight: 1 });
