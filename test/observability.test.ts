@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { addUser } from '@crgate/store';
 import { createTestEnvironment, freePort, REMOTE_CLIENT, type TestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
@@ -101,7 +102,7 @@ describe('observability', () => {
     await proxy.cut();
     const down = await fetch(`${ops}/readyz`);
     expect(down.status).toBe(503);
-    expect((await down.json()).checks.postgres).not.toBe('ok');
+    expect(((await down.json()) as { checks: Record<string, string> }).checks.postgres).not.toBe('ok');
     await proxy.restore();
     await waitFor(async () => (await fetch(`${ops}/readyz`)).status === 200, 'ready again');
   });
@@ -121,6 +122,37 @@ describe('observability', () => {
     }
   });
 
+  it('answers /readyz (not ready, naming the worker) and /metrics within seconds while Redis accepts connections but never answers', async () => {
+    // A Redis that hangs (stopped with SIGSTOP, a full disk, a half-open network path): TCP connects, no reply ever comes.
+    const hung = new Set<net.Socket>();
+    const silent = net.createServer((s) => {
+      hung.add(s);
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()));
+    const noAnswer = await startInProcess({ ...t.env, REDIS_URL: `redis://127.0.0.1:${(silent.address() as net.AddressInfo).port}` }, ['worker']);
+    try {
+      const at = `http://127.0.0.1:${noAnswer.ops!.address.port}`;
+      let started = Date.now();
+      const res = await fetch(`${at}/readyz`, { signal: AbortSignal.timeout(10_000) });
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(res.status).toBe(503);
+      const body = (await res.json()) as { checks: Record<string, string> };
+      expect(body.checks.postgres).toBe('ok');
+      expect(body.checks.worker).toMatch(/no answer/);
+      started = Date.now();
+      const metrics = await fetch(`${at}/metrics`, { signal: AbortSignal.timeout(10_000) });
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(metrics.status).toBe(200);
+      // The backlog alert still has its number while the queues cannot be read.
+      expect(sample(await metrics.text(), 'crgate_outbox_rows')).toBeTypeOf('number');
+    } finally {
+      for (const s of hung) s.destroy();
+      silent.close();
+      await noAnswer.stop();
+    }
+  });
+
   it('starts, and says it is not ready, while Redis is away; and stops promptly', async () => {
     const port = await freePort();
     const started = Date.now();
@@ -129,7 +161,7 @@ describe('observability', () => {
       expect(Date.now() - started).toBeLessThan(15_000);
       const res = await fetch(`http://127.0.0.1:${noRedis.ops!.address.port}/readyz`);
       expect(res.status).toBe(503);
-      expect((await res.json()).checks.worker).not.toBe('ok');
+      expect(((await res.json()) as { checks: Record<string, string> }).checks.worker).not.toBe('ok');
     } finally {
       const stopping = Date.now();
       await noRedis.stop();

@@ -7,9 +7,15 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '@crgate/core';
-import type { Db, Metrics } from '@crgate/store';
+import { withinMs, type Db, type Metrics } from '@crgate/store';
 
 export type ReadinessCheck = () => Promise<string | null>;
+
+/**
+ * How long /readyz waits for each check: a PostgreSQL or Redis that accepts connections but does not
+ * answer is not ready, and a load balancer or an orchestrator's probe should hear so, not time out.
+ */
+export const READINESS_CHECK_MS = 2_000;
 
 export interface OpsServer {
   address: AddressInfo;
@@ -46,7 +52,7 @@ export async function startOpsServer(
       Promise.all(
         Object.entries(checks).map(async ([name, check]) => {
           try {
-            return [name, (await check()) ?? 'ok'] as const;
+            return [name, (await withinMs(check(), READINESS_CHECK_MS)) ?? 'ok'] as const;
           } catch (err) {
             return [name, (err as Error).message || 'failed'] as const;
           }

@@ -4,6 +4,18 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+/** How long a scrape waits for each hook before it serves the values it has. */
+export const SCRAPE_HOOK_MS = 2_000;
+
+/** `p`, or a rejection once `ms` have passed without it settling (`p` itself is not cancelled). */
+export function withinMs<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
 export class Metrics {
   readonly registry = new Registry();
   readonly decisions = new Counter({
@@ -54,13 +66,17 @@ export class Metrics {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'crgate_' });
   }
 
-  /** Registers work to do before each scrape (reading queue depths); its failure leaves old values. */
+  /**
+   * Registers work to do before each scrape (reading queue depths); its failure leaves old values, and
+   * so does a hook that has not answered within SCRAPE_HOOK_MS: a Redis or PostgreSQL that accepts
+   * connections but does not answer must not take the whole scrape (the outbox backlog with it) away.
+   */
   onScrape(fn: () => Promise<void>): void {
     this.scrapeHooks.push(fn);
   }
 
   async render(): Promise<string> {
-    await Promise.allSettled(this.scrapeHooks.map((fn) => fn()));
+    await Promise.allSettled(this.scrapeHooks.map((fn) => withinMs(fn(), SCRAPE_HOOK_MS)));
     return this.registry.metrics();
   }
 }
