@@ -86,6 +86,27 @@ describe('observability', () => {
     expect(sample(text, 'crgate_decision_reasons_total', '{reason="SPF_PASS"}')).toBe(2);
   });
 
+  it('counts a release that downstream refuses with 5xx as failed, not as a retry', async () => {
+    const raw = FIXTURE.replaceAll('bob@remote.test', 'dave@remote.test').replace('<lunch-1@remote.test>', '<refused-1@remote.test>');
+    const r = await pythonLmtpSend(t.lmtpPort, 'dave@remote.test', ['alice@example.test'], raw, { xforward: REMOTE_CLIENT });
+    expect(r.data?.[0]?.[1]).toBe(250);
+    await waitFor(() => smtpSink.messages.length === 2, 'the challenge to dave');
+    lmtpSink.reply = () => Object.assign(new Error('5.1.1 mailbox unavailable'), { responseCode: 550 });
+    try {
+      const link = /https?:\/\/\S+\/c\/[A-Za-z0-9_-]{43}/.exec(smtpSink.messages[1]!.raw.toString())![0];
+      expect((await fetch(link, { method: 'POST' })).status).toBe(200);
+      await waitFor(
+        async () => sample(await (await fetch(`${ops}/metrics`)).text(), 'crgate_queue_jobs', '{queue="deliveries",state="failed"}') === 1,
+        'the refused release failed in its queue',
+      );
+      const text = await (await fetch(`${ops}/metrics`)).text();
+      expect(sample(text, 'crgate_deliveries_total', '{kind="release",result="failed"}')).toBe(1);
+      expect(sample(text, 'crgate_deliveries_total', '{kind="release",result="retry"}')).toBeUndefined();
+    } finally {
+      lmtpSink.reply = () => true;
+    }
+  });
+
   it('answers /healthz while the process runs', async () => {
     const res = await fetch(`${ops}/healthz`);
     expect(res.status).toBe(200);

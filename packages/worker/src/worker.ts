@@ -3,7 +3,7 @@
  * mail, and the expiry sweep. Jobs are retried with exponential backoff; a crash leaves them in Redis
  * (or still in the outbox) for the next run.
  */
-import { Queue, Worker, type Job } from 'bullmq';
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Config, Logger } from '@crgate/core';
 import { connectRedis, expireHistory, expireOld, markDeliveryFailed, prepareMonthPartitions, Metrics, QUEUES, redisKeys, requeueStranded, SendLocks, suppressChallenge, type Db, type JobPayloads, type QueueName } from '@crgate/store';
 import { OutboxRelay } from './outbox-relay.js';
@@ -217,7 +217,11 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
         });
         worker.on('failed', (job, err) => {
           if (job?.name === 'message.deliver') {
-            metrics.deliveries.inc({ kind: 'release', result: job.attemptsMade >= (job.opts.attempts ?? 1) ? 'failed' : 'retry' });
+            // A 5xx from downstream throws UnrecoverableError (delivery-job.ts): BullMQ fails the job at
+            // once, with attempts left, and the copy is already back in the quarantine. That is a
+            // failure, not a retry: counted as one it would read as "Dovecot refuses or is unreachable".
+            const final = job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError;
+            metrics.deliveries.inc({ kind: 'release', result: final ? 'failed' : 'retry' });
           }
           log.warn({ event: 'job.failed', queue: name, job: job?.id, attempts: job?.attemptsMade, err: err.message }, `job failed: ${err.message}`);
           if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) void giveUp(job, err);
