@@ -386,7 +386,17 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
       }
       const delivered = deliveries.get(user.id);
       if (delivered) {
-        if (!delivered.ok) return smtpError(delivered.code >= 500 ? delivered.code : 451, delivered.message);
+        if (!delivered.ok) {
+          // Nothing is stored: without this line the refusal is only in the MTA's log. A 5xx becomes a
+          // bounce after acceptance (usually Dovecot and crgate disagreeing about a user); a 4xx, a
+          // retry by the MTA.
+          const permanent = delivered.code >= 500;
+          msgLog[permanent ? 'error' : 'warn'](
+            { event: 'ingest.delivery_failed', rcpt: r.address, code: delivered.code, reply: delivered.message },
+            `downstream refused the delivery: ${delivered.code} ${delivered.message}`,
+          );
+          return smtpError(permanent ? delivered.code : 451, delivered.message);
+        }
         msgLog.info({ event: 'ingest.decided', rcpt: r.address, action: 'deliver', reasons: reasonSymbols(decisions.get(user.id)!.reasons) }, 'delivered');
         return `OK: delivered (${reasonSymbols(decisions.get(user.id)!.reasons)})`;
       }

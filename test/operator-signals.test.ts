@@ -1,0 +1,56 @@
+/**
+ * What an operator sees of the real `crgate start` process when something around it is wrong: a log
+ * line for every refusal it passes on, and an ops port that is free or a process that does not start.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { createTestEnvironment, REMOTE_CLIENT, type TestEnvironment } from './helpers/environment.js';
+import { runCli, startEngineReady, type EngineProcess } from './helpers/engine-process.js';
+import { pythonLmtpSend } from './helpers/lmtp-client.js';
+import { startSink, type Sink } from './helpers/sinks.js';
+
+const FIXTURE = readFileSync(new URL('./fixtures/bob-to-alice.eml', import.meta.url), 'utf8');
+
+describe('operator signals', () => {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    cleanups.length = 0;
+  });
+
+  async function setup(): Promise<{ t: TestEnvironment; lmtpSink: Sink }> {
+    const lmtpSink = await startSink('lmtp');
+    const smtpSink = await startSink('smtp');
+    const t = await createTestEnvironment({ CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${lmtpSink.port}`, CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${smtpSink.port}` });
+    cleanups.push(() => lmtpSink.close(), () => smtpSink.close(), () => t.cleanup());
+    const added = await runCli(['users', 'add', 'alice@example.test'], t.env);
+    expect(added.code, added.stderr).toBe(0);
+    return { t, lmtpSink };
+  }
+
+  function track(engine: EngineProcess): EngineProcess {
+    cleanups.push(() => engine.kill('SIGKILL'));
+    return engine;
+  }
+
+  it('logs ingest.delivery_failed, with the code and the reply, when downstream refuses a delivery during LMTP (error for 5xx, warn for 4xx)', async () => {
+    const { t, lmtpSink } = await setup();
+    const listed = await runCli(['lists', 'add', '--as', 'alice@example.test', 'white', 'bob@remote.test'], t.env);
+    expect(listed.code, listed.stderr).toBe(0);
+    const engine = track(await startEngineReady(t.env, ['--role', 'ingest']));
+
+    lmtpSink.reply = () => Object.assign(new Error('5.1.1 user unknown'), { responseCode: 550 });
+    const bounced = await pythonLmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test'], FIXTURE, { xforward: REMOTE_CLIENT });
+    expect(bounced.data?.[0]?.[1]).toBe(550);
+    const error = await engine.waitForLog((l) => l.event === 'ingest.delivery_failed' && l.code === 550, 'the 5xx refusal logged');
+    expect(error).toMatchObject({ level: 'error', rcpt: 'alice@example.test', code: 550 });
+    expect(String(error.reply)).toContain('user unknown');
+    expect(error.trace).toBeTruthy();
+
+    lmtpSink.reply = () => Object.assign(new Error('4.2.2 over quota'), { responseCode: 452 });
+    const deferred = await pythonLmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test'], FIXTURE.replace('<lunch-1@', '<lunch-2@'), { xforward: REMOTE_CLIENT });
+    expect(deferred.data?.[0]?.[1]).toBe(451);
+    const warn = await engine.waitForLog((l) => l.event === 'ingest.delivery_failed' && l.code === 452, 'the 4xx refusal logged');
+    expect(warn).toMatchObject({ level: 'warn', rcpt: 'alice@example.test' });
+  });
+});
