@@ -4,8 +4,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { createTestEnvironment, REMOTE_CLIENT, type TestEnvironment } from './helpers/environment.js';
-import { runCli, startEngineReady, type EngineProcess } from './helpers/engine-process.js';
+import { runCli, startEngineProcess, startEngineReady, type EngineProcess } from './helpers/engine-process.js';
 import { pythonLmtpSend } from './helpers/lmtp-client.js';
 import { startSink, type Sink } from './helpers/sinks.js';
 
@@ -52,5 +53,19 @@ describe('operator signals', () => {
     expect(deferred.data?.[0]?.[1]).toBe(451);
     const warn = await engine.waitForLog((l) => l.event === 'ingest.delivery_failed' && l.code === 452, 'the 4xx refusal logged');
     expect(warn).toMatchObject({ level: 'warn', rcpt: 'alice@example.test' });
+  });
+
+  it('exits 1, naming the ops endpoint, before any role listens for mail or runs a job when the ops port is taken', async () => {
+    const { t } = await setup();
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', () => resolve()));
+    cleanups.push(() => new Promise((resolve) => taken.close(resolve)));
+    const port = (taken.address() as net.AddressInfo).port;
+    const engine = track(startEngineProcess({ ...t.env, CRGATE_OPS_LISTEN: `127.0.0.1:${port}` }));
+    expect((await engine.exited).code).toBe(1);
+    const failed = engine.logs.find((l) => l.event === 'engine.start_failed');
+    expect(String(failed?.msg)).toMatch(/CRGATE_OPS_LISTEN.*EADDRINUSE/);
+    // Not a moment of LMTP, web or worker before the exit: mail accepted then would meet a dying process.
+    expect(engine.logs.map((l) => l.event).filter((e) => e === 'ingest.listening' || e === 'web.listening' || e === 'worker.started')).toEqual([]);
   });
 });

@@ -43,6 +43,15 @@ export async function startEngine(config: Config, roles: Role[], logger: Logger)
   const checks: Record<string, ReadinessCheck> = {};
   let ops: OpsServer | undefined;
   try {
+    // The ops port first: taken (or not allowed), the process fails before any role has accepted mail
+    // or run a job; and a probe meanwhile hears 'starting' rather than nothing.
+    if (config.ops.listen !== 'off') {
+      checks.starting = async () => 'starting';
+      const server = await startOpsServer(config.ops.listen, { db, metrics, checks, logger });
+      ops = server;
+      // Stopped last: health stays observable while the roles wind down.
+      stops.push(() => server.stop());
+    }
     // Start the consumers first, so an ingest that accepts mail always has a worker behind it in 'all' mode.
     if (roles.includes('worker')) {
       const worker = createWorker(config, { db, logger, secret, metrics });
@@ -61,12 +70,7 @@ export async function startEngine(config: Config, roles: Role[], logger: Logger)
       stops.unshift(() => ingest.stop());
       checks.ingest = ingest.ready;
     }
-    if (config.ops.listen !== 'off') {
-      const server = await startOpsServer(config.ops.listen, { db, metrics, checks, logger });
-      ops = server;
-      // Stopped last: health stays observable while the roles wind down.
-      stops.push(() => server.stop());
-    }
+    delete checks.starting;
   } catch (err) {
     for (const stop of stops) await stop().catch(() => undefined);
     await db.end();

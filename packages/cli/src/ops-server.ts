@@ -66,7 +66,8 @@ export async function startOpsServer(
     send(404, 'not found\n');
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    // Say which listener: the same process also opens the LMTP and web ports.
+    server.once('error', (err) => reject(new Error(`ops endpoint (CRGATE_OPS_LISTEN): ${err.message}`, { cause: err })));
     server.listen(listen.port, listen.host, () => resolve());
   });
   const address = server.address() as AddressInfo;
