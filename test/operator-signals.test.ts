@@ -19,14 +19,14 @@ describe('operator signals', () => {
     cleanups.length = 0;
   });
 
-  async function setup(): Promise<{ t: TestEnvironment; lmtpSink: Sink }> {
+  async function setup(): Promise<{ t: TestEnvironment; lmtpSink: Sink; smtpSink: Sink }> {
     const lmtpSink = await startSink('lmtp');
     const smtpSink = await startSink('smtp');
     const t = await createTestEnvironment({ CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${lmtpSink.port}`, CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${smtpSink.port}` });
     cleanups.push(() => lmtpSink.close(), () => smtpSink.close(), () => t.cleanup());
     const added = await runCli(['users', 'add', 'alice@example.test'], t.env);
     expect(added.code, added.stderr).toBe(0);
-    return { t, lmtpSink };
+    return { t, lmtpSink, smtpSink };
   }
 
   function track(engine: EngineProcess): EngineProcess {
@@ -67,5 +67,22 @@ describe('operator signals', () => {
     expect(String(failed?.msg)).toMatch(/CRGATE_OPS_LISTEN.*EADDRINUSE/);
     // Not a moment of LMTP, web or worker before the exit: mail accepted then would meet a dying process.
     expect(engine.logs.map((l) => l.event).filter((e) => e === 'ingest.listening' || e === 'web.listening' || e === 'worker.started')).toEqual([]);
+  });
+
+  it('counts a challenge the relay refuses with 5xx as suppressed by CHALLENGE_REJECTED, and logs challenge.suppressed', async () => {
+    const { t, smtpSink } = await setup();
+    smtpSink.reply = () => Object.assign(new Error('5.7.1 relaying denied'), { responseCode: 554 });
+    const engine = track(await startEngineReady(t.env));
+    const listening = await engine.waitForLog((l) => l.event === 'ops.listening', 'the ops endpoint');
+    const r = await pythonLmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test'], FIXTURE, { xforward: REMOTE_CLIENT });
+    expect(r.data?.[0]?.[1]).toBe(250);
+    const logged = await engine.waitForLog((l) => l.event === 'challenge.suppressed', 'the refused challenge logged');
+    expect(logged).toMatchObject({ level: 'warn', reason: 'CHALLENGE_REJECTED', code: 554 });
+    expect(logged.trace).toBeTruthy();
+    const text = await (await fetch(`http://127.0.0.1:${listening.port}/metrics`)).text();
+    expect(text).toMatch(/^crgate_challenges_total\{outcome="suppressed",reason="CHALLENGE_REJECTED"\} 1$/m);
+    // What `crgate stats` reads from PostgreSQL says the same.
+    const stats = await runCli(['stats', '--json'], t.env);
+    expect(JSON.parse(stats.stdout).challenges).toEqual({ suppressed: 1 });
   });
 });

@@ -42,6 +42,20 @@ export interface ChallengeJobDeps {
   locks: SendLocks;
 }
 
+/**
+ * A challenge that will not be sent and is already marked suppressed by `symbol` (the relay refused
+ * it, or it cannot be composed): BullMQ fails the job without retrying it, and the worker counts it
+ * as suppressed like the ones that return normally.
+ */
+export class ChallengeSuppressedError extends UnrecoverableError {
+  constructor(
+    message: string,
+    readonly symbol: string,
+  ) {
+    super(message);
+  }
+}
+
 /** What became of the challenge, and for a suppressed one the rule that stopped it. */
 export interface ChallengeJobResult {
   result: 'sent' | 'skipped' | 'suppressed';
@@ -119,7 +133,8 @@ async function sendLocked(challenge: Challenge, deps: ChallengeJobDeps): Promise
     if (!(err instanceof ChallengeTemplateError)) throw err;
     // Only an extreme address can push a checked template over the limit: hold, do not send a bad challenge.
     await suppressChallenge(db, challengeId, { symbol: 'CHALLENGE_TOO_LONG', weight: 0, detail: err.message });
-    throw new UnrecoverableError(err.message);
+    log.warn({ event: 'challenge.suppressed', reason: 'CHALLENGE_TOO_LONG', err: err.message }, 'challenge not sent: too long to compose');
+    throw new ChallengeSuppressedError(err.message, 'CHALLENGE_TOO_LONG');
   }
   const raw = await composeMail({
     from: composed.from,
@@ -144,7 +159,11 @@ async function sendLocked(challenge: Challenge, deps: ChallengeJobDeps): Promise
         weight: 0,
         detail: `the relay refused the challenge: ${result!.code} ${result!.message}`,
       });
-      throw new UnrecoverableError(`relay refused the challenge: ${result!.code} ${result!.message}`);
+      log.warn(
+        { event: 'challenge.suppressed', reason: 'CHALLENGE_REJECTED', code: result!.code, reply: result!.message },
+        'challenge not sent: the relay refused it',
+      );
+      throw new ChallengeSuppressedError(`relay refused the challenge: ${result!.code} ${result!.message}`, 'CHALLENGE_REJECTED');
     }
     throw new Error(`relay unavailable: ${result!.code} ${result!.message}`);
   }

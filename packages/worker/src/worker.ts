@@ -8,7 +8,7 @@ import type { Config, Logger } from '@crgate/core';
 import { connectRedis, expireHistory, expireOld, markDeliveryFailed, prepareMonthPartitions, Metrics, QUEUES, redisKeys, requeueStranded, SendLocks, suppressChallenge, type Db, type JobPayloads, type QueueName } from '@crgate/store';
 import { OutboxRelay } from './outbox-relay.js';
 import { ProducerQueues } from './producer-queues.js';
-import { sendChallenge } from './challenge-job.js';
+import { ChallengeSuppressedError, sendChallenge } from './challenge-job.js';
 import { deliverReleased } from './delivery-job.js';
 import { loadChallengeTemplates, type ChallengeTemplates } from './challenge-template.js';
 import { trainFromCopy, trainFromExpiredChallenges } from './learning-job.js';
@@ -102,6 +102,10 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
           logger: jobLog,
           now,
           locks,
+        }).catch((err: unknown) => {
+          // Refused by the relay, or impossible to compose: suppressed as surely as by a rate limit.
+          if (err instanceof ChallengeSuppressedError) metrics.challenges.inc({ outcome: 'suppressed', reason: err.symbol });
+          throw err;
         });
         if (outcome.result !== 'skipped') metrics.challenges.inc({ outcome: outcome.result, reason: outcome.reason ?? '' });
         return outcome.result;
@@ -151,6 +155,7 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
           weight: 0,
           detail: `the challenge could not be sent: ${err.message}`,
         });
+        metrics.challenges.inc({ outcome: 'suppressed', reason: 'CHALLENGE_UNDELIVERABLE' });
       } else if (job.name === 'message.deliver') {
         await markDeliveryFailed(deps.db, (job.data as JobPayloads['message.deliver']).recipientId, `gave up: ${err.message}`);
       }
