@@ -85,4 +85,19 @@ describe('operator signals', () => {
     const stats = await runCli(['stats', '--json'], t.env);
     expect(JSON.parse(stats.stdout).challenges).toEqual({ suppressed: 1 });
   });
+
+  it('is not ready (postgres: read-only) while PostgreSQL only takes reads, as the ingest then answers 451 to held mail', async () => {
+    const { t } = await setup();
+    const engine = track(await startEngineReady(t.env, ['--role', 'ingest']));
+    const ops = `http://127.0.0.1:${(await engine.waitForLog((l) => l.event === 'ops.listening', 'the ops endpoint')).port}`;
+    expect((await fetch(`${ops}/readyz`)).status).toBe(200);
+    // What a failover to a standby looks like to the pool: every new connection refuses writes.
+    await t.db.query(`ALTER DATABASE "${t.name}" SET default_transaction_read_only = on`);
+    await t.db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [t.name]);
+    const r = await pythonLmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test'], FIXTURE, { xforward: REMOTE_CLIENT });
+    expect(r.data?.[0]?.[1]).toBe(451);
+    const res = await fetch(`${ops}/readyz`);
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { checks: Record<string, string> }).checks.postgres).toBe('read-only');
+  });
 });

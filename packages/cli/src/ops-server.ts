@@ -1,6 +1,7 @@
 /**
  * The operations endpoint of one crgate process: /metrics (Prometheus), /healthz (the process is up)
- * and /readyz (it can do its work: PostgreSQL answers, and each role it runs says it is ready).
+ * and /readyz (it can do its work: PostgreSQL answers and takes writes, and each role it runs says it
+ * is ready).
  * Separate from the web site, so a process running only the ingest or the worker has one too, and so
  * it can listen on a private address.
  */
@@ -43,9 +44,11 @@ export async function startOpsServer(
     }
     if (path === '/readyz') {
       const checks: Record<string, ReadinessCheck> = {
+        // Answering is not enough: every role writes, and a read-only server (a standby after a
+        // failover, default_transaction_read_only) makes the ingest answer 451 to every held message.
         postgres: async () => {
-          await deps.db.query('SELECT 1');
-          return null;
+          const { rows } = await deps.db.query<{ ro: string }>(`SELECT current_setting('transaction_read_only') AS ro`);
+          return rows[0]?.ro === 'on' ? 'read-only' : null;
         },
         ...deps.checks,
       };
