@@ -113,10 +113,10 @@ describe('observability', () => {
     expect(await res.json()).toEqual({ status: 'ok' });
   });
 
-  it('is ready when PostgreSQL, the ingest and the worker are', async () => {
+  it('is ready when PostgreSQL, the ingest, the worker and the web site are', async () => {
     const res = await fetch(`${ops}/readyz`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: 'ready', checks: { postgres: 'ok', worker: 'ok', ingest: 'ok' } });
+    expect(await res.json()).toEqual({ status: 'ready', checks: { postgres: 'ok', worker: 'ok', web: 'ok', ingest: 'ok' } });
   });
 
   it('is not ready while PostgreSQL is away, and ready again after', async () => {

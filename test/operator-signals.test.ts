@@ -100,4 +100,24 @@ describe('operator signals', () => {
     expect(res.status).toBe(503);
     expect(((await res.json()) as { checks: Record<string, string> }).checks.postgres).toBe('read-only');
   });
+
+  it('says the web role is not ready (web: stopping) from SIGTERM on, while a request in flight holds the stop', async () => {
+    const { t } = await setup();
+    const engine = track(await startEngineReady(t.env, ['--role', 'web']));
+    const ops = `http://127.0.0.1:${(await engine.waitForLog((l) => l.event === 'ops.listening', 'the ops endpoint')).port}`;
+    expect(((await (await fetch(`${ops}/readyz`)).json()) as { checks: Record<string, string> }).checks.web).toBe('ok');
+    // A client still sending its form: the site finishes it before it stops (up to requestTimeout).
+    const slow = net.connect(t.webPort, '127.0.0.1');
+    cleanups.push(async () => slow.destroy());
+    await new Promise((resolve) => slow.once('connect', resolve));
+    slow.write('POST /signin/link HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\naddress=');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    engine.child.kill('SIGTERM');
+    await engine.waitForLog((l) => l.event === 'engine.stopping', 'the stop');
+    const res = await fetch(`${ops}/readyz`);
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { checks: Record<string, string> }).checks.web).toBe('stopping');
+    slow.destroy();
+    expect((await engine.exited).code).toBe(0);
+  });
 });

@@ -63,6 +63,7 @@ export async function startEngine(config: Config, roles: Role[], logger: Logger)
       const web = createWeb(config, { db, logger, sessionSecret: deriveWebSecret(secret), metrics });
       await web.start();
       stops.unshift(() => web.stop());
+      checks.web = web.ready;
     }
     if (roles.includes('ingest')) {
       const ingest = createIngest(config, { db, logger, secret, metrics });

@@ -38,6 +38,8 @@ export interface WebRole {
   app: express.Express;
   start(): Promise<AddressInfo>;
   stop(): Promise<void>;
+  /** null while the site takes requests; 'stopping' from the stop on, while requests in flight finish. */
+  ready(): Promise<string | null>;
 }
 
 /** A path with every segment that could be a secret (a long run of token characters) replaced by `…`. */
@@ -136,6 +138,7 @@ export function createWeb(config: Config, deps: WebDeps): WebRole {
   });
 
   let server: Server | undefined;
+  let stopping = false;
   return {
     app,
     start: async () => {
@@ -156,8 +159,12 @@ export function createWeb(config: Config, deps: WebDeps): WebRole {
         });
       });
     },
+    ready: async () => (stopping ? 'stopping' : server?.listening ? null : 'not listening'),
     stop: () =>
       new Promise<void>((resolve) => {
+        // Said at once: a request still in flight (up to requestTimeout) holds the close, and a load
+        // balancer asking /readyz meanwhile must stop sending clients to a port that no longer accepts.
+        stopping = true;
         if (!server) return resolve();
         server.close(() => resolve());
         server.closeIdleConnections();
