@@ -93,6 +93,14 @@ describe('crgate command', { timeout: 180_000 }, () => {
     expect(r.stderr).not.toContain('s3cret');
   });
 
+  it('names PostgreSQL and DATABASE_URL, password hidden, when start cannot reach it', async () => {
+    const port = await freePort();
+    const r = await runCli(['start', '--role', 'web'], { ...t.env, CRGATE_OPS_LISTEN: 'off', DATABASE_URL: `postgres://crgate:s3cret@127.0.0.1:${port}/crgate` });
+    expect(r.code).toBe(1);
+    expect(r.stdout + r.stderr).toContain(`cannot start: cannot use PostgreSQL at postgres://crgate:***@127.0.0.1:${port}/crgate (DATABASE_URL): `);
+    expect(r.stdout + r.stderr).not.toContain('s3cret');
+  });
+
   it('keeps the Postfix recipient map when crgate cannot list the users, or lists none', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'crgate-map-'));
     const map = join(dir, 'crgate-recipients');

@@ -6,6 +6,7 @@
 import type { Config, Logger } from '@crgate/core';
 import { Metrics, openDatabase, outboxDepth, resolveSecret, type Db } from '@crgate/store';
 import { startOpsServer, type OpsServer, type ReadinessCheck } from './ops-server.js';
+import { redactUrl } from './cli-helpers.js';
 import { createIngest } from '@crgate/ingest';
 import { createWorker } from '@crgate/worker';
 import { createWeb, deriveWebSecret } from '@crgate/web';
@@ -31,7 +32,10 @@ export interface Engine {
 }
 
 export async function startEngine(config: Config, roles: Role[], logger: Logger): Promise<Engine> {
-  const db = await openDatabase(config.databaseUrl, logger, { max: 20 });
+  // pg's own "connect ECONNREFUSED 127.0.0.1:5432" names neither PostgreSQL nor the setting to check.
+  const db = await openDatabase(config.databaseUrl, logger, { max: 20 }).catch((err: unknown) => {
+    throw new Error(`cannot use PostgreSQL at ${redactUrl(config.databaseUrl)} (DATABASE_URL): ${(err as Error).message}`, { cause: err });
+  });
   // Only the ingest (creates challenges) and the worker (sends them) hold the token secret; the web role
   // gets a key derived from it, which can sign its sessions but cannot build a challenge link.
   const secret = await resolveSecret(db, config.secret, logger);
