@@ -113,6 +113,15 @@ describe('observability', () => {
     expect(await res.json()).toEqual({ status: 'ok' });
   });
 
+  it('answers a HEAD probe of /healthz and /readyz as it answers GET, without a body', async () => {
+    for (const path of ['/healthz', '/readyz']) {
+      const res = await fetch(`${ops}${path}`, { method: 'HEAD' });
+      expect(res.status, path).toBe(200);
+      expect(await res.text()).toBe('');
+    }
+    expect((await fetch(`${ops}/healthz`, { method: 'POST' })).status).toBe(405);
+  });
+
   it('is ready when PostgreSQL, the ingest, the worker and the web site are', async () => {
     const res = await fetch(`${ops}/readyz`);
     expect(res.status).toBe(200);

@@ -33,7 +33,8 @@ export async function startOpsServer(
       res.end(body);
     };
     const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET') return send(405, 'GET only\n');
+    // HEAD too: some load balancers and uptime checkers probe with it (Node leaves out the body).
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'GET or HEAD only\n');
     if (path === '/healthz') return send(200, '{"status":"ok"}\n', 'application/json');
     if (path === '/metrics') {
       deps.metrics.render().then(
