@@ -8,13 +8,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SMTPServer } from 'smtp-server';
 import { createServer, type AddressInfo, type Server } from 'node:net';
-import { silentLogger } from '@crgate/core';
 import { deliver } from '@crgate/ingest';
-import { addUser, connectRedis, redisKeys, resolveSecret, SendLocks, type RedisClient } from '@crgate/store';
-import { loadChallengeTemplates, sendChallenge, type ChallengeJobDeps } from '@crgate/worker';
+import { addUser } from '@crgate/store';
+import { sendChallenge, type ChallengeJobDeps } from '@crgate/worker';
 import { createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
 import { lmtpSend } from './helpers/lmtp-client.js';
+import { challengeJobDeps } from './helpers/worker-deps.js';
 
 /** An SMTP relay that keeps every message and answers the end of its data after `delayMs`. */
 async function slowRelay(delayMs: number): Promise<{ port: number; received: Buffer[]; close(): Promise<void> }> {
@@ -83,7 +83,6 @@ async function tarpit(stage: 'hello' | 'data-end'): Promise<{ port: number; clos
 describe('relay timeouts', () => {
   let t: MailTestEnvironment;
   let ingest: Awaited<ReturnType<typeof startInProcess>>;
-  let redis: RedisClient;
   let deps: ChallengeJobDeps;
 
   async function challenged(sender: string): Promise<string> {
@@ -98,24 +97,12 @@ describe('relay timeouts', () => {
     t = await createMailTestEnvironment({ CRGATE_POLICY_CHALLENGE_REQUIRES_AUTH: 'false' });
     ingest = await startInProcess(t.env, ['ingest']);
     await addUser(ingest.db, 'alice@example.test');
-    const config = ingest.config;
-    redis = connectRedis(config, { maxRetriesPerRequest: 2 });
-    deps = {
-      config,
-      db: ingest.db,
-      redis,
-      keys: redisKeys(config.redisPrefix),
-      secret: await resolveSecret(ingest.db, config.secret, silentLogger),
-      templates: await loadChallengeTemplates(config),
-      logger: silentLogger,
-      now: () => new Date(),
-      locks: new SendLocks(config.databaseUrl),
-    };
+    deps = await challengeJobDeps(ingest);
   });
 
   afterAll(async () => {
     await deps?.locks.close();
-    redis?.disconnect();
+    deps?.redis.disconnect();
     await ingest?.stop();
     await t?.cleanup();
   });

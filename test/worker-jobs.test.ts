@@ -6,17 +6,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '@crgate/core';
-import { addUser, applyQuarantineAction, connectRedis, findChallengeByToken, findUserByAddress, listQuarantine, redisKeys, resolveSecret, SendLocks, type RedisClient } from '@crgate/store';
-import { deliverReleased, loadChallengeTemplates, sendChallenge, trainFromCopy, type ChallengeJobDeps } from '@crgate/worker';
+import { addUser, applyQuarantineAction, findChallengeByToken, findUserByAddress, listQuarantine, SendLocks } from '@crgate/store';
+import { deliverReleased, sendChallenge, trainFromCopy, type ChallengeJobDeps } from '@crgate/worker';
 import { createMailTestEnvironment, freePort, type MailTestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
 import { lmtpSend } from './helpers/lmtp-client.js';
+import { challengeJobDeps } from './helpers/worker-deps.js';
 import { waitFor } from './helpers/sinks.js';
 
 describe('worker jobs', () => {
   let t: MailTestEnvironment;
   let ingest: Awaited<ReturnType<typeof startInProcess>>;
-  let redis: RedisClient;
   let deps: ChallengeJobDeps;
   /** Another worker process's locks: the second worker of a job taken over. */
   let otherLocks: SendLocks;
@@ -35,26 +35,14 @@ describe('worker jobs', () => {
     t = await createMailTestEnvironment({ CRGATE_POLICY_CHALLENGE_REQUIRES_AUTH: 'false' });
     ingest = await startInProcess(t.env, ['ingest']);
     await addUser(ingest.db, 'alice@example.test');
-    const config = ingest.config;
-    redis = connectRedis(config, { maxRetriesPerRequest: 2 });
-    deps = {
-      config,
-      db: ingest.db,
-      redis,
-      keys: redisKeys(config.redisPrefix),
-      secret: await resolveSecret(ingest.db, config.secret, silentLogger),
-      templates: await loadChallengeTemplates(config),
-      logger: silentLogger,
-      now: () => new Date(),
-      locks: new SendLocks(config.databaseUrl),
-    };
-    otherLocks = new SendLocks(config.databaseUrl);
+    deps = await challengeJobDeps(ingest);
+    otherLocks = new SendLocks(ingest.config.databaseUrl);
   });
 
   afterAll(async () => {
     await deps?.locks.close();
     await otherLocks?.close();
-    redis?.disconnect();
+    deps?.redis.disconnect();
     await ingest?.stop();
     await t?.cleanup();
   });
