@@ -75,6 +75,17 @@ describe('mail sources', () => {
     expect((await read([maildir])).files).toEqual([join(maildir, 'cur', '1700000000.M1P1.host:2,S')]);
   });
 
+  it('reads a file whose name is not UTF-8, in a folder whose name is not UTF-8 either', async () => {
+    // An old archive's "Entwürfe/réponse.eml" written by a Latin-1 system: the names are bytes.
+    const folder = join(dir, 'latin1');
+    const drafts = Buffer.concat([Buffer.from(`${folder}/Entw`), Buffer.from([0xfc]), Buffer.from('rfe')]);
+    mkdirSync(drafts, { recursive: true });
+    writeFileSync(Buffer.concat([drafts, Buffer.from('/r'), Buffer.from([0xe9]), Buffer.from('ponse.eml')]), note(1));
+    writeFileSync(join(folder, 'plain.eml'), note(2));
+    const { files } = await read([folder]);
+    expect(files).toEqual([join(folder, 'Entw\ufffdrfe', 'r\ufffdponse.eml'), join(folder, 'plain.eml')]);
+  });
+
   it('refuses a path that holds no mail at all', async () => {
     const empty = join(dir, 'nothing');
     mkdirSync(empty);

@@ -3,6 +3,7 @@
  * folders (cur/ and new/) and mbox files (split on their "From " lines). Used by `crgate replay` and
  * the training and import commands. Files are yielded in a stable order.
  */
+import type { Dirent } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve as resolvePath, isAbsolute } from 'node:path';
 import { recordedClient } from './authenticate.js';
@@ -68,7 +69,7 @@ function looksLikeMail(data: Buffer): boolean {
 /** Reports a file that is left out, and why (the commands print it on stderr). */
 export type SkipReporter = (file: string, why: string) => void;
 
-async function* fromFile(path: string, shown: string, skipped: SkipReporter): AsyncGenerator<SourceMessage> {
+async function* fromFile(path: string | Buffer, shown: string, skipped: SkipReporter): AsyncGenerator<SourceMessage> {
   let data: Buffer;
   try {
     data = await readFile(path);
@@ -93,12 +94,24 @@ async function* fromFile(path: string, shown: string, skipped: SkipReporter): As
 /** Names of files in mail folders that are the folder's own bookkeeping, not messages. */
 const NOT_MAIL = /^(?:\.|dovecot|maildirfolder$|courierimap|subscriptions$)|\.msf$/i;
 
-async function* fromDirectory(path: string, shown: string, skipped: SkipReporter): AsyncGenerator<SourceMessage> {
-  const entries = (await readdir(path, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
-  const names = new Set(entries.map((e) => e.name));
+/**
+ * A folder's entries in name order. Names are read as bytes: a file whose name is not UTF-8 (an old
+ * archive's "Entw\xfcrfe" in Latin-1) must still be opened by its own name, not by a decoded one with
+ * U+FFFD in it, which names no file. `path` is the folder's own name in bytes, for the same reason.
+ */
+async function entriesOf(path: Buffer): Promise<Array<{ name: string; path: Buffer; entry: Dirent<Buffer> }>> {
+  const dirents = await readdir(path, { withFileTypes: true, encoding: 'buffer' });
+  const entries = dirents.map((entry) => ({ name: entry.name.toString(), path: Buffer.concat([path, SLASH, entry.name]), entry }));
+  return entries.sort((a, b) => a.name.localeCompare(b.name) || Buffer.compare(a.entry.name, b.entry.name));
+}
+
+const SLASH = Buffer.from('/');
+
+async function* fromDirectory(path: Buffer, shown: string, skipped: SkipReporter): AsyncGenerator<SourceMessage> {
+  const names = new Set((await entriesOf(path)).map((e) => e.name));
   // A Maildir has cur/ and new/ (tmp/ holds nothing finished); either may be missing in a copy.
   if (names.has('cur') || names.has('new')) {
-    for (const sub of ['new', 'cur'].filter((d) => names.has(d))) yield* filesIn(join(path, sub), join(shown, sub), skipped, false);
+    for (const sub of ['new', 'cur'].filter((d) => names.has(d))) yield* filesIn(Buffer.concat([path, SLASH, Buffer.from(sub)]), join(shown, sub), skipped, false);
     return;
   }
   yield* filesIn(path, shown, skipped, true);
@@ -109,20 +122,18 @@ async function* fromDirectory(path: string, shown: string, skipped: SkipReporter
  * link points to are read (links to folders are not followed, so no loop can form); sub-folders too
  * when `recurse`.
  */
-async function* filesIn(path: string, shown: string, skipped: SkipReporter, recurse: boolean): AsyncGenerator<SourceMessage> {
-  const entries = (await readdir(path, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
-  for (const e of entries) {
-    if (NOT_MAIL.test(e.name)) continue;
-    const full = join(path, e.name);
+async function* filesIn(path: Buffer, shown: string, skipped: SkipReporter, recurse: boolean): AsyncGenerator<SourceMessage> {
+  for (const { name, path: full, entry: e } of await entriesOf(path)) {
+    if (NOT_MAIL.test(name)) continue;
     if (e.isDirectory()) {
-      if (recurse) yield* fromDirectory(full, join(shown, e.name), skipped);
+      if (recurse) yield* fromDirectory(full, join(shown, name), skipped);
     } else if (e.isFile()) {
-      yield* fromFile(full, join(shown, e.name), skipped);
+      yield* fromFile(full, join(shown, name), skipped);
     } else if (e.isSymbolicLink()) {
       const target = await stat(full).catch(() => undefined);
-      if (!target) skipped(join(shown, e.name), 'a link to nothing');
-      else if (target.isFile()) yield* fromFile(full, join(shown, e.name), skipped);
-      else skipped(join(shown, e.name), 'a link to a folder (not followed)');
+      if (!target) skipped(join(shown, name), 'a link to nothing');
+      else if (target.isFile()) yield* fromFile(full, join(shown, name), skipped);
+      else skipped(join(shown, name), 'a link to a folder (not followed)');
     }
   }
 }
@@ -142,7 +153,7 @@ export async function* readMailSources(paths: string[], skipped: SkipReporter = 
       throw new MailSourceError(`cannot read ${p}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
     let found = 0;
-    for await (const m of info.isDirectory() ? fromDirectory(abs, shown, skipped) : fromFile(abs, shown, skipped)) {
+    for await (const m of info.isDirectory() ? fromDirectory(Buffer.from(abs), shown, skipped) : fromFile(abs, shown, skipped)) {
       found++;
       yield m;
     }
