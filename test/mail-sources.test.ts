@@ -86,6 +86,30 @@ describe('mail sources', () => {
     expect(files).toEqual([join(folder, 'Entw\ufffdrfe', 'r\ufffdponse.eml'), join(folder, 'plain.eml')]);
   });
 
+  it('trains a message of an mbox once, whether the mbox holds only it or has grown since', async () => {
+    // As Python's mailbox.mbox and mutt write an mbox: a "From " line, the message, a blank line.
+    const entry = (n: number) => `From MAILER-DAEMON Thu Dec  3 18:04:48 2026\n${note(n).replace(/\r\n/g, '\n')}\n`;
+    const spam = join(dir, 'Spam');
+    const store = new MemoryTokenStore();
+    writeFileSync(spam, entry(1));
+    await trainFolders(store, 0, [{ label: 'spam', paths: [spam] }]);
+    writeFileSync(spam, entry(1) + entry(2));
+    await trainFolders(store, 0, [{ label: 'spam', paths: [spam] }]);
+    expect(await store.totals([0])).toMatchObject({ nspam: 2 });
+  });
+
+  it('reads a message from an mbox as the same bytes as its copy in a Maildir', async () => {
+    const maildir = join(dir, 'Maildir-copy');
+    mkdirSync(join(maildir, 'cur'), { recursive: true });
+    const message = `${note(1).replace(/\r\n/g, '\n')}\n>From the archive:\n`;
+    writeFileSync(join(maildir, 'cur', '1700000000.M1P1.host:2,S'), message);
+    const mbox = join(dir, 'Archive.mbox');
+    writeFileSync(mbox, `From bob@remote.test Fri Jul  8 12:08:34 2011\n${message.replace(/^(>*From )/gm, '>$1')}\nFrom carol@remote.test Sat Jul  9 08:00:00 2011\n${note(2)}\n`);
+    const raws: string[] = [];
+    for await (const m of readMailSources([maildir, mbox])) raws.push(m.raw.toString('latin1'));
+    expect(raws[1]).toBe(raws[0]);
+  });
+
   it('refuses a path that holds no mail at all', async () => {
     const empty = join(dir, 'nothing');
     mkdirSync(empty);

@@ -50,8 +50,13 @@ export function splitMbox(data: Buffer): Buffer[] {
   for (let i = 0; i < starts.length; i++) {
     const from = text.indexOf('\n', starts[i]!) + 1;
     const to = i + 1 < starts.length ? starts[i + 1]! : data.length;
+    // The blank line an mbox writer puts after each message belongs to the mbox, not to the message
+    // (Python's mailbox and mutt leave it out too): with it, the same message read from an mbox and
+    // from a Maildir, or from an mbox before and after it grew, would differ by a byte and be trained
+    // twice under two keys.
+    const end = /\n\r?\n$/.test(text.slice(Math.max(from, to - 3), to)) ? text.lastIndexOf('\n', to - 2) + 1 : to;
     // mboxrd escapes body lines that begin with "From " as ">From "; undo one level.
-    out.push(Buffer.from(text.slice(from, to).replace(/^>(>*From )/gm, '$1'), 'latin1'));
+    out.push(Buffer.from(text.slice(from, Math.max(from, end)).replace(/^>(>*From )/gm, '$1'), 'latin1'));
   }
   return out;
 }
@@ -81,13 +86,15 @@ async function* fromFile(path: string | Buffer, shown: string, skipped: SkipRepo
     return;
   }
   // One leading "From " line on a single message is common (SpamAssassin corpus); an mbox has several.
+  // Either way the message is read as an mbox message (without its "From " line, its ">From " lines
+  // unquoted), so that an mbox of one message yields the same bytes as when it has grown to two.
   const head = data.toString('latin1', 0, 4096);
-  const parts = head.startsWith('From ', leadingBlankLines(head)) ? splitMbox(data) : [];
+  const parts = head.startsWith('From ', leadingBlankLines(head)) ? splitMbox(data) : [data];
   if (parts.length > 1) {
     let n = 0;
     for (const raw of parts) yield { file: `${shown}:${++n}`, raw };
   } else {
-    yield { file: shown, raw: data };
+    yield { file: shown, raw: parts[0]! };
   }
 }
 
