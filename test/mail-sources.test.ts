@@ -4,7 +4,7 @@
  * path with no mail at all, or a file that cannot be read, is an error rather than a run over nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryTokenStore } from '@crgate/classifier';
@@ -108,6 +108,29 @@ describe('mail sources', () => {
     const raws: string[] = [];
     for await (const m of readMailSources([maildir, mbox])) raws.push(m.raw.toString('latin1'));
     expect(raws[1]).toBe(raws[0]);
+  });
+
+  it('reads an mbox larger than the longest string V8 makes (512 MiB) message by message', async () => {
+    // Years of mail in one mbox: 520 MiB of 64 KiB messages, written as an mbox writer does.
+    const mbox = join(dir, 'Archive-2009-2025.mbox');
+    const body = `${'lorem ipsum dolor sit amet '.repeat(2400)}\n`;
+    const block = Buffer.from(
+      Array.from({ length: 16 }, (_, i) => `From bob@remote.test Fri Jul  8 12:08:34 2011\nSubject: part ${i}\n\n${body}\n`).join(''),
+    );
+    const blocks = Math.ceil((520 * 2 ** 20) / block.length);
+    const fd = openSync(mbox, 'w');
+    for (let i = 0; i < blocks; i++) writeSync(fd, block);
+    closeSync(fd);
+    let count = 0;
+    let last = '';
+    for await (const m of readMailSources([mbox])) {
+      count++;
+      last = m.file;
+      if (m.raw.length !== `Subject: part ${(count - 1) % 16}\n\n${body}`.length) throw new Error(`${m.file} has ${m.raw.length} bytes`);
+    }
+    rmSync(mbox);
+    expect(count).toBe(blocks * 16);
+    expect(last).toBe(`${mbox}:${blocks * 16}`);
   });
 
   it('refuses a path that holds no mail at all', async () => {

@@ -4,7 +4,8 @@
  * the training and import commands. Files are yielded in a stable order.
  */
 import type { Dirent } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve as resolvePath, isAbsolute } from 'node:path';
 import { recordedClient } from './authenticate.js';
 
@@ -34,31 +35,107 @@ function leadingBlankLines(text: string): number {
   return m ? m[0].length : 0;
 }
 
+const LF = 0x0a;
+const CR = 0x0d;
+const FROM_ = Buffer.from('From ');
+
+function isBlankLine(line: Buffer): boolean {
+  return (line.length === 1 && line[0] === LF) || (line.length === 2 && line[0] === CR && line[1] === LF);
+}
+
+/**
+ * Splits an mbox, fed line by line, into messages at separator lines that start the file (after blank
+ * lines) or follow a blank line. A message is what lies between its "From " line and the blank line
+ * the mbox writer put after it: that line belongs to the mbox, not to the message (Python's mailbox
+ * and mutt leave it out too), so the same message read from an mbox, from the same mbox once it has
+ * grown, or from a Maildir is the same bytes and trains under one key. mboxrd escapes body lines that
+ * begin with "From " as ">From "; one level is undone.
+ */
+class MboxSplitter {
+  private lines: Buffer[] = [];
+  private started = false;
+  private afterBlank = false;
+
+  /** Takes one line with its line end; returns the message it ends when it is the next separator. */
+  line(line: Buffer): Buffer | undefined {
+    if (!this.started) {
+      // Blank lines some files start with (archives, hand-made files), then the first "From " line.
+      if (/^[ \t]*\r?\n$/.test(line.toString('latin1'))) return undefined;
+      this.started = true;
+      return undefined;
+    }
+    if (
+      this.afterBlank &&
+      line[line.length - 1] === LF &&
+      line.subarray(0, FROM_.length).equals(FROM_) &&
+      SEPARATOR.test(line.toString('latin1'))
+    ) {
+      this.afterBlank = false;
+      return this.take();
+    }
+    this.afterBlank = isBlankLine(line);
+    let quotes = 0;
+    while (line[quotes] === 0x3e) quotes++;
+    this.lines.push(quotes > 0 && line.subarray(quotes, quotes + FROM_.length).equals(FROM_) ? line.subarray(1) : line);
+    return undefined;
+  }
+
+  /** The last message, at the end of the file. */
+  end(): Buffer | undefined {
+    return this.started ? this.take() : undefined;
+  }
+
+  private take(): Buffer {
+    const lines = this.lines;
+    this.lines = [];
+    if (lines.length > 1 && isBlankLine(lines[lines.length - 1]!)) lines.pop();
+    return Buffer.concat(lines);
+  }
+}
+
 /** Splits an mbox into messages at separator lines that start the file or follow a blank line. */
 export function splitMbox(data: Buffer): Buffer[] {
-  const text = data.toString('latin1');
-  const starts: number[] = [];
-  const first = leadingBlankLines(text);
-  const re = /(^|\n)From [^\n]*\n/g;
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    const at = m.index + m[1]!.length;
-    const line = text.slice(at, text.indexOf('\n', at));
-    const before = text.slice(Math.max(0, at - 3), at).replace(/\r/g, '');
-    if (at === first ? line.startsWith('From ') : before.endsWith('\n\n') && SEPARATOR.test(line)) starts.push(at);
-  }
   const out: Buffer[] = [];
-  for (let i = 0; i < starts.length; i++) {
-    const from = text.indexOf('\n', starts[i]!) + 1;
-    const to = i + 1 < starts.length ? starts[i + 1]! : data.length;
-    // The blank line an mbox writer puts after each message belongs to the mbox, not to the message
-    // (Python's mailbox and mutt leave it out too): with it, the same message read from an mbox and
-    // from a Maildir, or from an mbox before and after it grew, would differ by a byte and be trained
-    // twice under two keys.
-    const end = /\n\r?\n$/.test(text.slice(Math.max(from, to - 3), to)) ? text.lastIndexOf('\n', to - 2) + 1 : to;
-    // mboxrd escapes body lines that begin with "From " as ">From "; undo one level.
-    out.push(Buffer.from(text.slice(from, Math.max(from, end)).replace(/^>(>*From )/gm, '$1'), 'latin1'));
+  const splitter = new MboxSplitter();
+  let start = 0;
+  for (let nl = data.indexOf(LF, start); start < data.length; nl = data.indexOf(LF, start)) {
+    const stop = nl === -1 ? data.length : nl + 1;
+    const message = splitter.line(data.subarray(start, stop));
+    if (message) out.push(message);
+    start = stop;
   }
+  const last = splitter.end();
+  if (last) out.push(last);
   return out;
+}
+
+/**
+ * The messages of an mbox file, read a megabyte at a time: an mbox of years of mail is larger than
+ * memory allows, or than the longest string V8 makes (512 MiB), so it is never read whole.
+ */
+async function* streamMbox(path: string | Buffer): AsyncGenerator<Buffer> {
+  const splitter = new MboxSplitter();
+  let pending: Buffer[] = [];
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    const done: Buffer[] = [];
+    let start = 0;
+    for (let nl = chunk.indexOf(LF); nl !== -1; nl = chunk.indexOf(LF, start)) {
+      const piece = chunk.subarray(start, nl + 1);
+      const line = pending.length ? Buffer.concat([...pending, piece]) : piece;
+      pending = [];
+      const message = splitter.line(line);
+      if (message) done.push(message);
+      start = nl + 1;
+    }
+    if (start < chunk.length) pending.push(chunk.subarray(start));
+    yield* done;
+  }
+  if (pending.length) {
+    const message = splitter.line(Buffer.concat(pending));
+    if (message) yield message;
+  }
+  const last = splitter.end();
+  if (last) yield last;
 }
 
 /**
@@ -75,27 +152,61 @@ function looksLikeMail(data: Buffer): boolean {
 export type SkipReporter = (file: string, why: string) => void;
 
 async function* fromFile(path: string | Buffer, shown: string, skipped: SkipReporter): AsyncGenerator<SourceMessage> {
-  let data: Buffer;
+  const cannotRead = (err: unknown) => new MailSourceError(`cannot read ${shown}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  let head: Buffer;
   try {
-    data = await readFile(path);
+    const file = await open(path);
+    try {
+      const { buffer, bytesRead } = await file.read(Buffer.alloc(4096), 0, 4096, 0);
+      head = buffer.subarray(0, bytesRead);
+    } finally {
+      await file.close();
+    }
   } catch (err) {
-    throw new MailSourceError(`cannot read ${shown}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw cannotRead(err);
   }
-  if (!looksLikeMail(data)) {
-    skipped(shown, data.length === 0 ? 'empty file' : 'not a mail message (no header at its start)');
+  if (!looksLikeMail(head)) {
+    skipped(shown, head.length === 0 ? 'empty file' : 'not a mail message (no header at its start)');
+    return;
+  }
+  const text = head.toString('latin1');
+  if (!text.startsWith('From ', leadingBlankLines(text))) {
+    try {
+      yield { file: shown, raw: await readFile(path) };
+    } catch (err) {
+      throw cannotRead(err);
+    }
     return;
   }
   // One leading "From " line on a single message is common (SpamAssassin corpus); an mbox has several.
   // Either way the message is read as an mbox message (without its "From " line, its ">From " lines
-  // unquoted), so that an mbox of one message yields the same bytes as when it has grown to two.
-  const head = data.toString('latin1', 0, 4096);
-  const parts = head.startsWith('From ', leadingBlankLines(head)) ? splitMbox(data) : [data];
-  if (parts.length > 1) {
-    let n = 0;
-    for (const raw of parts) yield { file: `${shown}:${++n}`, raw };
-  } else {
-    yield { file: shown, raw: parts[0]! };
+  // unquoted), so that an mbox of one message yields the same bytes as when it has grown to two. The
+  // first is held until a second shows whether it is named `file` or `file:1`.
+  let first: Buffer | undefined;
+  let n = 0;
+  const messages = streamMbox(path);
+  try {
+    for (;;) {
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await messages.next();
+      } catch (err) {
+        throw cannotRead(err);
+      }
+      if (next.done) break;
+      if (++n === 1) {
+        first = next.value;
+        continue;
+      }
+      if (first) yield { file: `${shown}:1`, raw: first };
+      first = undefined;
+      yield { file: `${shown}:${n}`, raw: next.value };
+    }
+  } finally {
+    // A reader that stops early (a failed training) closes the file now, not when it is collected.
+    await messages.return(undefined);
   }
+  if (first) yield { file: shown, raw: first };
 }
 
 /** Names of files in mail folders that are the folder's own bookkeeping, not messages. */
