@@ -5,13 +5,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryTokenStore } from '@crgate/classifier';
 import { MailSourceError, readMailSources, splitMbox } from '@crgate/ingest';
 import { trainFolders } from '../packages/cli/src/train.js';
 import { createTestEnvironment, type TestEnvironment } from './helpers/environment.js';
-import { runCli } from './helpers/engine-process.js';
+import { CLI, runCli } from './helpers/engine-process.js';
 
 const note = (n: number) => `From: bob${n}@remote.test\r\nTo: alice@example.test\r\nSubject: note ${n}\r\n\r\nHello ${n}.\r\n`;
 
@@ -187,5 +188,55 @@ describe('crgate replay over odd files', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`crgate: no mail found in ${empty}`);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+/** What a terminal shows for what was written to it: carriage returns overwrite, ESC [K erases to the end of the line. */
+function screen(output: string): string[] {
+  const lines: string[] = [''];
+  let col = 0;
+  for (const part of output.split(/(\x1b\[K|\r|\n)/)) {
+    if (part === '\r') col = 0;
+    else if (part === '\n') {
+      lines.push('');
+      col = 0;
+    } else if (part === '\x1b[K') lines[lines.length - 1] = lines[lines.length - 1]!.slice(0, col);
+    else if (part) {
+      const line = lines[lines.length - 1]!;
+      lines[lines.length - 1] = line.slice(0, col) + part + line.slice(col + part.length);
+      col += part.length;
+    }
+  }
+  return lines.filter((l) => l !== '');
+}
+
+describe('crgate train on a terminal', () => {
+  let t: TestEnvironment;
+  let dir: string;
+
+  beforeAll(async () => {
+    t = await createTestEnvironment();
+    dir = mkdtempSync(join(tmpdir(), 'crgate-train-tty-'));
+  });
+
+  afterAll(async () => {
+    await t?.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('shows the progress bar and each skipped file on lines of their own, with nothing left of a longer bar', async () => {
+    mkdirSync(join(dir, 'ham'));
+    mkdirSync(join(dir, 'spam'));
+    for (let i = 1; i <= 12; i++) writeFileSync(join(dir, 'ham', `${String(i).padStart(2, '0')}.eml`), note(i));
+    writeFileSync(join(dir, 'ham', '05-empty.eml'), '');
+    writeFileSync(join(dir, 'spam', '1.eml'), note(100));
+    // util-linux script(1) runs the command on a pseudo-terminal, as an operator's shell does.
+    const command = [process.execPath, CLI, 'train', '--ham', join(dir, 'ham'), '--spam', join(dir, 'spam')].map((a) => `'${a}'`).join(' ');
+    const r = spawnSync('script', ['-qec', command, '/dev/null'], { env: { ...process.env, ...t.env }, encoding: 'utf8' });
+    expect(r.status, r.stdout).toBe(0);
+    const lines = screen(r.stdout);
+    expect(lines).toContain(`crgate: skipped ${join(dir, 'ham', '05-empty.eml')}: empty file`);
+    expect(lines).toContain(`[${'#'.repeat(30)}] 1/1 spam`);
+    expect(lines.at(-1)).toBe('trained 12 ham and 1 spam into the global model');
   });
 });

@@ -81,12 +81,21 @@ export async function withDb<T>(fn: (db: Db) => Promise<T>, options: { create?: 
   }
 }
 
+/**
+ * On a terminal, what starts a line of stderr: a return and an erase to the end of the line, so that
+ * a message written while a progress line (`crgate train`, `import-sent`) is up starts at the left
+ * margin on a clean line instead of being glued to the end of the bar. Nothing in a pipe.
+ */
+function freshLine(): string {
+  return process.stderr.isTTY ? '\r\x1b[K' : '';
+}
+
 export function fail(message: string, code: number = EXIT.failure): never {
-  process.stderr.write(`crgate: ${message}\n`);
+  process.stderr.write(`${freshLine()}crgate: ${message}\n`);
   process.exit(code);
 }
 
 /** Files in a mail folder that are not mail, named on stderr so that nothing is left out unseen. */
 export const reportSkipped: SkipReporter = (file, why) => {
-  process.stderr.write(`crgate: skipped ${file}: ${why}\n`);
+  process.stderr.write(`${freshLine()}crgate: skipped ${file}: ${why}\n`);
 };

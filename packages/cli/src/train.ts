@@ -55,8 +55,12 @@ export async function trainFolders(
   return trained;
 }
 
-/** `[#########.........]  512/3399 ham` on one terminal line. */
+/**
+ * `[#########.........]  512/3399 ham` on one terminal line, erased to its end: the spam bar that
+ * follows the ham bar is shorter when there is less spam, and must not leave the ham bar's last
+ * characters behind it ("4/4 spamm").
+ */
 export function progressBar(p: TrainProgress, width = 30): string {
   const filled = p.total ? Math.round((p.done / p.total) * width) : 0;
-  return `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(p.done).padStart(String(p.total).length)}/${p.total} ${p.label}`;
+  return `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(p.done).padStart(String(p.total).length)}/${p.total} ${p.label}\x1b[K`;
 }
