@@ -13,7 +13,7 @@ import { createTestEnvironment, freePort, type TestEnvironment } from './helpers
 import { startInProcess } from './helpers/in-process.js';
 import { pythonLmtpSend } from './helpers/lmtp-client.js';
 import { runCli } from './helpers/engine-process.js';
-import { sleep, startSink, type Sink } from './helpers/sinks.js';
+import { sleep, startSink, waitFor, type Sink } from './helpers/sinks.js';
 
 const TAP = 'crgate-sent@example.test';
 const CAROL_CLIENT = { addr: '198.51.100.20', helo: 'mx.carol.test' };
@@ -215,6 +215,58 @@ describe('outgoing tap and sent-mail log', () => {
     }
     await sleep(100);
     expect(await whitelistOf('alice@example.test')).not.toContainEqual({ value: 'x@x.test', source: 'outgoing' });
+  });
+
+  it("takes a redirected message's recipients from its newest Resent- block only, and neither logs the original author's Message-ID nor learns the text as ham", async () => {
+    // alice's client redirects (bounces, resends) a message she received: the To, Cc and Message-ID
+    // below the Resent- fields are the original author's, here a spammer's, and so is the text.
+    await addUser(engine.db, 'hank@example.test');
+    const hank = (await t.db.query(`SELECT id FROM users WHERE address = 'hank@example.test'`)).rows[0].id;
+    const resent = [
+      `Received: ${SUBMISSION_RECEIVED}`,
+      'Resent-From: hank@example.test',
+      'Resent-To: helpdesk@corp.test',
+      'Resent-Date: Mon, 23 Nov 2026 10:00:00 +0000',
+      'Resent-Message-ID: <resent-1@example.test>',
+      `Received: ${INBOUND_RECEIVED}`,
+      // An older "Resent" block the spammer wrote himself.
+      'Resent-Cc: fake-resent@evil.test',
+      'From: King <king@evil.test>',
+      'To: hank@example.test',
+      'Cc: partner@evil.test',
+      'Subject: Cheap pills',
+      'Message-ID: <spam-1@evil.test>',
+      '',
+      'Cheap pills, best casino bonus.',
+      '',
+    ].join('\r\n');
+    const r = await pythonLmtpSend(t.lmtpPort, 'hank@example.test', [TAP], resent);
+    expect(r.data).toEqual([[TAP, 250, expect.stringContaining('recorded, 1 recipient(s)')]]);
+    expect((await whitelistOf('hank@example.test')).map((e) => e.value)).toEqual(['helpdesk@corp.test']);
+    const { rows: logged } = await t.db.query(`SELECT message_id_header FROM sent_messages WHERE user_id = $1`, [hank]);
+    expect(logged.map((l) => l.message_id_header)).toEqual(['<resent-1@example.test>']);
+
+    // A "reply" to the spam is no reply to hank's mail.
+    const reply = await pythonLmtpSend(
+      t.lmtpPort,
+      'carol@carol.test',
+      ['hank@example.test'],
+      mail({ From: 'carol@carol.test', To: 'hank@example.test', Subject: 'Re: Cheap pills', 'Message-ID': '<spam-2@carol.test>', References: '<spam-1@evil.test>' }),
+      { xforward: CAROL_CLIENT },
+    );
+    expect(reply.data?.[0]?.[1]).toBe(250);
+    const d = await decisionOf('<spam-2@carol.test>');
+    expect(d.symbols).not.toContain('REPLY_TO_SENT');
+    expect(d.decision).not.toBe('deliver');
+
+    // hank's own mail is learned as ham; the redirected spam is not. Learning is batched in order, so
+    // once the later copy is trained the earlier one would have been too.
+    const own = mail({ Received: SUBMISSION_RECEIVED, From: 'hank@example.test', To: 'ivy@ivy.test', Subject: 'Plans', 'Message-ID': '<hank-own@example.test>' }, 'See you at the station at nine.\r\n');
+    await pythonLmtpSend(t.lmtpPort, 'hank@example.test', [TAP], own);
+    const trained = async () => (await t.db.query(`SELECT label FROM classifier_trained WHERE scope = $1`, [hank])).rows.map((x) => x.label);
+    await waitFor(async () => (await trained()).length > 0, "hank's own mail trained");
+    await sleep(500);
+    expect(await trained()).toEqual(['ham']);
   });
 
   it('bootstraps the sent-mail log from a Maildir with crgate import-sent', async () => {

@@ -16,7 +16,7 @@ export interface ImportSentResult {
 export async function importSent(db: Db, user: User, paths: string[], progress?: (r: ImportSentResult) => void): Promise<ImportSentResult> {
   const result: ImportSentResult = { messages: 0, skipped: 0, whitelisted: 0 };
   for await (const { raw } of readMailSources(paths, reportSkipped)) {
-    const sent = sentMessageOf(parseHeaders(raw), user, 'import', ['to', 'cc', 'bcc']);
+    const sent = sentMessageOf(parseHeaders(raw), user, 'import');
     if (!sent) {
       result.skipped++;
       continue;

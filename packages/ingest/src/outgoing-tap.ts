@@ -29,30 +29,53 @@ export function submittedWithAuthentication(headers: ReadonlyMap<string, readonl
 }
 
 /**
+ * The newest Resent- block of a message the user redirected (resent, "bounced" in mutt), as the number
+ * of fields of each name in it; undefined for a message that was not resent. A client that redirects
+ * a message puts its Resent- fields on top of the message as it was received (RFC 5322 3.6.6), so the
+ * block is the run of Resent- fields that comes first. Fields further down, and the To, Cc and
+ * Message-ID, were written by the original author, who may be a spammer (and may have written
+ * Resent- fields of his own).
+ */
+export function newestResentBlock(fieldNames: readonly string[]): Map<string, number> | undefined {
+  const start = fieldNames.findIndex((n) => n.startsWith('resent-'));
+  if (start < 0) return undefined;
+  const block = new Map<string, number>();
+  for (let i = start; i < fieldNames.length && fieldNames[i]!.startsWith('resent-'); i++) {
+    block.set(fieldNames[i]!, (block.get(fieldNames[i]!) ?? 0) + 1);
+  }
+  return block;
+}
+
+/**
  * The sent-mail record of a message a user sent, read from its headers: its Message-ID, the people it
  * went to (without the user's own addresses), subject and date. Undefined without a Message-ID, which
- * is what the log is keyed by. Shared by the tap and `crgate import-sent`.
+ * is what the log is keyed by. A redirected message is recorded by its newest Resent- block alone:
+ * Resent-Message-ID, Resent-To, Resent-Cc and Resent-Bcc. Shared by the tap and `crgate import-sent`.
  */
 export function sentMessageOf(
-  { headers, addressFields }: Pick<ParsedHeaders, 'headers' | 'addressFields'>,
+  { headers, addressFields, fieldNames }: Pick<ParsedHeaders, 'headers' | 'addressFields' | 'fieldNames'>,
   user: User,
   source: SentMessage['source'],
-  recipientHeaders: readonly string[],
 ): SentMessage | undefined {
+  const resent = newestResentBlock(fieldNames);
+  // No Resent- field comes before the newest block, so its fields are the first of their names.
+  const first = (name: string): string[] => (resent ? (addressFields.get(name) ?? []).slice(0, resent.get(name) ?? 0) : (addressFields.get(name) ?? []));
+  const idField = resent ? (resent.has('resent-message-id') ? headers.get('resent-message-id')?.[0] : undefined) : headers.get('message-id')?.[0];
   // The log is indexed by Message-ID, and an index entry holds at most about 2.7 KB: a longer id
   // (no real one is) would fail every retry of the copy. 500 characters are 2 KB even in UTF-8.
-  const messageId = headers.get('message-id')?.[0]?.match(/<[^<>\s]{1,500}>/)?.[0];
+  const messageId = idField?.match(/<[^<>\s]{1,500}>/)?.[0];
   if (!messageId) return undefined;
   const own = new Set([user.address, ...user.aliases]);
   // The fields as written, not decoded: an encoded display name ("Friend, spam@evil.test,") copied into
   // a reply would otherwise be read as one more recipient, and whitelisted.
-  const recipients = allAddresses(recipientHeaders.flatMap((h) => addressFields.get(h) ?? [])).filter((r) => !own.has(r));
+  const fields = resent ? ['resent-to', 'resent-cc', 'resent-bcc'] : ['to', 'cc', 'bcc'];
+  const recipients = allAddresses(fields.flatMap(first)).filter((r) => !own.has(r));
   return {
     userId: user.id,
     messageId,
     recipients,
     subject: headers.get('subject')?.[0],
-    sentAt: headerDate(headers.get('date')?.[0]),
+    sentAt: headerDate(headers.get(resent ? 'resent-date' : 'date')?.[0]),
     source,
   };
 }
@@ -86,12 +109,12 @@ export async function handleTapCopy(
   const user = await findUserByAddress(db, mailFrom);
   if (!user) return ignore(`${normalizeAddress(mailFrom)} is not a user`);
   if (!submittedWithAuthentication(headers)) return ignore('the newest Received header shows no authenticated submission');
-  const sent = sentMessageOf(parsed, user, 'tap', ['to', 'cc', 'bcc', 'resent-to', 'resent-cc']);
-  if (!sent) return ignore('no Message-ID');
+  const sent = sentMessageOf(parsed, user, 'tap');
+  if (!sent) return ignore(newestResentBlock(parsed.fieldNames) ? 'no Resent-Message-ID' : 'no Message-ID');
   const { messageId, recipients } = sent;
   const whitelisted = await recordSentMessage(db, sent);
-  // A user's own words are the best ham there is.
-  if (content?.enabled) {
+  // A user's own words are the best ham there is; a message the user redirected holds somebody else's.
+  if (content?.enabled && !newestResentBlock(parsed.fieldNames)) {
     const tokens = await tokenize(raw);
     content.learnLater(user.id, sha256, tokens, 'ham', 1, 'outgoing mail');
   }

@@ -18,12 +18,14 @@ export const MAX_HEADER_FIELDS = 5000;
  * decoded. A decoded display name may contain `,`, `<` and `@` (RFC 2047 allows any text in a phrase),
  * and parsed after decoding it would give an address the field does not name.
  */
-const ADDRESS_FIELDS: ReadonlySet<string> = new Set(['from', 'to', 'cc', 'bcc', 'resent-to', 'resent-cc']);
+const ADDRESS_FIELDS: ReadonlySet<string> = new Set(['from', 'to', 'cc', 'bcc', 'resent-to', 'resent-cc', 'resent-bcc']);
 
 export interface ParsedHeaders {
   headers: Map<string, string[]>;
   /** The values of ADDRESS_FIELDS unfolded but not decoded, for address parsing. */
   addressFields: Map<string, string[]>;
+  /** The field names (lower case) in the order they came: which Resent- fields form the newest block. */
+  fieldNames: string[];
   /** Byte offset where the body starts (after the blank line), or raw.length if there is none. */
   bodyOffset: number;
   truncated: boolean;
@@ -68,11 +70,13 @@ export function parseHeaders(raw: Buffer): ParsedHeaders {
   const block = raw.subarray(start, headerEnd).toString('utf8');
   const headers = new Map<string, string[]>();
   const addressFields = new Map<string, string[]>();
+  const fieldNames: string[] = [];
   let fields = 0;
   let current: { name: string; value: string } | undefined;
   const flush = () => {
     if (!current) return;
     fields++;
+    fieldNames.push(current.name);
     const value = current.value.trim();
     const list = headers.get(current.name) ?? [];
     list.push(decodeValue(value));
@@ -96,7 +100,7 @@ export function parseHeaders(raw: Buffer): ParsedHeaders {
     current = { name: line.slice(0, colon).trim().toLowerCase(), value: line.slice(colon + 1) };
   }
   flush();
-  return { headers, addressFields, bodyOffset, truncated: !found && raw.length - start > MAX_HEADER_BYTES };
+  return { headers, addressFields, fieldNames, bodyOffset, truncated: !found && raw.length - start > MAX_HEADER_BYTES };
 }
 
 function firstAddress(value: string | undefined): string | undefined {
