@@ -205,6 +205,31 @@ describe('outgoing tap and sent-mail log', () => {
     expect(await whitelistOf('dave@example.test')).toEqual([]);
   });
 
+  it('whitelists no address of a protected domain, so a forgery of a colleague from outside is still held', async () => {
+    // Mail from our own domains is let in by SPF or DKIM (FORGED_LOCAL_SENDER), never by a whitelist
+    // entry that anybody outside can claim.
+    await addUser(engine.db, 'jack@example.test');
+    const r = await pythonLmtpSend(
+      t.lmtpPort,
+      'jack@example.test',
+      [TAP],
+      mail({ Received: SUBMISSION_RECEIVED, From: 'jack@example.test', To: 'dave@example.test, sales@example.test', Cc: 'kim@kim.test', Subject: 'Lunch', 'Message-ID': '<jack-lunch@example.test>' }),
+    );
+    expect(r.data?.[0]?.[1]).toBe(250);
+    expect((await whitelistOf('jack@example.test')).map((e) => e.value)).toEqual(['kim@kim.test']);
+    await pythonLmtpSend(
+      t.lmtpPort,
+      'dave@example.test',
+      ['jack@example.test'],
+      mail({ Received: INBOUND_RECEIVED, From: 'Dave <dave@example.test>', To: 'jack@example.test', Subject: 'Urgent: wire transfer', 'Message-ID': '<forged-dave@evil.test>' }),
+      { xforward: { addr: '192.0.2.66', helo: 'mx.evil.test' } },
+    );
+    const d = await decisionOf('<forged-dave@evil.test>');
+    expect(d.decision).toBe('quarantine');
+    expect(d.symbols).toContain('FORGED_LOCAL_SENDER');
+    expect(d.symbols).not.toContain('WHITELIST_ADDRESS');
+  });
+
   it('refuses the tap address at RCPT from a peer that is not trusted', async () => {
     const other = await startInProcess({ ...t.env, CRGATE_LMTP_LISTEN: `127.0.0.1:${await freePort()}`, CRGATE_TAP_TRUSTED_CLIENTS: '10.1.2.3' }, ['ingest']);
     try {

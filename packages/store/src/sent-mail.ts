@@ -1,8 +1,9 @@
 /** The sent-mail log (outgoing tap and `crgate import-sent`) and the whitelist entries it makes. */
-import { normalizeAddress } from '@crgate/core';
+import { domainOf, normalizeAddress } from '@crgate/core';
 import type { Db, Queryable } from './db.js';
 import { withTransaction } from './db.js';
 import { storableOptional, storableText } from './storable.js';
+import { listLocalDomains } from './users.js';
 
 export interface SentMessage {
   userId: number;
@@ -16,10 +17,14 @@ export interface SentMessage {
 /**
  * Records a sent message and whitelists its recipients for the sender (source: outgoing), in one
  * transaction. Idempotent: the same Message-ID twice records once. Returns the recipients added.
+ * Addresses in the protected domains are logged but not whitelisted: mail that claims one of them is
+ * let in by SPF or DKIM (FORGED_LOCAL_SENDER), and a whitelist entry, which comes earlier in the
+ * policy, would let anybody outside who writes "From: colleague@our.domain" through.
  */
 export async function recordSentMessage(db: Db, sent: SentMessage): Promise<string[]> {
   const recipients = [...new Set(sent.recipients.map(normalizeAddress))];
   return withTransaction(db, async (tx) => {
+    const local = new Set(await listLocalDomains(tx));
     await tx.query(
       `INSERT INTO sent_messages (user_id, message_id_header, recipients, subject, sent_at, source)
        VALUES ($1, $2, $3, $4, COALESCE($5, now()), $6)
@@ -28,6 +33,7 @@ export async function recordSentMessage(db: Db, sent: SentMessage): Promise<stri
     );
     const added: string[] = [];
     for (const r of recipients) {
+      if (local.has(domainOf(r))) continue;
       const res = await tx.query(
         `INSERT INTO list_entries (user_id, list, kind, value, source) VALUES ($1, 'white', 'address', $2, 'outgoing')
          ON CONFLICT (user_id, list, kind, value) DO NOTHING`,
