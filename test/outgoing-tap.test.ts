@@ -12,7 +12,7 @@ import { addUser } from '@crgate/store';
 import { createTestEnvironment, freePort, type TestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
 import { pythonLmtpSend } from './helpers/lmtp-client.js';
-import { runCli } from './helpers/engine-process.js';
+import { runCli, startEngineReady } from './helpers/engine-process.js';
 import { sleep, startSink, waitFor, type Sink } from './helpers/sinks.js';
 
 const TAP = 'crgate-sent@example.test';
@@ -292,6 +292,19 @@ describe('outgoing tap and sent-mail log', () => {
     await waitFor(async () => (await trained()).length > 0, "hank's own mail trained");
     await sleep(500);
     expect(await trained()).toEqual(['ham']);
+  });
+
+  it('logs tap.ignored, with the peer, when it refuses a copy from an untrusted peer (operators watch that event for a miswired tap)', async () => {
+    const port = await freePort();
+    const other = await startEngineReady({ ...t.env, CRGATE_LMTP_LISTEN: `127.0.0.1:${port}`, CRGATE_TAP_TRUSTED_CLIENTS: '10.1.2.3' }, ['--role', 'ingest']);
+    try {
+      const r = await pythonLmtpSend(port, 'alice@example.test', [TAP], mail({ Received: SUBMISSION_RECEIVED, From: 'alice@example.test', To: 'y@y.test', 'Message-ID': '<untrusted-2@example.test>' }));
+      expect(r.rcpt).toEqual([[TAP, 550, expect.stringContaining('tap does not accept')]]);
+      const line = await other.waitForLog((l) => l.event === 'tap.ignored', 'tap.ignored for the refused copy');
+      expect(line).toMatchObject({ level: expect.anything(), mailFrom: 'alice@example.test', peer: '127.0.0.1', reason: expect.stringContaining('not one of tap.trustedClients') });
+    } finally {
+      await other.kill();
+    }
   });
 
   it('bootstraps the sent-mail log from a Maildir with crgate import-sent', async () => {

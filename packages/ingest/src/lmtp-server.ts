@@ -106,7 +106,13 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
     if (tapAddress && normalizeAddress(address.address) === tapAddress) {
       // The peer that connected, not the client it forwards for: only our MTA may feed the tap.
       const peer = String(session.xForward?.get('ADDR:DEFAULT') ?? session.remoteAddress);
-      if (!isTrustedPeer(peer, config.tap.trustedClients)) throw smtpError(550, 'The outgoing tap does not accept mail from this client');
+      if (!isTrustedPeer(peer, config.tap.trustedClients)) {
+        // The MTA bounces the copy to the user; crgate's log is where the operator learns the tap is miswired.
+        const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+        const reason = `peer ${peer} is not one of tap.trustedClients`;
+        log.warn({ event: 'tap.ignored', session: session.id, mailFrom, peer, reason }, `outgoing copy refused: ${reason}`);
+        throw smtpError(550, 'The outgoing tap does not accept mail from this client');
+      }
       (address as RcptAddress).crgateTap = true;
       return;
     }
