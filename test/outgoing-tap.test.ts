@@ -146,6 +146,22 @@ describe('outgoing tap and sent-mail log', () => {
     expect(lmtpSink.messages).toHaveLength(2);
   });
 
+  it("does not take a person's mail that only quotes a Message-ID alice sent in its body for a reply to her", async () => {
+    // The Message-ID lines of the body count inside a bounce or report (the returned message), not in
+    // what somebody writes: their mail is a reply only by its In-Reply-To or References.
+    const r = await pythonLmtpSend(
+      t.lmtpPort,
+      'stranger@carol.test',
+      ['alice@example.test'],
+      mail({ From: 'stranger@carol.test', To: 'alice@example.test', Subject: 'Something new', 'Message-ID': '<quote-1@carol.test>' }, 'You wrote:\r\n> Message-ID: <out-1@example.test>\r\n> Dinner?\r\n'),
+      { xforward: CAROL_CLIENT },
+    );
+    expect(r.data?.[0]?.[1]).toBe(250);
+    const d = await decisionOf('<quote-1@carol.test>');
+    expect(d.symbols).not.toContain('REPLY_TO_SENT');
+    expect(d.decision).toBe('challenge');
+  });
+
   it('discards a challenge about a message alice never sent', async () => {
     await pythonLmtpSend(
       t.lmtpPort,

@@ -60,12 +60,20 @@ function forged(ctx: RuleContext): boolean {
   return Boolean(auth && (auth.spf.result === 'fail' || auth.dmarc.result === 'fail'));
 }
 
+/** Whether the Message-ID is named in In-Reply-To or References (not only in the body). */
+function inReplyHeaders(message: MessageFacts, id: string): boolean {
+  return ['in-reply-to', 'references'].some((h) => headerValues(message, h).some((v) => v.includes(id)));
+}
+
 export const replyToSentRule: Rule = {
   id: 'reply-to-sent',
   description: 'The message answers (or reports on) a message the recipient sent',
   symbols: ['REPLY_TO_SENT'],
   evaluate(ctx) {
-    const matched = ctx.recipient.sentMail?.matched ?? [];
+    let matched = ctx.recipient.sentMail?.matched ?? [];
+    // A Message-ID line in the body is the returned message inside a bounce or report; in what a
+    // person writes it is only quoted, and makes no reply.
+    if (!isAutomaticAnswer(ctx, { bySubject: false })) matched = matched.filter((id) => inReplyHeaders(ctx.message, id));
     if (matched.length === 0 || forged(ctx)) return null;
     return { symbol: 'REPLY_TO_SENT', weight: -5, detail: `refers to ${matched[0]}, sent by the recipient`, action: 'deliver' };
   },
