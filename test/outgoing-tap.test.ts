@@ -330,12 +330,29 @@ describe('outgoing tap and sent-mail log', () => {
     writeFileSync(join(dir, 'cur', '2.eml:2,S'), mail({ From: 'dave@example.test', To: 'frank@frank.test', Subject: 'no id' }));
     const r = await runCli(['import-sent', '--as', 'dave@example.test', dir], t.env);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toBe('imported 1 sent messages for dave@example.test; 2 new whitelist entries; 1 without Message-ID skipped\n');
+    expect(r.stdout).toBe('imported 1 sent messages for dave@example.test; 2 new whitelist entries; 1 without Message-ID skipped; 0 not from dave@example.test skipped\n');
     expect(await whitelistOf('dave@example.test')).toEqual([
       { value: 'frank@frank.test', source: 'outgoing' },
       { value: 'gina@gina.test', source: 'outgoing' },
     ]);
     const again = await runCli(['import-sent', '--as', 'dave@example.test', dir], t.env);
     expect(again.stdout).toContain('0 new whitelist entries');
+  });
+  it("imports only the messages the user wrote: pointed at an inbox by mistake, it whitelists nobody a stranger's mail names", async () => {
+    // The live tap takes only mail the user submitted; a Sent folder's equivalent is a From: of theirs.
+    await addUser(engine.db, 'lena@example.test');
+    const dir = mkdtempSync(join(tmpdir(), 'crgate-inbox-'));
+    for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(dir, sub));
+    writeFileSync(join(dir, 'cur', '1.eml:2,S'), mail({ From: 'Lena <LENA+work@example.test>', To: 'max@max.test', 'Message-ID': '<lena-1@example.test>', Subject: 'hi' }));
+    writeFileSync(
+      join(dir, 'cur', '2.eml:2,S'),
+      mail({ From: 'King <king@evil.test>', To: 'lena@example.test', Cc: 'partner@evil.test', 'Message-ID': '<inbox-spam@evil.test>', Subject: 'Cheap pills' }),
+    );
+    const r = await runCli(['import-sent', '--as', 'lena@example.test', dir], t.env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('imported 1 sent messages for lena@example.test; 1 new whitelist entries; 0 without Message-ID skipped; 1 not from lena@example.test skipped\n');
+    expect((await whitelistOf('lena@example.test')).map((e) => e.value)).toEqual(['max@max.test']);
+    const { rows } = await t.db.query(`SELECT s.message_id_header FROM sent_messages s JOIN users u ON u.id = s.user_id WHERE u.address = 'lena@example.test'`);
+    expect(rows.map((x) => x.message_id_header)).toEqual(['<lena-1@example.test>']);
   });
 });

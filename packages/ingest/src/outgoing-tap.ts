@@ -80,6 +80,19 @@ export function sentMessageOf(
   };
 }
 
+/**
+ * Whether the message names one of the user's addresses as its author: From:, or for a redirected
+ * message the Resent-From of its newest Resent- block. What `crgate import-sent` reads in place of
+ * the tap's checks (an authenticated submission by the envelope sender), so that a folder of
+ * received mail, given by mistake, whitelists nobody its senders name.
+ */
+export function writtenBy({ addressFields, fieldNames }: Pick<ParsedHeaders, 'addressFields' | 'fieldNames'>, user: User): boolean {
+  const resent = newestResentBlock(fieldNames);
+  const authors = resent ? (addressFields.get('resent-from') ?? []).slice(0, resent.get('resent-from') ?? 0) : (addressFields.get('from') ?? []);
+  const own = new Set([user.address, ...user.aliases]);
+  return allAddresses(authors).some((a) => own.has(a));
+}
+
 export interface TapOutcome {
   recorded: boolean;
   /** Why a copy was ignored, or what was recorded. */

@@ -18,7 +18,7 @@ export const MAX_HEADER_FIELDS = 5000;
  * decoded. A decoded display name may contain `,`, `<` and `@` (RFC 2047 allows any text in a phrase),
  * and parsed after decoding it would give an address the field does not name.
  */
-const ADDRESS_FIELDS: ReadonlySet<string> = new Set(['from', 'to', 'cc', 'bcc', 'resent-to', 'resent-cc', 'resent-bcc']);
+const ADDRESS_FIELDS: ReadonlySet<string> = new Set(['from', 'to', 'cc', 'bcc', 'resent-from', 'resent-to', 'resent-cc', 'resent-bcc']);
 
 export interface ParsedHeaders {
   headers: Map<string, string[]>;

@@ -22,7 +22,7 @@ export function registerImportSent(program: Command): void {
             if (tty && p.messages % 50 === 0) process.stderr.write(`\r${p.messages} messages…`);
           });
           if (tty) process.stderr.write('\r');
-          process.stdout.write(`imported ${r.messages} sent messages for ${user.address}; ${r.whitelisted} new whitelist entries; ${r.skipped} without Message-ID skipped\n`);
+          process.stdout.write(`imported ${r.messages} sent messages for ${user.address}; ${r.whitelisted} new whitelist entries; ${r.skipped} without Message-ID skipped; ${r.notFromUser} not from ${user.address} skipped\n`);
         } catch (err) {
           if (err instanceof MailSourceError) fail(err.message);
           throw err;
