@@ -78,6 +78,47 @@ describe('forged senders', () => {
     await t?.cleanup();
   });
 
+  describe('mail between our own users', () => {
+    /** What our Postfix writes on top of mail a user submitted from home (smtpd_sasl_authenticated_header). */
+    const submitted = (id: string, received: string[]) =>
+      [
+        ...received,
+        'From: Dave <dave@example.test>',
+        'To: alice@example.test',
+        'Subject: Minutes of the meeting',
+        `Message-ID: <${id}@forged.test>`,
+        '',
+        'Attached, as promised.',
+        '',
+      ].join('\r\n');
+    const HOME = { addr: '198.51.100.77', helo: 'laptop.home.test' };
+    const byOurMta = (withWhat: string, auth: string) =>
+      `Received: from laptop.home.test (unknown [198.51.100.77])${auth}\r\n\tby ${OURS} (Postfix) with ${withWhat} id 4Ab; Thu, 3 Dec 2026 18:00:00 +0000`;
+
+    beforeAll(async () => {
+      await addUser(engine.db, 'dave@example.test');
+    });
+
+    it('delivers what a colleague sent from home after logging in to our MTA, though SPF cannot vouch for it', async () => {
+      await send('dave@example.test', submitted('colleague-1', [byOurMta('ESMTPSA', '\r\n\t(Authenticated sender: dave@example.test)')]), HOME);
+      const d = await decisionOf('colleague-1');
+      expect(d.decision).toBe('deliver');
+      expect(d.symbols).toContain('LOCAL_SUBMISSION');
+      expect(d.symbols).not.toContain('FORGED_LOCAL_SENDER');
+    });
+
+    it('holds the same mail when our MTA says the client did not log in', async () => {
+      await send('dave@example.test', submitted('colleague-2', [byOurMta('ESMTPS', '')]), HOME);
+      expect(await decisionOf('colleague-2')).toMatchObject({ decision: 'quarantine', symbols: expect.arrayContaining(['FORGED_LOCAL_SENDER']) });
+    });
+
+    it('does not believe a login written below the Received header of our MTA, by the sender', async () => {
+      const forged = submitted('colleague-3', [byOurMta('ESMTPS', ''), byOurMta('ESMTPSA', '\r\n\t(Authenticated sender: dave@example.test)')]);
+      await send('dave@example.test', forged, HOME);
+      expect(await decisionOf('colleague-3')).toMatchObject({ decision: 'quarantine', symbols: expect.arrayContaining(['FORGED_LOCAL_SENDER']) });
+    });
+  });
+
   it('holds a whitelisted address forged with a single From: field (the case the others must match)', async () => {
     await send('friend@strict.test', message('one-from', 'From: Friend <friend@strict.test>\r\n'));
     expect(await decisionOf('one-from')).toMatchObject({ decision: 'quarantine', symbols: expect.arrayContaining(['WHITELIST_FORGED', 'DMARC_FAIL']) });

@@ -13,6 +13,13 @@ export interface MessageFacts {
   clientAddress?: string;
   /** Its HELO name (XFORWARD HELO), when known. */
   clientHelo?: string;
+  /**
+   * The envelope sender, when it is in one of our domains and our MTA says the message was submitted
+   * after authenticating (its own, newest Received header: RFC 3848 `ESMTPSA`, or Postfix's
+   * "Authenticated sender:"), and the MTA handed it over itself (a peer of `tap.trustedClients`). With
+   * Postfix's `reject_sender_login_mismatch` the login owns that address: mail between our own users.
+   */
+  localSubmission?: string;
   /** Address in the From: header, normalised, when there is one. */
   fromAddress?: string;
   subject?: string;

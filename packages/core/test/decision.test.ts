@@ -35,6 +35,31 @@ const policy: PolicySettings = { challengeRequiresAuth: true, localDomains: new 
 const symbols = (m: Partial<MessageFacts>, r: Partial<RecipientFacts> = {}, p = policy) => decide(message(m), recipient(r), p).reasons.map((x) => x.symbol);
 const action = (m: Partial<MessageFacts>, r: Partial<RecipientFacts> = {}, p = policy) => decide(message(m), recipient(r), p).action;
 
+describe('mail between our own users', () => {
+  // Dave submitted it from home: SPF fails for our own domain, but our MTA saw him log in.
+  const fromDave = { mailFrom: 'dave@example.test', mailFromOriginal: 'dave@example.test', fromAddress: 'dave@example.test', auth: undefined, localSubmission: 'dave@example.test' };
+
+  it('delivers what one of our users sent after logging in to our MTA, though SPF cannot vouch for it', () => {
+    expect(action(fromDave)).toBe('deliver');
+    expect(symbols(fromDave)).toContain('LOCAL_SUBMISSION');
+    expect(symbols(fromDave)).not.toContain('FORGED_LOCAL_SENDER');
+  });
+
+  it('holds it when its From: names another of our addresses than the one that logged in', () => {
+    expect(action({ ...fromDave, fromAddress: 'ceo@example.test' })).toBe('quarantine');
+    expect(symbols({ ...fromDave, fromAddress: 'ceo@example.test' })).toContain('FORGED_LOCAL_SENDER');
+  });
+
+  it('holds the same mail when nothing says the sender logged in', () => {
+    expect(symbols({ ...fromDave, localSubmission: undefined })).toContain('FORGED_LOCAL_SENDER');
+    expect(action({ ...fromDave, localSubmission: undefined })).toBe('quarantine');
+  });
+
+  it("lets the recipient's blacklist win over it", () => {
+    expect(action(fromDave, { blacklisted: { kind: 'address', value: 'dave@example.test', source: 'manual' } })).toBe('discard');
+  });
+});
+
 describe('lists', () => {
   it('challenges an authenticated sender on no list', () => {
     expect(action({})).toBe('challenge');

@@ -11,6 +11,7 @@ import { parseMessage } from './parse-message.js';
 import { checkAuthentication, type AuthOutcome } from './authenticate.js';
 import { createResolver, isDomainRoutable, type ResolveFn } from './dns-resolver.js';
 import { ExternalScorers } from './external-scorers.js';
+import { submittedWithAuthentication } from './outgoing-tap.js';
 import type { Readable } from 'node:stream';
 
 const LOCAL_DOMAINS_TTL_MS = 30_000;
@@ -20,6 +21,11 @@ export interface Envelope {
   mailFrom: string;
   clientAddress?: string;
   clientHelo?: string;
+  /**
+   * The peer that handed the message over is our MTA (one of `tap.trustedClients`), so the newest
+   * Received header is the MTA's own and may say the sender authenticated (MessageFacts.localSubmission).
+   */
+  fromTrustedMta?: boolean;
 }
 
 export interface PipelineResult {
@@ -127,6 +133,9 @@ export function createDecisionPipeline(config: Config, options: PipelineOptions)
         ownDomains(),
       ]);
       if (externalScores) facts.externalScores = externalScores;
+      if (envelope.fromTrustedMta && facts.mailFrom && domains.has(domainOf(facts.mailFrom)) && submittedWithAuthentication(facts.headers)) {
+        facts.localSubmission = facts.mailFrom;
+      }
       const { matches, sent } = found;
       const optedOut = found.senderOptedOut;
       const policy: PolicySettings = { challengeRequiresAuth: config.policy.challengeRequiresAuth, localDomains: domains };

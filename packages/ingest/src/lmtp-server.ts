@@ -276,7 +276,9 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
       });
     }
     const client = (session.envelope as TransactionEnvelope).crgateClient;
-    const envelope = { mailFrom: mailFromRaw, clientAddress: client?.address, clientHelo: client?.helo };
+    // The peer that connected, not the client it forwards for (as for the tap).
+    const peer = String(session.xForward?.get('ADDR:DEFAULT') ?? session.remoteAddress);
+    const envelope = { mailFrom: mailFromRaw, clientAddress: client?.address, clientHelo: client?.helo, fromTrustedMta: isTrustedPeer(peer, config.tap.trustedClients) };
     const { facts, auth, decisions, content, recentCopies: already }: PipelineResult = users.size
       ? await pipeline.decideFor(head, envelope, [...users.values()], sessionLog, { sha256, rest: spooled && (() => spooled.stream(head.length)) })
       : { facts: { mailFrom: mailFromRaw, headers: new Map() }, decisions: new Map(), recentCopies: new Map() };

@@ -10,6 +10,7 @@ export const REASON_PHRASES: Readonly<Record<string, string>> = {
   WHITELIST_ADDRESS: 'sender on your whitelist',
   WHITELIST_DOMAIN: "sender's domain on your whitelist",
   WHITELIST_FORGED: 'whitelisted sender, but the message looks forged',
+  LOCAL_SUBMISSION: 'sent by a user of this server who logged in',
   REPLY_TO_SENT: 'a reply to mail you sent',
   BACKSCATTER: 'a bounce about mail you never sent',
   CONTENT_SPAM: 'content looks like spam',
@@ -117,6 +118,6 @@ export const DECISION_WORDS: Readonly<Record<string, string>> = {
 
 /** Reason symbols offered in the quarantine's filter, with their phrases. */
 export const FILTER_REASONS: ReadonlyArray<{ symbol: string; phrase: string }> = Object.entries(REASON_PHRASES)
-  .filter(([symbol]) => !/^(WHITELIST_ADDRESS|WHITELIST_DOMAIN|CONTENT_HAM|REPLY_TO_SENT)$/.test(symbol))
+  .filter(([symbol]) => !/^(WHITELIST_ADDRESS|WHITELIST_DOMAIN|LOCAL_SUBMISSION|CONTENT_HAM|REPLY_TO_SENT)$/.test(symbol))
   .map(([symbol, phrase]) => ({ symbol, phrase }))
   .sort((a, b) => a.phrase.localeCompare(b.phrase));

@@ -12,7 +12,9 @@ import { senderAuthenticated } from '../signals.js';
 
 /** The recipient's address or one of our domains, claimed (envelope or From:) without authenticating. */
 export function forgedLocalClaim({ message, recipient, policy }: RuleContext): string | undefined {
-  const claims = [message.mailFrom, message.fromAddress ?? ''].filter(Boolean);
+  // The envelope sender our MTA saw authenticate is vouched for; a From: naming another of our
+  // addresses is still a claim to check.
+  const claims = [message.mailFrom, message.fromAddress ?? ''].filter((a) => a && a !== message.localSubmission);
   const own = claims.find((a) => recipient.addresses.includes(a) || policy.localDomains.has(domainOf(a)));
   return own && !senderAuthenticated(message) ? own : undefined;
 }

@@ -2,16 +2,25 @@
  * The recipient whitelisted the sender's address or domain: deliver — unless the message is shown to
  * be forged (SPF fail for the envelope sender, or DMARC fail for the From: domain). A forged
  * whitelisted address gets no free pass and, being forged, no challenge either.
+ *
+ * Mail one of our users submitted to our MTA after logging in (MessageFacts.localSubmission) is
+ * delivered the same way: a colleague is neither unknown nor forged, and a challenge to our own domain
+ * would only loop back to our own MX. Not when its From: names another address than the one that
+ * logged in: the forged-local-sender rule judges that.
  */
 import type { Rule } from '../decision.js';
 
 export const whitelistRule: Rule = {
   id: 'whitelist',
-  description: "The sender's address or domain is on the recipient's whitelist and the message is not shown forged",
-  symbols: ['WHITELIST_ADDRESS', 'WHITELIST_DOMAIN', 'WHITELIST_FORGED'],
+  description: "The sender's address or domain is on the recipient's whitelist and the message is not shown forged, or the sender is one of our users who logged in to our MTA",
+  symbols: ['WHITELIST_ADDRESS', 'WHITELIST_DOMAIN', 'WHITELIST_FORGED', 'LOCAL_SUBMISSION'],
   evaluate({ message, recipient }) {
     const m = recipient.whitelisted;
-    if (!m) return null;
+    if (!m) {
+      const user = message.localSubmission;
+      if (!user || (message.fromAddress && message.fromAddress !== user)) return null;
+      return { symbol: 'LOCAL_SUBMISSION', weight: -10, detail: `${user} logged in to our MTA to send it`, action: 'deliver' };
+    }
     const auth = message.auth;
     if (auth && (auth.spf.result === 'fail' || auth.dmarc.result === 'fail')) {
       return {
