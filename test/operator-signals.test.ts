@@ -5,10 +5,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { createTestEnvironment, REMOTE_CLIENT, type TestEnvironment } from './helpers/environment.js';
+import { createMailTestEnvironment, REMOTE_CLIENT, type MailTestEnvironment } from './helpers/environment.js';
 import { runCli, startEngineProcess, startEngineReady, type EngineProcess } from './helpers/engine-process.js';
 import { pythonLmtpSend } from './helpers/lmtp-client.js';
-import { startSink, type Sink } from './helpers/sinks.js';
 
 const FIXTURE = readFileSync(new URL('./fixtures/bob-to-alice.eml', import.meta.url), 'utf8');
 
@@ -19,14 +18,13 @@ describe('operator signals', () => {
     cleanups.length = 0;
   });
 
-  async function setup(): Promise<{ t: TestEnvironment; lmtpSink: Sink; smtpSink: Sink }> {
-    const lmtpSink = await startSink('lmtp');
-    const smtpSink = await startSink('smtp');
-    const t = await createTestEnvironment({ CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${lmtpSink.port}`, CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${smtpSink.port}` });
-    cleanups.push(() => lmtpSink.close(), () => smtpSink.close(), () => t.cleanup());
+  /** A fresh installation with alice as its user, and sinks for delivery and challenges. */
+  async function setup(): Promise<MailTestEnvironment> {
+    const t = await createMailTestEnvironment();
+    cleanups.push(() => t.cleanup());
     const added = await runCli(['users', 'add', 'alice@example.test'], t.env);
     expect(added.code, added.stderr).toBe(0);
-    return { t, lmtpSink, smtpSink };
+    return t;
   }
 
   function track(engine: EngineProcess): EngineProcess {
@@ -35,7 +33,8 @@ describe('operator signals', () => {
   }
 
   it('logs ingest.delivery_failed, with the code and the reply, when downstream refuses a delivery during LMTP (error for 5xx, warn for 4xx)', async () => {
-    const { t, lmtpSink } = await setup();
+    const t = await setup();
+    const { lmtpSink } = t;
     const listed = await runCli(['lists', 'add', '--as', 'alice@example.test', 'white', 'bob@remote.test'], t.env);
     expect(listed.code, listed.stderr).toBe(0);
     const engine = track(await startEngineReady(t.env, ['--role', 'ingest']));
@@ -56,7 +55,7 @@ describe('operator signals', () => {
   });
 
   it('exits 1, naming the ops endpoint, before any role listens for mail or runs a job when the ops port is taken', async () => {
-    const { t } = await setup();
+    const t = await setup();
     const taken = net.createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', () => resolve()));
     cleanups.push(() => new Promise((resolve) => taken.close(resolve)));
@@ -70,7 +69,8 @@ describe('operator signals', () => {
   });
 
   it('counts a challenge the relay refuses with 5xx as suppressed by CHALLENGE_REJECTED, and logs challenge.suppressed', async () => {
-    const { t, smtpSink } = await setup();
+    const t = await setup();
+    const { smtpSink } = t;
     smtpSink.reply = () => Object.assign(new Error('5.7.1 relaying denied'), { responseCode: 554 });
     const engine = track(await startEngineReady(t.env));
     const listening = await engine.waitForLog((l) => l.event === 'ops.listening', 'the ops endpoint');
@@ -87,7 +87,7 @@ describe('operator signals', () => {
   });
 
   it('is not ready (postgres: read-only) while PostgreSQL only takes reads, as the ingest then answers 451 to held mail', async () => {
-    const { t } = await setup();
+    const t = await setup();
     const engine = track(await startEngineReady(t.env, ['--role', 'ingest']));
     const ops = `http://127.0.0.1:${(await engine.waitForLog((l) => l.event === 'ops.listening', 'the ops endpoint')).port}`;
     expect((await fetch(`${ops}/readyz`)).status).toBe(200);
@@ -102,7 +102,7 @@ describe('operator signals', () => {
   });
 
   it('says the web role is not ready (web: stopping) from SIGTERM on, while a request in flight holds the stop', async () => {
-    const { t } = await setup();
+    const t = await setup();
     const engine = track(await startEngineReady(t.env, ['--role', 'web']));
     const ops = `http://127.0.0.1:${(await engine.waitForLog((l) => l.event === 'ops.listening', 'the ops endpoint')).port}`;
     expect(((await (await fetch(`${ops}/readyz`)).json()) as { checks: Record<string, string> }).checks.web).toBe('ok');
