@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deliver } from '@crgate/ingest';
@@ -187,6 +187,78 @@ describe('LMTP ingest', () => {
     ]);
   });
 });
+
+/**
+ * A downstream LMTP server (Dovecot) whose replies after DATA are scripted, one line per recipient, with
+ * enhanced status codes smtp-server would never choose itself for those reply codes.
+ */
+async function scriptedDownstream(replies: string[]): Promise<{ port: number; close(): Promise<void> }> {
+  const server = createServer((s) => {
+    s.on('error', () => undefined);
+    s.write('220 dovecot LMTP ready\r\n');
+    let buffer = '';
+    let inData = false;
+    s.on('data', (d) => {
+      buffer += d.toString('latin1');
+      for (let i; (i = buffer.indexOf('\r\n')) >= 0; ) {
+        const line = buffer.slice(0, i);
+        buffer = buffer.slice(i + 2);
+        if (inData) {
+          if (line === '.') {
+            inData = false;
+            s.write(replies.map((r) => `${r}\r\n`).join(''));
+          }
+          continue;
+        }
+        const verb = line.slice(0, 4).toUpperCase();
+        if (verb === 'LHLO') s.write('250-dovecot\r\n250 ENHANCEDSTATUSCODES\r\n');
+        else if (verb === 'DATA') {
+          inData = true;
+          s.write('354 OK\r\n');
+        } else if (verb === 'QUIT') s.end('221 2.0.0 Bye\r\n');
+        else s.write('250 2.1.5 OK\r\n');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return { port: (server.address() as AddressInfo).port, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+describe('a downstream refusal', () => {
+  it("keeps the downstream server's enhanced status code: a policy refusal does not become 'no such user'", async () => {
+    const downstream = await scriptedDownstream(['550 5.7.1 Rejected by Sieve: spam', '450 4.2.0 Mailbox is locked']);
+    const t = await createTestEnvironment({ CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${downstream.port}`, CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${await freePort()}` });
+    const engine = await startInProcess(t.env, ['ingest']);
+    try {
+      for (const a of ['alice@example.test', 'dave@example.test']) {
+        await addUser(engine.db, a);
+        const user = await findUserByAddress(engine.db, a);
+        await addListEntry(engine.db, { userId: user!.id, list: 'white', kind: 'domain', value: 'remote.test', source: 'manual' });
+      }
+      const replies = await rawReplies(t.lmtpPort, 'bob@remote.test', ['alice@example.test', 'dave@example.test'], fresh());
+      // What Postfix copies into the bounce (Status: 5.7.1) and the delay notice (4.2.0).
+      expect(replies).toEqual(['550 5.7.1 Rejected by Sieve: spam', '451 4.2.0 Mailbox is locked']);
+    } finally {
+      await engine.stop();
+      await downstream.close();
+      await t.cleanup();
+    }
+  });
+});
+
+/** The ingest's replies after DATA exactly as sent, one per recipient. */
+async function rawReplies(port: number, from: string, to: string[], raw: string): Promise<string[]> {
+  const c = await rawLmtp(port);
+  try {
+    await c.command('LHLO mta.test');
+    await c.command(`MAIL FROM:<${from}>`);
+    for (const r of to) await c.command(`RCPT TO:<${r}>`);
+    await c.command('DATA');
+    return await c.data(raw, to.length);
+  } finally {
+    c.close();
+  }
+}
 
 describe('Maildir delivery', () => {
   it('writes DIR/<domain>/<user>/Maildir/new', async () => {

@@ -18,6 +18,8 @@ export interface DeliveryResult {
   /** The reply code to pass on: 250, a downstream 4xx/5xx, or 451 when downstream could not be reached. */
   code: number;
   message: string;
+  /** The downstream reply's enhanced status code (RFC 3463, `5.7.1`), when it gave one. */
+  status?: string;
 }
 
 /** Bytes in memory, or bytes read from a file each time they are sent (message-spool.ts). */
@@ -82,6 +84,20 @@ function replyText(err: unknown): string {
   return (e.response ?? e.message ?? 'delivery failed').replace(/^\d{3}[ -](\d\.\d{1,3}\.\d{1,3} )?/, '').slice(0, 200);
 }
 
+/**
+ * The enhanced status code of the downstream reply: it says why (`5.7.1` refused by policy, `5.2.2`
+ * mailbox full, `5.1.1` no such user), and the MTA writes it into the bounce it sends.
+ */
+function replyStatus(err: unknown): string | undefined {
+  const response = (err as { response?: string }).response;
+  return typeof response === 'string' ? /^\d{3}[ -]([245]\.\d{1,3}\.\d{1,3}) /.exec(response)?.[1] : undefined;
+}
+
+function failed(recipient: string, err: unknown): DeliveryResult {
+  const status = replyStatus(err);
+  return { recipient, ok: false, code: replyCode(err), message: replyText(err), ...(status ? { status } : {}) };
+}
+
 type WireTarget = { kind: 'lmtp' | 'smtp'; host: string; port: number };
 
 const noop = (): void => undefined;
@@ -142,9 +158,7 @@ async function sendOn(conn: SMTPConnection, req: DeliveryRequest): Promise<{ res
     for (const e of info.rejectedErrors ?? []) failures.set(String((e as { recipient?: string }).recipient).toLowerCase(), e);
     const results = req.recipients.map((recipient) => {
       const e = failures.get(recipient.toLowerCase());
-      return e
-        ? { recipient, ok: false, code: replyCode(e), message: replyText(e) }
-        : { recipient, ok: true, code: 250, message: 'delivered' };
+      return e ? failed(recipient, e) : { recipient, ok: true, code: 250, message: 'delivered' };
     });
     return { results, reusable: failures.size === 0 };
   } catch (err) {
@@ -153,13 +167,12 @@ async function sendOn(conn: SMTPConnection, req: DeliveryRequest): Promise<{ res
       const failures = new Map(rejected.map((e) => [String((e as { recipient?: string }).recipient).toLowerCase(), e]));
       return {
         results: req.recipients.map((recipient) => {
-          const e = failures.get(recipient.toLowerCase()) ?? err;
-          return { recipient, ok: false, code: replyCode(e), message: replyText(e) };
+          return failed(recipient, failures.get(recipient.toLowerCase()) ?? err);
         }),
         reusable: false,
       };
     }
-    return { results: req.recipients.map((recipient) => ({ recipient, ok: false, code: replyCode(err), message: replyText(err) })), reusable: false };
+    return { results: req.recipients.map((recipient) => failed(recipient, err)), reusable: false };
   } finally {
     if (onError) conn.removeListener('error', onError);
   }

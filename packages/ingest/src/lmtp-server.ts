@@ -81,6 +81,30 @@ function replyFor(err: CrgateError): Error {
   return smtpError(err.responseCode, err.message);
 }
 
+/** A reply text that brings its own enhanced status code (RFC 3463): `5.7.1 Rejected by Sieve`. */
+const OWN_STATUS = /^([245])\.\d{1,3}\.\d{1,3} /;
+
+/**
+ * smtp-server puts in front of every error reply the enhanced status code it associates with the
+ * reply code (550 becomes `5.1.1`, "no such mailbox"; 554 `5.6.0`), and cannot be given another. A
+ * downstream refusal passed through keeps the downstream server's code instead, written at the start
+ * of its text: the MTA copies it into the bounce, where a `5.1.1` in place of Dovecot's `5.7.1` would
+ * tell the sender (and a list manager, which then unsubscribes the address) that the mailbox does not exist.
+ */
+function keepOwnStatusCodes(server: SMTPServer): void {
+  type Connection = { send(code: number, data?: unknown, context?: unknown): void };
+  const connections = (server as unknown as { connections: Set<Connection> }).connections;
+  const add = connections.add.bind(connections);
+  connections.add = (conn: Connection) => {
+    const send = conn.send.bind(conn);
+    conn.send = (code, data, context) => {
+      const own = context === undefined && code >= 400 && typeof data === 'string' ? OWN_STATUS.exec(data) : null;
+      send(code, data, own && own[1] === String(code)[0] ? false : context);
+    };
+    return add(conn);
+  };
+}
+
 export function createIngest(config: Config, deps: IngestDeps): Ingest {
   const log = deps.logger.child({ component: 'ingest' });
   const now = deps.now ?? (() => new Date());
@@ -403,7 +427,10 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
             { event: 'ingest.delivery_failed', rcpt: r.address, code: delivered.code, reply: delivered.message },
             `downstream refused the delivery: ${delivered.code} ${delivered.message}`,
           );
-          return smtpError(permanent ? delivered.code : 451, delivered.message);
+          const code = permanent ? delivered.code : 451;
+          // The downstream enhanced status code goes with it when it is of the same class (keepOwnStatusCodes).
+          const status = delivered.status?.[0] === String(code)[0] ? `${delivered.status} ` : '';
+          return smtpError(code, `${status}${delivered.message}`);
         }
         msgLog.info({ event: 'ingest.decided', rcpt: r.address, action: 'deliver', reasons: reasonSymbols(decisions.get(user.id)!.reasons) }, 'delivered');
         return `OK: delivered (${reasonSymbols(decisions.get(user.id)!.reasons)})`;
@@ -462,6 +489,7 @@ export function createIngest(config: Config, deps: IngestDeps): Ingest {
     },
   });
   server.on('error', (err) => log.error({ event: 'ingest.server_error', err }, 'LMTP server error'));
+  keepOwnStatusCodes(server);
 
   return {
     start: () =>
