@@ -190,14 +190,17 @@ describe('LMTP ingest', () => {
 
 /**
  * A downstream LMTP server (Dovecot) whose replies after DATA are scripted, one line per recipient, with
- * enhanced status codes smtp-server would never choose itself for those reply codes.
+ * enhanced status codes smtp-server would never choose itself for those reply codes; `drop` resets the
+ * connection at that point. `mailboxes` lists, per recipient, every copy it accepted (a 2xx reply sent).
  */
-async function scriptedDownstream(replies: string[]): Promise<{ port: number; close(): Promise<void> }> {
+async function scriptedDownstream(replies: string[]): Promise<{ port: number; replies: string[]; mailboxes: Map<string, number>; close(): Promise<void> }> {
+  const mailboxes = new Map<string, number>();
   const server = createServer((s) => {
     s.on('error', () => undefined);
     s.write('220 dovecot LMTP ready\r\n');
     let buffer = '';
     let inData = false;
+    let rcpts: string[] = [];
     s.on('data', (d) => {
       buffer += d.toString('latin1');
       for (let i; (i = buffer.indexOf('\r\n')) >= 0; ) {
@@ -206,11 +209,17 @@ async function scriptedDownstream(replies: string[]): Promise<{ port: number; cl
         if (inData) {
           if (line === '.') {
             inData = false;
-            s.write(replies.map((r) => `${r}\r\n`).join(''));
+            for (const [i, reply] of downstream.replies.entries()) {
+              if (reply === 'drop') return void s.resetAndDestroy();
+              if (reply.startsWith('2')) mailboxes.set(rcpts[i]!, (mailboxes.get(rcpts[i]!) ?? 0) + 1);
+              s.write(`${reply}\r\n`);
+            }
+            rcpts = [];
           }
           continue;
         }
         const verb = line.slice(0, 4).toUpperCase();
+        if (verb === 'RCPT') rcpts.push(line.replace(/^RCPT TO:<([^>]*)>.*$/i, '$1').toLowerCase());
         if (verb === 'LHLO') s.write('250-dovecot\r\n250 ENHANCEDSTATUSCODES\r\n');
         else if (verb === 'DATA') {
           inData = true;
@@ -221,7 +230,8 @@ async function scriptedDownstream(replies: string[]): Promise<{ port: number; cl
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  return { port: (server.address() as AddressInfo).port, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  const downstream = { port: (server.address() as AddressInfo).port, replies, mailboxes, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return downstream;
 }
 
 describe('a downstream refusal', () => {
@@ -238,6 +248,32 @@ describe('a downstream refusal', () => {
       const replies = await rawReplies(t.lmtpPort, 'bob@remote.test', ['alice@example.test', 'dave@example.test'], fresh());
       // What Postfix copies into the bounce (Status: 5.7.1) and the delay notice (4.2.0).
       expect(replies).toEqual(['550 5.7.1 Rejected by Sieve: spam', '451 4.2.0 Mailbox is locked']);
+    } finally {
+      await engine.stop();
+      await downstream.close();
+      await t.cleanup();
+    }
+  });
+
+  it('answers 250 for a recipient downstream accepted before it went away, so the retry of the others leaves one copy each', async () => {
+    // Dovecot's LMTP process dies after delivering to alice, before its reply for dave.
+    const downstream = await scriptedDownstream(['250 2.0.0 <alice@example.test> Saved', 'drop']);
+    const t = await createTestEnvironment({ CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${downstream.port}`, CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${await freePort()}` });
+    const engine = await startInProcess(t.env, ['ingest']);
+    try {
+      for (const a of ['alice@example.test', 'dave@example.test']) {
+        await addUser(engine.db, a);
+        const user = await findUserByAddress(engine.db, a);
+        await addListEntry(engine.db, { userId: user!.id, list: 'white', kind: 'domain', value: 'remote.test', source: 'manual' });
+      }
+      const message = fresh();
+      const first = await lmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test', 'dave@example.test'], message);
+      expect(first.map((r) => r.code)).toEqual([250, 451]);
+      // As Postfix does: the recipients that did not get a 250 are tried again, once downstream is back.
+      downstream.replies.splice(0, downstream.replies.length, '250 2.0.0 <dave@example.test> Saved');
+      const retry = await lmtpSend(t.lmtpPort, 'bob@remote.test', first.filter((r) => r.code !== 250).map((r) => r.rcpt), message);
+      expect(retry.map((r) => r.code)).toEqual([250]);
+      expect(Object.fromEntries(downstream.mailboxes)).toEqual({ 'alice@example.test': 1, 'dave@example.test': 1 });
     } finally {
       await engine.stop();
       await downstream.close();

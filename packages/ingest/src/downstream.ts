@@ -117,6 +117,7 @@ async function openConnection(target: WireTarget, clientName: string): Promise<S
   });
   // An error while nobody waits on the connection (idle in a pool, or closing) must not crash the process.
   conn.on('error', noop);
+  if (target.kind === 'lmtp') noteLmtpAcceptances(conn);
   try {
     await withinDeadline(
       conn,
@@ -138,11 +139,38 @@ async function openConnection(target: WireTarget, clientName: string): Promise<S
 }
 
 /**
+ * The recipients an LMTP server has accepted the message for in the current transaction, from its
+ * replies after the data. When the server goes away before its last reply (Dovecot's LMTP process dying
+ * in a Sieve script), nodemailer fails the whole transaction; without this, a recipient already
+ * answered 250 would be answered 451 upstream, and the MTA's retry would put a second copy in that
+ * mailbox (RFC 2033 4.2: each reply stands for its recipient). nodemailer hands every per-recipient
+ * reply to its `_actionLMTPStream`; if a later version has none, nothing is noted and a drop fails
+ * every recipient as before (a duplicate, never a loss).
+ */
+const lmtpAccepted = new WeakMap<SMTPConnection, Set<string>>();
+
+type LmtpReplyHandler = (this: SMTPConnection, recipient: string, final: boolean, reply: string, callback: unknown) => void;
+
+function noteLmtpAcceptances(conn: SMTPConnection): void {
+  const c = conn as unknown as { _actionLMTPStream?: LmtpReplyHandler };
+  const handle = c._actionLMTPStream;
+  if (typeof handle !== 'function') return;
+  const accepted = new Set<string>();
+  lmtpAccepted.set(conn, accepted);
+  c._actionLMTPStream = function (recipient, final, reply, callback) {
+    if (/^2/.test(reply)) accepted.add(String(recipient).toLowerCase());
+    return handle.call(this, recipient, final, reply, callback);
+  };
+}
+
+/**
  * One mail transaction on an open connection. `reusable` is true only when it ended cleanly with every
  * recipient accepted: after anything else the connection is closed, not kept.
  */
 async function sendOn(conn: SMTPConnection, req: DeliveryRequest): Promise<{ results: DeliveryResult[]; reusable: boolean }> {
   let onError: ((err: Error) => void) | undefined;
+  const acceptedAfterData = lmtpAccepted.get(conn);
+  acceptedAfterData?.clear();
   try {
     const info = await withinDeadline(
       conn,
@@ -162,17 +190,15 @@ async function sendOn(conn: SMTPConnection, req: DeliveryRequest): Promise<{ res
     });
     return { results, reusable: failures.size === 0 };
   } catch (err) {
-    const rejected = (err as { rejectedErrors?: unknown[] }).rejectedErrors;
-    if (rejected?.length) {
-      const failures = new Map(rejected.map((e) => [String((e as { recipient?: string }).recipient).toLowerCase(), e]));
-      return {
-        results: req.recipients.map((recipient) => {
-          return failed(recipient, failures.get(recipient.toLowerCase()) ?? err);
-        }),
-        reusable: false,
-      };
-    }
-    return { results: req.recipients.map((recipient) => failed(recipient, err)), reusable: false };
+    // Recipients the server refused one by one keep their own reply; and an LMTP server that went away
+    // after accepting the message for some recipients (acceptedAfterData) has delivered it to those.
+    const rejected = (err as { rejectedErrors?: unknown[] }).rejectedErrors ?? [];
+    const failures = new Map(rejected.map((e) => [String((e as { recipient?: string }).recipient).toLowerCase(), e]));
+    const results = req.recipients.map((recipient): DeliveryResult => {
+      const key = recipient.toLowerCase();
+      return acceptedAfterData?.has(key) ? { recipient, ok: true, code: 250, message: 'delivered' } : failed(recipient, failures.get(key) ?? err);
+    });
+    return { results, reusable: false };
   } finally {
     if (onError) conn.removeListener('error', onError);
   }
