@@ -93,7 +93,10 @@ const OWN_STATUS = /^([245])\.\d{1,3}\.\d{1,3} /;
  */
 function keepOwnStatusCodes(server: SMTPServer): void {
   type Connection = { send(code: number, data?: unknown, context?: unknown): void };
-  const connections = (server as unknown as { connections: Set<Connection> }).connections;
+  const connections = (server as unknown as { connections?: Set<Connection> }).connections;
+  // smtp-server's own set of connections (pinned version); should a later one lack it, replies keep
+  // smtp-server's default codes rather than the ingest failing to start.
+  if (!(connections instanceof Set)) return;
   const add = connections.add.bind(connections);
   connections.add = (conn: Connection) => {
     const send = conn.send.bind(conn);
