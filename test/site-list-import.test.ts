@@ -1,7 +1,8 @@
 /**
  * The site's list import: a CSV file of more entries than one import takes is refused whole and saying
  * so, as `crgate lists import` does (no file is cut short at the limit without a word); so is a file
- * that is not UTF-8; and an upload cut off mid-body gets a 400, not a crash of the process.
+ * that is not UTF-8; an upload cut off mid-body gets a 400, not a crash of the process; and the
+ * site's own export imports back as it was.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUser, setPassword } from '@crgate/store';
@@ -48,6 +49,25 @@ describe('the site\'s list import', () => {
     expect(rows).toEqual([
       { list: 'white', value: 'newcomer@import.test' },
       { list: 'white', value: 'turncoat@import.test' },
+    ]);
+  });
+
+  it('imports its own export back unchanged, an address starting with an apostrophe included', async () => {
+    const alice = await signedIn();
+    for (const value of ["'bob@roundtrip.test", '=cmd@roundtrip.test']) {
+      expect((await alice.post('/lists/add', { _csrf: await alice.csrfOf('/lists'), list: 'black', value })).status).toBe(303);
+    }
+    const exported = await alice.get('/lists/export.csv');
+    expect(exported.status).toBe(200);
+    await t.db.query(`DELETE FROM list_entries WHERE value LIKE '%@roundtrip.test'`);
+    const form = new FormData();
+    form.append('_csrf', await alice.csrfOf('/lists'));
+    form.append('file', new Blob([exported.text], { type: 'text/csv' }), 'crgate-lists.csv');
+    expect((await alice.request('POST', '/lists/import', form)).status).toBe(303);
+    const { rows } = await t.db.query(`SELECT list, value FROM list_entries WHERE value LIKE '%roundtrip.test' ORDER BY value COLLATE "C"`);
+    expect(rows).toEqual([
+      { list: 'black', value: "'bob@roundtrip.test" },
+      { list: 'black', value: '=cmd@roundtrip.test' },
     ]);
   });
 

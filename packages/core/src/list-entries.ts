@@ -78,10 +78,12 @@ export function parseCsv(text: string, maxRows = 10_000): CsvRow[] {
 
 /**
  * One CSV cell. A cell a spreadsheet would read as a formula (starting with = + - @ or a control
- * character) gets a leading apostrophe, which the import strips again.
+ * character) gets a leading apostrophe, which the import strips again. So does a cell that starts
+ * with an apostrophe itself (`'bob@example.org` is a valid address): the import strips one, and
+ * written bare it would come back as another address (`bob@example.org`).
  */
 export function csvCell(value: string): string {
-  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  const safe = /^[=+\-@\t\r']/.test(value) ? `'${value}` : value;
   return /[",;\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 

@@ -15,6 +15,11 @@ describe('list CSV', () => {
     expect(importRows("list,value\nblack,'=cmd@x.example\n", 'white').entries).toEqual([{ list: 'black', kind: 'address', value: '=cmd@x.example' }]);
   });
 
+  it('reads back an exported value that starts with an apostrophe as it was', () => {
+    const exported = csvLine(['list', 'kind', 'value']) + csvLine(['black', 'address', "'bob@x.example"]);
+    expect(importRows(exported, 'white').entries).toEqual([{ list: 'black', kind: 'address', value: "'bob@x.example" }]);
+  });
+
   it('reads exports, list,value rows and bare values; reports bad lines', () => {
     expect(importRows('list,kind,value,source,created_at\nwhite,domain,example.org,manual,2026-01-01\n', 'black').entries).toEqual([
       { list: 'white', kind: 'domain', value: 'example.org' },
