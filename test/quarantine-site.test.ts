@@ -270,6 +270,20 @@ describe('recipient site', () => {
     expect((await alice.get(`/q/link?u=${encodeURIComponent('javascript:alert(1)')}`)).status).toBe(400);
   });
 
+  it('opens a mailto: link only when it names addresses, and shows them, never other text as the address', async () => {
+    const spoof = 'mailto:Your mailbox is full. Call +1 800 555 0100 to keep it';
+    const refused = await alice.get(`/q/link?u=${encodeURIComponent(spoof)}`);
+    expect(refused.status).toBe(400);
+    expect(refused.text).not.toContain('Your mailbox is full');
+    const { id } = await send('Pia <pia@remote.test>', { subject: 'Mailto', text: 'x', html: `<a href="${spoof}">support</a> <a href="mailto:help@example.net">help</a>` });
+    const frame = await alice.get(`/q/${id}/html`);
+    expect(frame.text).not.toContain('Your mailbox is full');
+    expect(frame.text).toContain(`href="/q/link?u=${encodeURIComponent('mailto:help@example.net')}"`);
+    const leave = await alice.get(`/q/link?u=${encodeURIComponent('mailto:m%C3%BCller@example.net,help@example.net?subject=Hi')}`);
+    expect(leave.status).toBe(200);
+    expect(leave.text).toContain('<strong>müller@example.net, help@example.net</strong>');
+  });
+
   it('shows bidi control characters in an attachment name as visible markers, and isolates it', async () => {
     const { id } = await send('Hugo <hugo@remote.test>', {
       subject: 'Invoice',

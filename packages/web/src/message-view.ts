@@ -10,6 +10,7 @@
  */
 import sanitizeHtml from 'sanitize-html';
 import { simpleParser, type AddressObject } from 'mailparser';
+import { isAddress } from '@crgate/core';
 
 export interface ViewAttachment {
   filename: string;
@@ -92,12 +93,33 @@ export function showBidiControls(text: string): string {
 const SAFE_IMAGE = /^data:image\/(png|gif|jpeg|webp);base64,[A-Za-z0-9+/=\s]+$/i;
 const LINK_SCHEMES = new Set(['http:', 'https:', 'mailto:']);
 
-/** The link's target when it is an absolute http, https or mailto URL; undefined otherwise. */
+/**
+ * The addresses a mailto: URL writes to, decoded, or undefined unless it names one or more valid
+ * addresses. Its path is opaque: `mailto:Your mailbox is full, call +1 800…` parses, spaces and all,
+ * and the leave page would show that text, in bold and as the site's own words, as "the address".
+ */
+export function mailtoAddresses(url: URL): string[] | undefined {
+  if (url.protocol !== 'mailto:') return undefined;
+  let path: string;
+  try {
+    path = decodeURIComponent(url.pathname);
+  } catch {
+    return undefined;
+  }
+  const addresses = path.split(',').map((a) => a.trim());
+  return addresses.every((a) => a.length <= 320 && isAddress(a)) ? addresses : undefined;
+}
+
+/**
+ * The link's target when it is an absolute http or https URL, or a mailto URL naming one or more valid
+ * addresses (mailtoAddresses); undefined otherwise.
+ */
 export function linkTarget(href: string | undefined): URL | undefined {
   if (!href || href.length > 4096) return undefined;
   try {
     const url = new URL(href.trim());
-    return LINK_SCHEMES.has(url.protocol) ? url : undefined;
+    if (!LINK_SCHEMES.has(url.protocol)) return undefined;
+    return url.protocol !== 'mailto:' || mailtoAddresses(url) ? url : undefined;
   } catch {
     return undefined;
   }

@@ -18,7 +18,7 @@ import {
   type QuarantineQuery,
 } from '@crgate/store';
 import { DECISION_WORDS, FILTER_REASONS, reasonPhrase, reasonPhrases } from './reason-phrases.js';
-import { htmlDocumentForView, linkTarget, MAX_VIEW_BYTES, parseForView, showBidiControls } from './message-view.js';
+import { htmlDocumentForView, linkTarget, mailtoAddresses, MAX_VIEW_BYTES, parseForView, showBidiControls } from './message-view.js';
 import { checkSessionCsrf, field, fieldList, formatDate, page, query, requireUser, signedIn, type SiteDeps } from './site-context.js';
 
 const DECISIONS = ['challenge', 'quarantine', 'discard'] as const;
@@ -196,7 +196,7 @@ export function quarantineRoutes(deps: SiteDeps): Router {
         title: 'Leaving crgate',
         section: 'quarantine',
         url: target.href,
-        host: target.protocol === 'mailto:' ? target.pathname : target.hostname,
+        host: target.protocol === 'mailto:' ? mailtoAddresses(target)!.join(', ') : target.hostname,
         mailto: target.protocol === 'mailto:',
         plain: target.protocol === 'http:',
       }),

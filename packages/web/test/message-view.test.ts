@@ -66,10 +66,12 @@ describe('sanitizeMessageHtml', () => {
     expect(result.blockedImages).toBe(1);
   });
 
-  it('accepts only absolute http, https and mailto URLs as link targets', () => {
+  it('accepts only absolute http and https URLs, and mailto URLs naming addresses, as link targets', () => {
     expect(linkTarget('https://example.org/')?.hostname).toBe('example.org');
     expect(linkTarget('mailto:a@example.org')?.protocol).toBe('mailto:');
-    for (const bad of ['javascript:alert(1)', 'data:text/html,x', '/q/1', 'file:///etc/passwd', '', undefined, `https://x.example/${'a'.repeat(5000)}`]) {
+    expect(linkTarget('mailto:a@example.org,b@example.org?subject=Hi')?.protocol).toBe('mailto:');
+    for (const bad of ['javascript:alert(1)', 'data:text/html,x', '/q/1', 'file:///etc/passwd', '', undefined, `https://x.example/${'a'.repeat(5000)}`,
+      'mailto:Your mailbox is full. Call +1 800 555 0100', 'mailto:?subject=x', 'mailto:a@example.org,Call us now', 'mailto:%E0%A4%A@x.org']) {
       expect(linkTarget(bad)).toBeUndefined();
     }
   });
