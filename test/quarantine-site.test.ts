@@ -284,6 +284,27 @@ describe('recipient site', () => {
     expect(leave.text).toContain('<strong>müller@example.net, help@example.net</strong>');
   });
 
+  it('answers the HTML frame of a message of 200,000 nested tags at once, saying it is not shown, and keeps serving meanwhile', async () => {
+    // Unclosed nested tags cost the HTML parser time in n² (1 MB of them: ~9 s, the whole process stalled).
+    const { id } = await send('Mallory <mallory@remote.test>', { subject: 'Deep', html: '<div>'.repeat(200_000) });
+    const started = Date.now();
+    const [frame, health] = await Promise.all([
+      alice.get(`/q/${id}/html`),
+      new Promise((r) => setTimeout(r, 50)).then(async () => {
+        const at = Date.now();
+        await fetch(`${t.publicUrl}/healthz`);
+        return Date.now() - at;
+      }),
+    ]);
+    expect(frame.status).toBe(200);
+    expect(frame.text).toContain('has more than 20,000 tags: too many to show here');
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(health).toBeLessThan(2_000);
+    // A message at the limit is still shown.
+    const { id: fine } = await send('Mallory <mallory@remote.test>', { subject: 'Deep but fine', html: `${'<b>'.repeat(19_990)}visible` });
+    expect((await alice.get(`/q/${fine}/html`)).text).toContain('visible');
+  });
+
   it('shows bidi control characters in an attachment name as visible markers, and isolates it', async () => {
     const { id } = await send('Hugo <hugo@remote.test>', {
       subject: 'Invoice',
