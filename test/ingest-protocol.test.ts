@@ -234,17 +234,23 @@ async function scriptedDownstream(replies: string[]): Promise<{ port: number; re
   return downstream;
 }
 
+/** The ingest alone, delivering to `port`, with alice and dave, who both whitelisted remote.test. */
+async function ingestFor(port: number) {
+  const t = await createTestEnvironment({ CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${port}`, CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${await freePort()}` });
+  const engine = await startInProcess(t.env, ['ingest']);
+  for (const a of ['alice@example.test', 'dave@example.test']) {
+    await addUser(engine.db, a);
+    const user = await findUserByAddress(engine.db, a);
+    await addListEntry(engine.db, { userId: user!.id, list: 'white', kind: 'domain', value: 'remote.test', source: 'manual' });
+  }
+  return { t, engine };
+}
+
 describe('a downstream refusal', () => {
   it("keeps the downstream server's enhanced status code: a policy refusal does not become 'no such user'", async () => {
     const downstream = await scriptedDownstream(['550 5.7.1 Rejected by Sieve: spam', '450 4.2.0 Mailbox is locked']);
-    const t = await createTestEnvironment({ CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${downstream.port}`, CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${await freePort()}` });
-    const engine = await startInProcess(t.env, ['ingest']);
+    const { t, engine } = await ingestFor(downstream.port);
     try {
-      for (const a of ['alice@example.test', 'dave@example.test']) {
-        await addUser(engine.db, a);
-        const user = await findUserByAddress(engine.db, a);
-        await addListEntry(engine.db, { userId: user!.id, list: 'white', kind: 'domain', value: 'remote.test', source: 'manual' });
-      }
       const replies = await rawReplies(t.lmtpPort, 'bob@remote.test', ['alice@example.test', 'dave@example.test'], fresh());
       // What Postfix copies into the bounce (Status: 5.7.1) and the delay notice (4.2.0).
       expect(replies).toEqual(['550 5.7.1 Rejected by Sieve: spam', '451 4.2.0 Mailbox is locked']);
@@ -258,14 +264,8 @@ describe('a downstream refusal', () => {
   it('answers 250 for a recipient downstream accepted before it went away, so the retry of the others leaves one copy each', async () => {
     // Dovecot's LMTP process dies after delivering to alice, before its reply for dave.
     const downstream = await scriptedDownstream(['250 2.0.0 <alice@example.test> Saved', 'drop']);
-    const t = await createTestEnvironment({ CRGATE_DELIVER_TO: `lmtp://127.0.0.1:${downstream.port}`, CRGATE_SMTP_RELAY: `smtp://127.0.0.1:${await freePort()}` });
-    const engine = await startInProcess(t.env, ['ingest']);
+    const { t, engine } = await ingestFor(downstream.port);
     try {
-      for (const a of ['alice@example.test', 'dave@example.test']) {
-        await addUser(engine.db, a);
-        const user = await findUserByAddress(engine.db, a);
-        await addListEntry(engine.db, { userId: user!.id, list: 'white', kind: 'domain', value: 'remote.test', source: 'manual' });
-      }
       const message = fresh();
       const first = await lmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test', 'dave@example.test'], message);
       expect(first.map((r) => r.code)).toEqual([250, 451]);
