@@ -28,6 +28,13 @@ import { checkSessionCsrf, clientAddress, field, HOUR_MS, page, query, requireUs
  */
 export const MAIL_PROOF_MS = 15 * 60_000;
 
+/** What the settings page says after a change (`?done=`). */
+const DONE_MESSAGES: Record<string, string> = {
+  saved: 'Settings saved.',
+  password: 'Password saved. Other sessions were signed out.',
+  'password-removed': 'Password removed: you sign in with mailed links. Other sessions were signed out.',
+};
+
 const DIGEST_WORDS: Record<DigestFrequency, string> = { daily: 'Every day', weekly: 'Every week', off: 'Never' };
 
 export function settingsRoutes(deps: SiteDeps): Router {
@@ -45,6 +52,7 @@ export function settingsRoutes(deps: SiteDeps): Router {
   async function show(res: Response, status: number, extra: Record<string, unknown> = {}): Promise<void> {
     const s = await getUserSettings(deps.db, userId(res));
     if (!s) return void res.redirect(303, `${deps.basePath}/signin`);
+    const proof = mailProofUntil(res);
     res.status(status).send(
       page(deps, res, 'settings', {
         title: 'Settings',
@@ -55,8 +63,8 @@ export function settingsRoutes(deps: SiteDeps): Router {
         languages: Object.entries(LANGUAGE_NAMES).map(([value, label]) => ({ value, label, selected: value === s.language })),
         hasPassword: s.hasPassword,
         // 'HH:MM UTC', as the site shows times.
-        mailProofUntil: mailProofUntil(res)?.toISOString().slice(11, 16),
-        passwordForm: s.hasPassword || mailProofUntil(res) !== undefined,
+        mailProofUntil: proof?.toISOString().slice(11, 16),
+        passwordForm: s.hasPassword || proof !== undefined,
         ...extra,
       }),
     );
@@ -64,7 +72,7 @@ export function settingsRoutes(deps: SiteDeps): Router {
 
   router.get('/settings', async (req, res) => {
     const done = query(req, 'done');
-    await show(res, 200, { flash: done === 'saved' ? 'Settings saved.' : done === 'password' ? 'Password saved. Other sessions were signed out.' : done === 'password-removed' ? 'Password removed: you sign in with mailed links. Other sessions were signed out.' : undefined });
+    await show(res, 200, { flash: done && Object.hasOwn(DONE_MESSAGES, done) ? DONE_MESSAGES[done] : undefined });
   });
 
   router.post('/settings', async (req, res) => {
