@@ -13,8 +13,7 @@ import { addUser } from '@crgate/store';
 import { sendChallenge, type ChallengeJobDeps } from '@crgate/worker';
 import { createMailTestEnvironment, type MailTestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
-import { lmtpSend } from './helpers/lmtp-client.js';
-import { challengeJobDeps } from './helpers/worker-deps.js';
+import { challengeJobDeps, queuedChallenge } from './helpers/worker-deps.js';
 
 /** An SMTP relay that keeps every message and answers the end of its data after `delayMs`. */
 async function slowRelay(delayMs: number): Promise<{ port: number; received: Buffer[]; close(): Promise<void> }> {
@@ -85,13 +84,7 @@ describe('relay timeouts', () => {
   let ingest: Awaited<ReturnType<typeof startInProcess>>;
   let deps: ChallengeJobDeps;
 
-  async function challenged(sender: string): Promise<string> {
-    const raw = `From: ${sender}\r\nTo: alice@example.test\r\nSubject: slow\r\nMessage-ID: <slow-${sender}>\r\n\r\nHi.\r\n`;
-    expect((await lmtpSend(t.lmtpPort, sender, ['alice@example.test'], raw))[0]!.code).toBe(250);
-    const { rows } = await t.db.query<{ id: string }>(`SELECT id FROM challenges WHERE sender = $1 AND status = 'queued'`, [sender]);
-    expect(rows).toHaveLength(1);
-    return rows[0]!.id;
-  }
+  const challenged = (sender: string) => queuedChallenge(t, sender);
 
   beforeAll(async () => {
     t = await createMailTestEnvironment({ CRGATE_POLICY_CHALLENGE_REQUIRES_AUTH: 'false' });

@@ -11,7 +11,7 @@ import { deliverReleased, sendChallenge, trainFromCopy, type ChallengeJobDeps } 
 import { createMailTestEnvironment, freePort, type MailTestEnvironment } from './helpers/environment.js';
 import { startInProcess } from './helpers/in-process.js';
 import { lmtpSend } from './helpers/lmtp-client.js';
-import { challengeJobDeps } from './helpers/worker-deps.js';
+import { challengeJobDeps, queuedChallenge } from './helpers/worker-deps.js';
 import { waitFor } from './helpers/sinks.js';
 
 describe('worker jobs', () => {
@@ -20,16 +20,8 @@ describe('worker jobs', () => {
   let deps: ChallengeJobDeps;
   /** Another worker process's locks: the second worker of a job taken over. */
   let otherLocks: SendLocks;
-  let sent = 0;
 
-  /** A message from `sender` to alice, held and challenged by the ingest (no worker runs: the job waits). */
-  async function challenged(sender: string): Promise<string> {
-    const raw = `From: ${sender}\r\nTo: alice@example.test\r\nSubject: hello ${++sent}\r\nMessage-ID: <job-${sent}@remote.test>\r\n\r\nHi.\r\n`;
-    expect((await lmtpSend(t.lmtpPort, sender, ['alice@example.test'], raw))[0]!.code).toBe(250);
-    const { rows } = await t.db.query<{ id: string }>(`SELECT id FROM challenges WHERE sender = $1 AND status = 'queued'`, [sender]);
-    expect(rows).toHaveLength(1);
-    return rows[0]!.id;
-  }
+  const challenged = (sender: string) => queuedChallenge(t, sender);
 
   beforeAll(async () => {
     t = await createMailTestEnvironment({ CRGATE_POLICY_CHALLENGE_REQUIRES_AUTH: 'false' });
