@@ -166,8 +166,12 @@ describe('worker jobs', () => {
     const worker = await startInProcess(t.env, ['worker']);
     try {
       const alice = (await findUserByAddress(ingest.db, 'alice@example.test'))!.id;
-      await challenged('second-release@remote.test');
-      const { rows } = await t.db.query<{ id: number }>(`SELECT id FROM message_recipients WHERE sender = 'second-release@remote.test'`);
+      // The worker runs, so the challenge may be sent before anyone looks: only the held copy matters here.
+      const sender = 'second-release@remote.test';
+      const raw = `From: ${sender}\r\nTo: alice@example.test\r\nSubject: hello\r\nMessage-ID: <second-release@remote.test>\r\n\r\nHi.\r\n`;
+      expect((await lmtpSend(t.lmtpPort, sender, ['alice@example.test'], raw))[0]!.code).toBe(250);
+      const { rows } = await t.db.query<{ id: number }>(`SELECT id FROM message_recipients WHERE sender = $1 AND status = 'held'`, [sender]);
+      expect(rows).toHaveLength(1);
       const id = rows[0]!.id;
       const status = async () => (await t.db.query(`SELECT status FROM message_recipients WHERE id = $1`, [id])).rows[0].status;
       t.lmtpSink.reply = () => Object.assign(new Error('Mailbox over quota'), { responseCode: 552 });
