@@ -205,6 +205,12 @@ describe('configuration', () => {
     }
   });
 
+  it('refuses a section the file gives as a single value, even when a variable sets a key inside it', () => {
+    const found = problems({ CRGATE_LMTP_LISTEN: '127.0.0.1:3000' }, { lmtp: 'x' });
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(/^lmtp: /);
+  });
+
   it('reads booleans as words, not as JavaScript truthiness', () => {
     expect(loadConfig({ CRGATE_CLASSIFIER_ENABLED: 'no' }).classifier.enabled).toBe(false);
     expect(loadConfig({ CRGATE_CLASSIFIER_ENABLED: 'yes' }).classifier.enabled).toBe(true);

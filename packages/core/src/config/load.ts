@@ -20,7 +20,10 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
   let node = target;
   for (const key of keys.slice(0, -1)) {
     const next = node[key];
-    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
+    // A section the file gives as a single value (`lmtp: "x"`) stays as it is, for the schema to
+    // refuse: a variable that sets a key inside it must not quietly replace the file's mistake.
+    if (next !== undefined && (typeof next !== 'object' || next === null || Array.isArray(next))) return;
+    if (next === undefined) node[key] = {};
     node = node[key] as Record<string, unknown>;
   }
   node[keys[keys.length - 1] as string] = value;
