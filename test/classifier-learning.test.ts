@@ -71,7 +71,9 @@ describe('classifier learning in the engine', () => {
 
   it('does not count a message twice when training again', async () => {
     const before = (await t.db.query(`SELECT sum(ham) AS h, sum(spam) AS s FROM classifier_tokens WHERE scope = 0`)).rows[0];
-    expect((await runCli(['train', '--ham', hamDir, '--spam', spamDir], t.env)).code).toBe(0);
+    const again = await runCli(['train', '--ham', hamDir, '--spam', spamDir], t.env);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toBe('trained 60 ham and 60 spam into the global model (120 of them already trained with that label: unchanged)\n');
     expect(await totals(0)).toEqual({ nham: 60, nspam: 60 });
     expect((await t.db.query(`SELECT sum(ham) AS h, sum(spam) AS s FROM classifier_tokens WHERE scope = 0`)).rows[0]).toEqual(before);
   });

@@ -146,10 +146,11 @@ describe('mail sources', () => {
     for (let i = 0; i < 6; i++) writeFileSync(join(folder, `${i}.eml`), note(i));
     let finished = 0;
     class SlowStore extends MemoryTokenStore {
-      override async train(...args: Parameters<MemoryTokenStore['train']>): Promise<void> {
+      override async train(...args: Parameters<MemoryTokenStore['train']>): Promise<boolean> {
         await new Promise((r) => setTimeout(r, 50));
-        await super.train(...args);
+        const changed = await super.train(...args);
         finished++;
+        return changed;
       }
     }
     const failure = trainFolders(new SlowStore(), 0, [{ label: 'ham', paths: [folder, join(dir, 'missing')] }]);

@@ -59,16 +59,17 @@ export class MemoryTokenStore implements TokenStore {
     return out;
   }
 
-  async train(scope: number, messageKey: string, tokens: readonly string[], label: Label, weight: number): Promise<void> {
+  async train(scope: number, messageKey: string, tokens: readonly string[], label: Label, weight: number): Promise<boolean> {
     if (!(weight > 0 && Number.isFinite(weight))) throw new RangeError(`training weight must be a positive number, got ${weight}`);
     const model = this.scope(scope);
     const distinct = [...new Set(tokens)];
     const before = model.messages.get(messageKey);
-    if (before && before.label === label && before.weight === weight && sameTokens(before.tokens, distinct)) return;
+    if (before && before.label === label && before.weight === weight && sameTokens(before.tokens, distinct)) return false;
     if (before) this.remove(model, before);
     const message: TrainedMessage = { tokens: distinct, label, weight };
     this.add(model, message);
     model.messages.set(messageKey, message);
+    return true;
   }
 
   async untrain(scope: number, messageKey: string): Promise<void> {

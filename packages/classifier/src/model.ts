@@ -28,8 +28,9 @@ export interface TokenStore {
   /**
    * Trains one message into one scope. Idempotent per (scope, messageKey): training the same message
    * again with the same label changes nothing; with the other label (or another weight) it moves it.
+   * Resolves to whether the model changed.
    */
-  train(scope: number, messageKey: string, tokens: readonly string[], label: Label, weight: number): Promise<void>;
+  train(scope: number, messageKey: string, tokens: readonly string[], label: Label, weight: number): Promise<boolean>;
   /** Removes a message's contribution (e.g. a message trained by mistake). */
   untrain(scope: number, messageKey: string): Promise<void>;
 }

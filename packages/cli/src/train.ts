@@ -26,8 +26,10 @@ export async function trainFolders(
   sets: Array<{ label: Label; paths: string[] }>,
   progress?: (p: TrainProgress) => void,
   concurrency = 4,
-): Promise<Record<Label, number>> {
-  const trained: Record<Label, number> = { ham: 0, spam: 0 };
+): Promise<Record<Label, number> & { unchanged: number }> {
+  // `unchanged` counts messages the model already held with the same label: training is idempotent,
+  // and an operator running it again should see that nothing moved rather than the same figures.
+  const trained = { ham: 0, spam: 0, unchanged: 0 };
   for (const { label, paths } of sets) {
     if (paths.length === 0) continue;
     const total = progress ? await countMessages(paths) : 0;
@@ -36,7 +38,7 @@ export async function trainFolders(
       for await (const { raw } of readMailSources(paths, reportSkipped)) {
         const job = (async () => {
           const key = createHash('sha256').update(raw).digest('hex');
-          await store.train(scope, key, await tokenize(raw), label, 1);
+          if (!(await store.train(scope, key, await tokenize(raw), label, 1))) trained.unchanged++;
           trained[label]++;
           progress?.({ label, done: trained[label], total });
         })();

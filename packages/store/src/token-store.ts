@@ -170,15 +170,15 @@ export class PgTokenStore {
     return { totals, counts };
   }
 
-  async train(scope: number, messageKey: string, tokens: readonly string[], label: Label, weight: number): Promise<void> {
-    await withTransaction(this.db, async (tx) => {
+  async train(scope: number, messageKey: string, tokens: readonly string[], label: Label, weight: number): Promise<boolean> {
+    return withTransaction(this.db, async (tx) => {
       await lockMessages(tx, [{ scope, messageKey }]);
       const prev = await tx.query<{ label: Label; weight: number; tokens: string[] }>(
         'SELECT label, weight, tokens FROM classifier_trained WHERE scope = $1 AND message_key = $2 FOR UPDATE',
         [scope, messageKey],
       );
       const old = prev.rows[0];
-      if (old && old.label === label && Number(old.weight) === weight) return;
+      if (old && old.label === label && Number(old.weight) === weight) return false;
       const deltas = new CountDeltas();
       if (old) deltas.add(scope, { label: old.label, weight: Number(old.weight), tokens: old.tokens }, -1);
       const unique = [...new Set(tokens)];
@@ -189,6 +189,7 @@ export class PgTokenStore {
          ON CONFLICT (scope, message_key) DO UPDATE SET label = EXCLUDED.label, weight = EXCLUDED.weight, tokens = EXCLUDED.tokens, trained_at = now()`,
         [scope, messageKey, label, weight, unique],
       );
+      return true;
     });
   }
 

@@ -38,7 +38,8 @@ export function registerClassifier(program: Command): void {
             tty ? (p) => process.stderr.write(progressBar(p)) : undefined,
           );
           if (tty) process.stderr.write('\n');
-          process.stdout.write(`trained ${trained.ham} ham and ${trained.spam} spam into the ${opts.as ? `model of ${normalizeAddress(opts.as)}` : 'global model'}\n`);
+          const unchanged = trained.unchanged ? ` (${trained.unchanged} of them already trained with that label: unchanged)` : '';
+          process.stdout.write(`trained ${trained.ham} ham and ${trained.spam} spam into the ${opts.as ? `model of ${normalizeAddress(opts.as)}` : 'global model'}${unchanged}\n`);
         } catch (err) {
           if (err instanceof MailSourceError) fail(err.message);
           throw err;
