@@ -8,6 +8,7 @@ import net from 'node:net';
 import { createMailTestEnvironment, REMOTE_CLIENT, type MailTestEnvironment } from './helpers/environment.js';
 import { runCli, startEngineProcess, startEngineReady, type EngineProcess } from './helpers/engine-process.js';
 import { pythonLmtpSend } from './helpers/lmtp-client.js';
+import { applyQuarantineAction, findUserByAddress } from '@crgate/store';
 
 const FIXTURE = readFileSync(new URL('./fixtures/bob-to-alice.eml', import.meta.url), 'utf8');
 
@@ -84,6 +85,22 @@ describe('operator signals', () => {
     // What `crgate stats` reads from PostgreSQL says the same.
     const stats = await runCli(['stats', '--json'], t.env);
     expect(JSON.parse(stats.stdout).challenges).toEqual({ suppressed: 1 });
+  });
+
+  it('logs job.failed with retry: false when downstream refuses a release with 5xx (the copy is back in the quarantine, not retried)', async () => {
+    const t = await setup();
+    const engine = track(await startEngineReady(t.env));
+    // Unauthenticated (no XFORWARD): held without a challenge.
+    const r = await pythonLmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test'], FIXTURE);
+    expect(r.data?.[0]?.[1]).toBe(250);
+    const alice = (await findUserByAddress(t.db, 'alice@example.test'))!.id;
+    const { rows } = await t.db.query<{ id: number }>(`SELECT id FROM message_recipients WHERE status = 'held'`);
+    expect(rows).toHaveLength(1);
+    t.lmtpSink.reply = () => Object.assign(new Error('5.2.2 mailbox over quota'), { responseCode: 552 });
+    await applyQuarantineAction(t.db, alice, [rows[0]!.id], 'release');
+    const failed = await engine.waitForLog((l) => l.event === 'job.failed' && l.queue === 'deliveries', 'the refused release logged');
+    expect(failed).toMatchObject({ level: 'warn', retry: false });
+    expect(String(failed.msg)).not.toContain('will retry');
   });
 
   it('is not ready (postgres: read-only) while PostgreSQL only takes reads, as the ingest then answers 451 to held mail', async () => {

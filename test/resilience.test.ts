@@ -46,7 +46,7 @@ describe('crash and outage', () => {
     const first = track(await startEngineReady({ ...t.env, CRGATE_SMTP_RELAY: deadRelay, CRGATE_WORKER_RETRY_DELAY_MS: '3000' }));
     const result = await pythonLmtpSend(t.lmtpPort, 'bob@remote.test', ['alice@example.test'], FIXTURE, { xforward: REMOTE_CLIENT });
     expect(result.data?.[0]?.[1]).toBe(250);
-    await first.waitForLog((l) => l.event === 'job.failed', 'the first failed challenge attempt');
+    expect(await first.waitForLog((l) => l.event === 'job.failed', 'the first failed challenge attempt')).toMatchObject({ retry: true });
     await first.kill('SIGKILL');
     expect(smtpSink.messages).toHaveLength(0);
 

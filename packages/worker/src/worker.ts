@@ -221,14 +221,15 @@ export function createWorker(config: Config, deps: WorkerDeps): WorkerRole {
           maxStalledCount: ATTEMPTS[name],
         });
         worker.on('failed', (job, err) => {
-          if (job?.name === 'message.deliver') {
-            // A 5xx from downstream throws UnrecoverableError (delivery-job.ts): BullMQ fails the job at
-            // once, with attempts left, and the copy is already back in the quarantine. That is a
-            // failure, not a retry: counted as one it would read as "Dovecot refuses or is unreachable".
-            const final = job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError;
-            metrics.deliveries.inc({ kind: 'release', result: final ? 'failed' : 'retry' });
-          }
-          log.warn({ event: 'job.failed', queue: name, job: job?.id, attempts: job?.attemptsMade, err: err.message }, `job failed: ${err.message}`);
+          // A 5xx from downstream throws UnrecoverableError (delivery-job.ts): BullMQ fails the job at
+          // once, with attempts left, and the copy is already back in the quarantine. That is a
+          // failure, not a retry: counted as one it would read as "Dovecot refuses or is unreachable".
+          const final = !job || job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError;
+          if (job?.name === 'message.deliver') metrics.deliveries.inc({ kind: 'release', result: final ? 'failed' : 'retry' });
+          log.warn(
+            { event: 'job.failed', queue: name, job: job?.id, attempts: job?.attemptsMade, retry: !final, err: err.message },
+            `job failed${final ? '' : ', will retry'}: ${err.message}`,
+          );
           if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) void giveUp(job, err);
         });
         // A Redis outage makes every queue's worker fail its reconnection several times a second: once a
