@@ -173,6 +173,80 @@ describe('confirmation site', () => {
     }
   });
 
+  it('keeps a challenge\'s pages in the language it was sent in when the recipient changes the setting afterwards', async () => {
+    await t.db.query(`UPDATE users SET language = 'de' WHERE address = 'alice@example.test'`);
+    let link: string;
+    try {
+      link = await challengeLinkFor('ute@remote.test', 'Umgestellt');
+    } finally {
+      await t.db.query(`UPDATE users SET language = 'en' WHERE address = 'alice@example.test'`);
+    }
+    const page = await (await fetch(link)).text();
+    expect(page).toContain('<html lang="de">');
+    expect(page).toContain('<dt>Zurückgehalten</dt><dd>1 Nachricht</dd>');
+    const thanks = await (await fetch(link, { method: 'POST' })).text();
+    expect(thanks).toContain('<html lang="de">');
+    expect(thanks).toContain('Ihre zurückgehaltene Nachricht an <strong>alice@example.test</strong> ist unterwegs');
+  });
+
+  it('reads a language setting written by hand (de-DE, DE) as the challenge mail does', async () => {
+    const link = await challengeLinkFor('hand@remote.test', 'By hand');
+    // A challenge sent before its language was recorded follows the recipient's setting.
+    await t.db.query(`UPDATE challenges SET language = NULL WHERE sender = 'hand@remote.test'`);
+    for (const language of ['de-DE', 'DE']) {
+      await t.db.query(`UPDATE users SET language = $1 WHERE address = 'alice@example.test'`, [language]);
+      try {
+        const page = await (await fetch(link)).text();
+        expect(page).toContain('<html lang="de">');
+        expect(page).toContain('Bestätigen Sie Ihre Nachricht');
+      } finally {
+        await t.db.query(`UPDATE users SET language = 'en' WHERE address = 'alice@example.test'`);
+      }
+    }
+  });
+
+  it('says in one sentence that nothing is on its way when no held message was left to release', async () => {
+    const link = await challengeLinkFor('gone@remote.test', 'Deleted meanwhile');
+    expect(await (await fetch(link)).text()).toContain('<dt>Held</dt><dd>1 message</dd>');
+    await t.db.query(`UPDATE message_recipients SET status = 'expired' WHERE sender = 'gone@remote.test'`);
+    const thanks = await (await fetch(link, { method: 'POST' })).text();
+    expect(thanks).toContain('Your future mail to <strong>alice@example.test</strong> will be delivered directly.');
+    expect(thanks).not.toMatch(/on (its|their) way/);
+  });
+
+  it('answers English to a browser that puts English first, even when German is an exact match and English a region', async () => {
+    const unknown = `${t.publicUrl}/c/${'A'.repeat(43)}`;
+    for (const [language, lang] of [['en-GB,de', 'en'], ['en-US, de', 'en'], ['de, en;q=0.5', 'de'], ['fr, de;q=0.5, en;q=0.4', 'de']]) {
+      const page = await (await fetch(unknown, { headers: { 'accept-language': language! } })).text();
+      expect(page, language).toContain(`<html lang="${lang}">`);
+    }
+  });
+
+  it('answers a sender\'s link that no route takes or that cannot be read in the browser\'s language', async () => {
+    for (const [path, status] of [['/c/', 404], [`/c/${'A'.repeat(43)}/more`, 404], ['/c/%ZZ', 400]] as const) {
+      const res = await fetch(`${t.publicUrl}${path}`, { headers: { 'accept-language': 'de' } });
+      expect(res.status, path).toBe(status);
+      const page = await res.text();
+      expect(page, path).toContain('<html lang="de">');
+      expect(page, path).toContain('Dieser Bestätigungslink ist nicht gültig.');
+    }
+  });
+
+  it('says in the browser\'s language that something failed on our side when the database fails under a sender\'s link', async () => {
+    const link = await challengeLinkFor('outage@remote.test', 'Outage');
+    await t.db.query('ALTER TABLE challenges RENAME TO challenges_away');
+    try {
+      const res = await fetch(link, { headers: { 'accept-language': 'de' } });
+      expect(res.status).toBe(503);
+      const page = await res.text();
+      expect(page).toContain('<html lang="de">');
+      expect(page).toContain('Vorübergehendes Problem');
+    } finally {
+      await t.db.query('ALTER TABLE challenges_away RENAME TO challenges');
+    }
+    expect((await fetch(link)).status).toBe(200);
+  });
+
   it('serves a health check', async () => {
     const res = await fetch(`${t.publicUrl}/healthz`);
     expect(await res.json()).toEqual({ status: 'ok' });

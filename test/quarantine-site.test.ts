@@ -559,7 +559,7 @@ describe('recipient site', () => {
     expect(rows[0]).toEqual({ challenges_enabled: false, digest_frequency: 'weekly', language: 'de' });
     const page = await alice.get('/settings');
     expect(page.text).toContain('id="digest-weekly" name="digest" value="weekly" checked');
-    expect(page.text).toContain('<option value="de" selected>');
+    expect(page.text).toContain('<option value="de" lang="de" selected>');
     expect(page.text).not.toContain('name="challenges" value="on" checked');
 
     const before = smtpSink.messages.length;

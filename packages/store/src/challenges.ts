@@ -1,5 +1,5 @@
 /** Challenges: what the worker sends, what the confirmation page shows, and confirming one. */
-import { hashToken, isWellFormedToken, normalizeAddress, type Reason } from '@crgate/core';
+import { challengeLanguage, hashToken, isWellFormedToken, normalizeAddress, type ChallengeLanguage, type Reason } from '@crgate/core';
 import type { Db, Queryable } from './db.js';
 import { withTransaction } from './db.js';
 import { addListEntry } from './lists.js';
@@ -33,8 +33,8 @@ export interface Challenge {
   heldCount: number;
   /** Trace id of the message that caused the challenge. */
   traceId: string | null;
-  /** The recipient's language: the challenge is written in it. */
-  language: string;
+  /** The language the challenge was sent in; before it is sent (or if sent by an older version), the recipient's. */
+  language: ChallengeLanguage;
 }
 
 // The first copy's trace id: its copy found first, then its message by id. `ORDER BY r.id + 0`:
@@ -43,7 +43,7 @@ export interface Challenge {
 // joined to messages in one query, it could hash-join every stored message. This way both are index
 // probes whatever the statistics say.
 const CHALLENGE_SELECT = `
-  SELECT c.*, u.address AS recipient, u.language,
+  SELECT c.*, u.address AS recipient, coalesce(c.language, u.language) AS language,
          (SELECT count(*)::int FROM message_recipients r WHERE r.challenge_id = c.id AND r.status = 'held') AS held_count,
          (SELECT m.trace_id FROM messages m
            WHERE m.id = (SELECT r.message_id FROM message_recipients r WHERE r.challenge_id = c.id ORDER BY r.id + 0 LIMIT 1)
@@ -69,7 +69,9 @@ function toChallenge(row: Record<string, any>): Challenge {
     originalMessageId: row.original_message_id,
     heldCount: row.held_count,
     traceId: row.trace_id,
-    language: row.language,
+    // users.language holds what the settings page offers, but a value written by hand ('de-DE') must
+    // give the page the language the worker wrote the mail in.
+    language: challengeLanguage(row.language),
   };
 }
 
@@ -92,8 +94,8 @@ export async function setChallengeTokenHash(db: Queryable, id: string, tokenHash
   return (res.rowCount ?? 0) > 0;
 }
 
-export async function markChallengeSent(db: Queryable, id: string, now: Date): Promise<void> {
-  await db.query(`UPDATE challenges SET status = 'sent', sent_at = $2 WHERE id = $1 AND status = 'queued'`, [id, now]);
+export async function markChallengeSent(db: Queryable, id: string, now: Date, language: ChallengeLanguage): Promise<void> {
+  await db.query(`UPDATE challenges SET status = 'sent', sent_at = $2, language = $3 WHERE id = $1 AND status = 'queued'`, [id, now, language]);
 }
 
 /**
@@ -172,7 +174,7 @@ export async function requeueUndeliverableChallenge(db: Db, id: string, now: Dat
 export type ConfirmResult =
   | { ok: true; challenge: Challenge; released: number[] }
   /** `language`: the challenge's, when the token names one (a spent or expired link), for its page. */
-  | { ok: false; why: 'unknown' | 'spent' | 'expired'; language?: string };
+  | { ok: false; why: 'unknown' | 'spent' | 'expired'; language?: ChallengeLanguage };
 
 /** Why a challenge found by token cannot be used, or null if it can. */
 export function challengeUnavailable(challenge: Challenge | undefined, now: Date): 'unknown' | 'spent' | 'expired' | null {

@@ -38,6 +38,43 @@ const UNAVAILABLE: Record<PageLanguage, { heading: string; spent: string; expire
   },
 };
 
+/** Pages for a request under /c/ that no route answers, or that failed, in the sender's language. */
+const SENDER_TROUBLE: Record<PageLanguage, { title: string; heading: string; message: string }> = {
+  en: { title: 'Try again later', heading: 'Temporary problem', message: 'Something went wrong on our side. Please try again in a few minutes.' },
+  de: {
+    title: 'Bitte später noch einmal',
+    heading: 'Vorübergehendes Problem',
+    message: 'Bei uns ist etwas schiefgegangen. Bitte versuchen Sie es in ein paar Minuten noch einmal.',
+  },
+};
+
+/** Whether a request is for a sender's page (`/c/…` under the site's path), which speaks the sender's language. */
+export function isSenderPath(req: Request, basePath: string): boolean {
+  return req.path === `${basePath}/c` || req.path.startsWith(`${basePath}/c/`);
+}
+
+/**
+ * What the site answers on a sender's page when no route took the request (`/c/`, `/c/TOKEN/more`),
+ * the link could not be read (`/c/%ZZ`), or something failed on our side: the sender's language
+ * from the browser, since no challenge was read. Not counted as a guess: nothing was looked up.
+ */
+export function sendSenderError(req: Request, res: Response, render: Render, status: number): void {
+  const lang = browserLanguage(req);
+  if (status >= 500) {
+    res.status(status).send(render('error', { ...SENDER_TROUBLE[lang], lang }));
+    return;
+  }
+  const text = UNAVAILABLE[lang];
+  res.status(status).send(render('error', { title: text.unknownHeading, heading: text.unknownHeading, message: text.unknown, lang }));
+}
+
+/** "1 message", "3 Nachrichten". */
+function messageCount(n: number, language: PageLanguage): string {
+  const one = new Intl.PluralRules(language).select(n) === 'one';
+  if (language === 'de') return `${n} ${one ? 'Nachricht' : 'Nachrichten'}`;
+  return `${n} ${one ? 'message' : 'messages'}`;
+}
+
 /**
  * The original subject as the page shows it: on one line, and no longer than the challenge mail shows
  * it (60 characters), with "…" when cut. A 3,000-character subject made the page 4,600 px tall with the
@@ -60,8 +97,8 @@ function pageDate(date: Date, language: string): string {
  * in the challenge's language, like the page the link showed before; an unknown one names nothing, so
  * it is in the language the browser asks for (of those challenges are written in).
  */
-function sendUnavailable(req: Request, res: Response, render: Render, why: 'unknown' | 'spent' | 'expired', language?: string): void {
-  const lang = why === 'unknown' ? browserLanguage(req) : language === 'de' ? 'de' : 'en';
+function sendUnavailable(req: Request, res: Response, render: Render, why: 'unknown' | 'spent' | 'expired', language?: PageLanguage): void {
+  const lang = why === 'unknown' || !language ? browserLanguage(req) : language;
   const text = UNAVAILABLE[lang];
   if (why === 'unknown') {
     res.status(404).send(render('error', { title: text.unknownHeading, heading: text.unknownHeading, message: text.unknown, lang }));
@@ -113,7 +150,7 @@ export function challengeRoutes(deps: ChallengeRouteDeps): Router {
         sender: challenge.sender,
         subject: pageSubject(challenge.originalSubject),
         date: pageDate(challenge.originalDate ?? challenge.createdAt, challenge.language),
-        held: challenge.heldCount,
+        held: messageCount(challenge.heldCount, challenge.language),
       }),
     );
   });
@@ -134,7 +171,9 @@ export function challengeRoutes(deps: ChallengeRouteDeps): Router {
         title: result.challenge.language === 'de' ? 'Vielen Dank' : 'Thank you',
         lang: result.challenge.language,
         recipient: result.challenge.recipient,
+        // None left to release (the recipient deleted them first): the page says only what comes next.
         released: result.released.length,
+        releasedOne: result.released.length === 1,
       }),
     );
   });
@@ -144,7 +183,7 @@ export function challengeRoutes(deps: ChallengeRouteDeps): Router {
     if (!challenge) return;
     await setSenderOptOut(deps.db, challenge.sender, true);
     log.info({ event: 'sender.opted_out', challengeId: challenge.id }, 'sender asked not to be challenged');
-    res.send(deps.render('opted-out', { title: challenge.language === 'de' ? 'Keine weiteren Anfragen' : 'You will not be asked again', lang: challenge.language, sender: challenge.sender }));
+    res.send(deps.render('opted-out', { title: challenge.language === 'de' ? 'Sie werden nicht mehr gefragt' : 'You will not be asked again', lang: challenge.language, sender: challenge.sender }));
   });
 
   return router;

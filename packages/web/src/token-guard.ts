@@ -38,7 +38,13 @@ export type PageLanguage = 'en' | 'de';
  * no challenge (unknown, or refused before it was looked up): English unless German is preferred.
  */
 export function browserLanguage(req: Request): PageLanguage {
-  return req.acceptsLanguages('en', 'de') === 'de' ? 'de' : 'en';
+  // The browser's own order (by q, then as written), not negotiator's choice among ours: asked for
+  // `en-GB,de`, that prefers the exact `de` to the region `en-GB`, and answered German.
+  for (const tag of req.acceptsLanguages()) {
+    const primary = tag.toLowerCase().split(/[-_]/)[0];
+    if (primary === 'en' || primary === 'de') return primary;
+  }
+  return 'en';
 }
 
 const TOO_MANY: Record<PageLanguage, { heading: string; message: string }> = {

@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config, Logger } from '@crgate/core';
 import { resolveSecret, type Db, type Metrics } from '@crgate/store';
-import { challengeRoutes } from './challenge-routes.js';
+import { challengeRoutes, isSenderPath, sendSenderError } from './challenge-routes.js';
 import { digestRoutes } from './digest-routes.js';
 import { createRenderer } from './templates.js';
 import { checkOrigin, loadSession, type SiteDeps } from './site-context.js';
@@ -120,18 +120,22 @@ export function createWeb(config: Config, deps: WebDeps): WebRole {
   siteRouter.use(loadSession(site));
   siteRouter.use(signInRoutes(site), quarantineRoutes(site), listsRoutes(site), settingsRoutes(site), overviewRoutes(site));
   app.use(basePath || '/', siteRouter);
-  app.use((_req, res) => {
+  app.use((req, res) => {
+    if (isSenderPath(req, basePath)) return sendSenderError(req, res, render, 404);
     res.status(404).send(render('error', { title: 'Not found', heading: 'Not found', message: 'There is no page here.' }));
   });
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     // A request the body parser refused (too large, malformed) is the client's problem, not ours.
     const status = (err as { status?: unknown }).status;
     if (typeof status === 'number' && status >= 400 && status < 500) {
+      // On a sender's page that is a link that cannot be read (`/c/%ZZ`), not a form.
+      if (isSenderPath(req, basePath)) return sendSenderError(req, res, render, status);
       res.status(status).send(render('error', { title: 'Bad request', heading: 'Bad request', message: 'The form could not be read.' }));
       return;
     }
     // The path may carry a link's token (/c/<token>, /signin/<token>, /d/<…>): logged without it.
     log.error({ event: 'web.error', path: withoutTokens(req.path), err }, 'request failed');
+    if (isSenderPath(req, basePath)) return sendSenderError(req, res, render, 503);
     res
       .status(503)
       .send(render('error', { title: 'Try again later', heading: 'Temporary problem', message: 'Something went wrong on our side. Please try again in a few minutes.' }));

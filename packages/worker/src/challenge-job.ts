@@ -4,7 +4,6 @@
  */
 import { UnrecoverableError } from 'bullmq';
 import {
-  challengeLanguage,
   ChallengeTemplateError,
   composeChallenge,
   deriveChallengeToken,
@@ -127,7 +126,7 @@ async function sendLocked(challenge: Challenge, deps: ChallengeJobDeps): Promise
         messageId: challenge.ourMessageId,
         language: challenge.language,
       },
-      deps.templates[challengeLanguage(challenge.language)],
+      deps.templates[challenge.language],
     );
   } catch (err) {
     if (!(err instanceof ChallengeTemplateError)) throw err;
@@ -168,7 +167,7 @@ async function sendLocked(challenge: Challenge, deps: ChallengeJobDeps): Promise
     throw new Error(`relay unavailable: ${result!.code} ${result!.message}`);
   }
   const sentAt = deps.now();
-  await markChallengeSent(db, challengeId, sentAt);
+  await markChallengeSent(db, challengeId, sentAt, challenge.language);
   log.info({ event: 'challenge.sent' }, 'challenge sent');
   // The slot was taken when this attempt began, or by an earlier one the relay refused or missed: it
   // now counts from the send, so a backlog sent after a relay outage still takes the hour it went out
