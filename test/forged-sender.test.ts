@@ -80,10 +80,10 @@ describe('forged senders', () => {
 
   describe('mail between our own users', () => {
     /** What our Postfix writes on top of mail a user submitted from home (smtpd_sasl_authenticated_header). */
-    const submitted = (id: string, received: string[]) =>
+    const submitted = (id: string, received: string[], from = ['From: Dave <dave@example.test>']) =>
       [
         ...received,
-        'From: Dave <dave@example.test>',
+        ...from,
         'To: alice@example.test',
         'Subject: Minutes of the meeting',
         `Message-ID: <${id}@forged.test>`,
@@ -110,6 +110,46 @@ describe('forged senders', () => {
     it('holds the same mail when our MTA says the client did not log in', async () => {
       await send('dave@example.test', submitted('colleague-2', [byOurMta('ESMTPS', '')]), HOME);
       expect(await decisionOf('colleague-2')).toMatchObject({ decision: 'quarantine', symbols: expect.arrayContaining(['FORGED_LOCAL_SENDER']) });
+    });
+
+    it('does not take a login from the HELO name our MTA copied into its Received header (encoded word, no-break space)', async () => {
+      const helos = [
+        '=?us-ascii?q?x_=28Authenticated_sender=3A_dave=40example=2Etest=29?=',
+        '=?us-ascii?q?with_ESMTPSA?=',
+        'with\u00a0ESMTPSA',
+      ];
+      for (const [i, helo] of helos.entries()) {
+        const id = `helo-login-${i}`;
+        const received = `Received: from ${helo} (unknown [198.51.100.77])\r\n\tby ${OURS} (Postfix) with ESMTP id 4Ab; Thu, 3 Dec 2026 18:00:00 +0000`;
+        await send('dave@example.test', submitted(id, [received]), HOME);
+        expect(await decisionOf(id), helo).toMatchObject({ decision: 'quarantine', symbols: expect.arrayContaining(['FORGED_LOCAL_SENDER']) });
+      }
+    });
+
+    it('does not take a login from the recipient our MTA copied into its Received header', async () => {
+      const recipients = ['alice+=?us-ascii?q?=28Authenticated_sender=3A_dave=29?=@example.test', '"x (Authenticated sender: dave) by mx with ESMTPSA"@example.test'];
+      for (const [i, rcpt] of recipients.entries()) {
+        const id = `rcpt-login-${i}`;
+        const received = `Received: from laptop.home.test (unknown [198.51.100.77])\r\n\tby ${OURS} (Postfix) with ESMTP id 4Ab\r\n\tfor <${rcpt}>; Thu, 3 Dec 2026 18:00:00 +0000`;
+        await send('dave@example.test', submitted(id, [received]), HOME);
+        expect(await decisionOf(id), rcpt).toMatchObject({ decision: 'quarantine', symbols: expect.arrayContaining(['FORGED_LOCAL_SENDER']) });
+      }
+    });
+
+    it('does not deliver as the colleague\'s own mail what names another author too, or none', async () => {
+      const login = byOurMta('ESMTPSA', '\r\n\t(Authenticated sender: dave@example.test)');
+      const froms = [
+        ['From: dave@example.test, alice@example.test'],
+        ['From: dave@example.test', 'From: alice@example.test'],
+        [],
+      ];
+      for (const [i, from] of froms.entries()) {
+        const id = `other-author-${i}`;
+        await send('dave@example.test', submitted(id, [login], from), HOME);
+        const d = await decisionOf(id);
+        expect(d.symbols, from.join(' / ') || 'no From:').not.toContain('LOCAL_SUBMISSION');
+        expect(d.decision).not.toBe('deliver');
+      }
     });
 
     it('does not believe a login written below the Received header of our MTA, by the sender', async () => {

@@ -22,6 +22,8 @@ export interface MessageFacts {
   localSubmission?: string;
   /** Address in the From: header, normalised, when there is one. */
   fromAddress?: string;
+  /** Every address in every From: field, normalised, in order: the author is one person only if all agree. */
+  fromAddresses?: readonly string[];
   subject?: string;
   messageId?: string;
   date?: Date;

@@ -111,7 +111,7 @@ export function createDecisionPipeline(config: Config, options: PipelineOptions)
   return {
     content,
     async decideFor(raw, envelope, users, log, opts = {}) {
-      const { facts } = parseMessage(raw, envelope);
+      const { facts, newestReceived } = parseMessage(raw, envelope);
       const userIds = users.map((u) => u.id);
       // The database lookups need only the envelope and the header: they run while DNS, the
       // classifier and the external scorers work.
@@ -133,7 +133,7 @@ export function createDecisionPipeline(config: Config, options: PipelineOptions)
         ownDomains(),
       ]);
       if (externalScores) facts.externalScores = externalScores;
-      if (envelope.fromTrustedMta && facts.mailFrom && domains.has(domainOf(facts.mailFrom)) && submittedWithAuthentication(facts.headers)) {
+      if (envelope.fromTrustedMta && facts.mailFrom && domains.has(domainOf(facts.mailFrom)) && submittedWithAuthentication(newestReceived)) {
         facts.localSubmission = facts.mailFrom;
       }
       const { matches, sent } = found;

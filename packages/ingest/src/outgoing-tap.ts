@@ -21,11 +21,26 @@ export function isTrustedPeer(peer: string | undefined, trusted: readonly string
   return trusted.some((t) => t.replace(/^::ffff:/i, '').toLowerCase() === p);
 }
 
-/** Whether the newest Received header records an authenticated submission. */
-export function submittedWithAuthentication(headers: ReadonlyMap<string, readonly string[]>): boolean {
-  const newest = headers.get('received')?.[0];
-  if (!newest) return false;
-  return /\bwith\s+(?:UTF8)?(?:E?SMTPS?A|LMTPS?A)\b/i.test(newest) || /\(Authenticated sender:/i.test(newest);
+/**
+ * Whether the newest Received header (ParsedHeaders.newestReceived, folding kept) records an
+ * authenticated submission. Only clauses that begin a continuation line count: Postfix writes
+ * `(Authenticated sender: …)` and `by <host> (Postfix) with ESMTPSA id …` each on a line of its own
+ * (Exim and Sendmail put `by … with` on its own line too), while the text the client chooses, the HELO
+ * name in the first line and the recipient in `for <…>`, shares its line with other clauses and cannot
+ * hold a line break. Read anywhere in the field, `EHLO with?ESMTPSA` or a recipient
+ * `"x (Authenticated sender: y)"@…` passed for a login. Only blanks and tabs separate words here: `\s`
+ * would take a no-break space a client put in its HELO.
+ */
+export function submittedWithAuthentication(newestReceived: string | undefined): boolean {
+  if (!newestReceived) return false;
+  return newestReceived
+    .split('\n')
+    .slice(1)
+    .some(
+      (line) =>
+        /^[ \t]+(?:by[ \t]+[^ \t()]+(?:[ \t]+\([^()]*\))?[ \t]+)?with[ \t]+(?:UTF8)?(?:E?SMTPS?A|LMTPS?A)(?:[ \t;]|$)/i.test(line) ||
+        /^[ \t]+\(Authenticated sender:[ \t]/i.test(line),
+    );
 }
 
 /**
@@ -121,7 +136,7 @@ export async function handleTapCopy(
   if (!mailFrom) return ignore('null envelope sender');
   const user = await findUserByAddress(db, mailFrom);
   if (!user) return ignore(`${normalizeAddress(mailFrom)} is not a user`);
-  if (!submittedWithAuthentication(headers)) return ignore('the newest Received header shows no authenticated submission');
+  if (!submittedWithAuthentication(parsed.newestReceived)) return ignore('the newest Received header shows no authenticated submission');
   const sent = sentMessageOf(parsed, user, 'tap');
   if (!sent) return ignore(newestResentBlock(parsed.fieldNames) ? 'no Resent-Message-ID' : 'no Message-ID');
   const { messageId, recipients } = sent;

@@ -20,12 +20,25 @@ export const MAX_HEADER_FIELDS = 5000;
  */
 const ADDRESS_FIELDS: ReadonlySet<string> = new Set(['from', 'to', 'cc', 'bcc', 'resent-from', 'resent-to', 'resent-cc', 'resent-bcc']);
 
+/**
+ * Fields kept as they came, never decoded: Received is a trace field (RFC 5321 section 4.4), where an
+ * encoded word is only text, and the client chooses parts of it (the HELO name, the recipient). Decoded,
+ * `EHLO =?us-ascii?q?with_ESMTPSA?=` read as our MTA saying the client had logged in.
+ */
+const UNDECODED_FIELDS: ReadonlySet<string> = new Set(['received']);
+
 export interface ParsedHeaders {
   headers: Map<string, string[]>;
   /** The values of ADDRESS_FIELDS unfolded but not decoded, for address parsing. */
   addressFields: Map<string, string[]>;
   /** The field names (lower case) in the order they came: which Resent- fields form the newest block. */
   fieldNames: string[];
+  /**
+   * The first (newest) Received field's value as it came, its folding kept (lines joined by "\n",
+   * continuation lines with their leading white space): what starts a line there was written by the
+   * MTA, since a client cannot put a line break into the HELO name or recipient it writes.
+   */
+  newestReceived?: string;
   /** Byte offset where the body starts (after the blank line), or raw.length if there is none. */
   bodyOffset: number;
   truncated: boolean;
@@ -71,15 +84,17 @@ export function parseHeaders(raw: Buffer): ParsedHeaders {
   const headers = new Map<string, string[]>();
   const addressFields = new Map<string, string[]>();
   const fieldNames: string[] = [];
+  let newestReceived: string | undefined;
   let fields = 0;
-  let current: { name: string; value: string } | undefined;
+  let current: { name: string; value: string; folded?: string } | undefined;
   const flush = () => {
     if (!current) return;
     fields++;
     fieldNames.push(current.name);
     const value = current.value.trim();
+    if (current.folded !== undefined) newestReceived = current.folded.trim();
     const list = headers.get(current.name) ?? [];
-    list.push(decodeValue(value));
+    list.push(UNDECODED_FIELDS.has(current.name) ? value : decodeValue(value));
     headers.set(current.name, list);
     if (ADDRESS_FIELDS.has(current.name)) {
       const kept = addressFields.get(current.name) ?? [];
@@ -92,15 +107,18 @@ export function parseHeaders(raw: Buffer): ParsedHeaders {
     if (fields >= MAX_HEADER_FIELDS) break;
     if ((line.startsWith(' ') || line.startsWith('\t')) && current) {
       current.value += ` ${line.trim()}`;
+      if (current.folded !== undefined) current.folded += `\n${line}`;
       continue;
     }
     flush();
     const colon = line.indexOf(':');
     if (colon <= 0) continue;
-    current = { name: line.slice(0, colon).trim().toLowerCase(), value: line.slice(colon + 1) };
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1);
+    current = name === 'received' && newestReceived === undefined && !headers.has('received') ? { name, value, folded: value } : { name, value };
   }
   flush();
-  return { headers, addressFields, fieldNames, bodyOffset, truncated: !found && raw.length - start > MAX_HEADER_BYTES };
+  return { headers, addressFields, fieldNames, newestReceived, bodyOffset, truncated: !found && raw.length - start > MAX_HEADER_BYTES };
 }
 
 function firstAddress(value: string | undefined): string | undefined {
@@ -178,6 +196,8 @@ export function headerDate(value: string | undefined): Date | undefined {
 
 export interface ParsedMessage {
   facts: MessageFacts;
+  /** ParsedHeaders.newestReceived: whether our MTA says the client logged in. */
+  newestReceived?: string;
   bodyOffset: number;
 }
 
@@ -185,12 +205,13 @@ export function parseMessage(
   raw: Buffer,
   envelope: { mailFrom: string; clientAddress?: string; clientHelo?: string },
 ): ParsedMessage {
-  const { headers, addressFields, bodyOffset } = parseHeaders(raw);
+  const { headers, addressFields, newestReceived, bodyOffset } = parseHeaders(raw);
   const one = (name: string) => headers.get(name)?.[0];
   const messageId = one('message-id')?.match(/<[^<>\s]+>/)?.[0];
   const recipientHeaders = ['to', 'cc', 'resent-to', 'resent-cc'].flatMap((h) => addressFields.get(h) ?? []);
   return {
     bodyOffset,
+    newestReceived,
     facts: {
       mailFrom: envelope.mailFrom ? normalizeAddress(envelope.mailFrom) : '',
       mailFromOriginal: envelope.mailFrom ? envelope.mailFrom.trim().toLowerCase() : '',
@@ -200,6 +221,7 @@ export function parseMessage(
       clientAddress: envelope.clientAddress,
       clientHelo: envelope.clientHelo,
       fromAddress: firstAddress(addressFields.get('from')?.[0]),
+      fromAddresses: allAddresses(addressFields.get('from')),
       subject: one('subject'),
       messageId,
       date: headerDate(one('date')),

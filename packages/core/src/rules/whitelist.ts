@@ -6,7 +6,8 @@
  * Mail one of our users submitted to our MTA after logging in (MessageFacts.localSubmission) is
  * delivered the same way: a colleague is neither unknown nor forged, and a challenge to our own domain
  * would only loop back to our own MX. Not when its From: names another address than the one that
- * logged in: the forged-local-sender rule judges that.
+ * logged in, besides it or in a second From: field, or names none: the forged-local-sender rule
+ * judges that.
  */
 import type { Rule } from '../decision.js';
 
@@ -18,7 +19,8 @@ export const whitelistRule: Rule = {
     const m = recipient.whitelisted;
     if (!m) {
       const user = message.localSubmission;
-      if (!user || (message.fromAddress && message.fromAddress !== user)) return null;
+      const authors = message.fromAddresses ?? (message.fromAddress ? [message.fromAddress] : []);
+      if (!user || authors.length === 0 || authors.some((a) => a !== user)) return null;
       return { symbol: 'LOCAL_SUBMISSION', weight: -10, detail: `${user} logged in to our MTA to send it`, action: 'deliver' };
     }
     const auth = message.auth;
