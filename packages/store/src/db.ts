@@ -47,8 +47,10 @@ export async function ensureDatabase(databaseUrl: string, logger: Logger, create
         await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
         logger.info({ event: 'db.created', database: name }, `created database ${name}`);
       } catch (err) {
-        // Another role created it at the same moment.
-        if ((err as { code?: string }).code !== '42P04') throw err;
+        // Another role created it at the same moment: 42P04 when its CREATE had committed before ours
+        // began, 23505 (pg_database's unique name index) when both were under way at once.
+        const code = (err as { code?: string }).code;
+        if (code !== '42P04' && code !== '23505') throw err;
       }
     }
   } finally {
@@ -78,6 +80,27 @@ export async function withTransaction<T>(db: Db, fn: (client: DbClient) => Promi
     throw err;
   } finally {
     client.off('error', ignoreCheckedOutError);
+    client.release(broken);
+  }
+}
+
+/**
+ * Runs `fn` while this process holds the session advisory lock `key`, on a connection of its own kept
+ * for the while; resolves to undefined without running it when another process holds the lock. For
+ * upkeep that must not run twice at once but need not wait: the other one is doing it.
+ */
+export async function withTryLock<T>(db: Db, key: string, fn: () => Promise<T>): Promise<T | undefined> {
+  const client = await db.connect();
+  client.on('error', ignoreCheckedOutError);
+  let locked = false;
+  try {
+    locked = (await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked', [key])).rows[0]!.locked;
+    return locked ? await fn() : undefined;
+  } finally {
+    let broken: Error | undefined;
+    if (locked) await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [key]).catch((e: Error) => (broken = e));
+    client.off('error', ignoreCheckedOutError);
+    // A connection that could not give the lock back still holds it: destroyed, it lets it go.
     client.release(broken);
   }
 }

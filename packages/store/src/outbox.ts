@@ -69,7 +69,16 @@ export async function outboxDepth(db: Queryable): Promise<number> {
  * `olderThanMinutes` is touched, so jobs simply still in flight are left alone. Returns how many jobs
  * were queued again.
  */
-export async function requeueStranded(db: Queryable, olderThanMinutes = 10): Promise<number> {
+export async function requeueStranded(db: Db, olderThanMinutes = 10): Promise<number> {
+  // Two workers starting together (or sweeping in the same hour) each found no outbox row and each
+  // inserted one: every stranded job twice. One at a time, the second finds the first one's rows.
+  return withTransaction(db, async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', ['crgate:requeue-stranded']);
+    return requeueStrandedRows(tx, olderThanMinutes);
+  });
+}
+
+async function requeueStrandedRows(db: Queryable, olderThanMinutes: number): Promise<number> {
   const challenges = await db.query(
     `INSERT INTO outbox (queue, job_name, job_id, payload, retry_failed)
      SELECT 'challenges', 'challenge.send', 'challenge-' || c.id, jsonb_build_object('challengeId', c.id::text), true

@@ -8,7 +8,7 @@
  */
 import { addMonths, historyCutoff, monthOfSuffix, monthPastHistory, monthsToPrepare, monthSuffix } from '@crgate/core';
 import type { Db, Queryable } from './db.js';
-import { withTransaction } from './db.js';
+import { withTransaction, withTryLock } from './db.js';
 
 /** Statuses of a copy that still needs its message (anything else is finished: history only). */
 export const OPEN_COPY_STATUSES = ['held', 'discarded', 'releasing', 'failed'] as const;
@@ -110,8 +110,15 @@ async function deleteFinishedRows(db: Db, messages: string, recipients: string, 
  */
 export async function expireHistory(db: Db, now: Date, historyDays: number): Promise<HistoryExpiry> {
   const result: HistoryExpiry = { droppedMonths: [], keptMonths: [], deletedCopies: 0, deletedMessages: 0 };
-  const cutoff = historyCutoff(now, historyDays);
-  if (!cutoff) return result;
+  if (!historyCutoff(now, historyDays)) return result;
+  // Two sweeps at once (a worker whose job lock lapsed, two workers after a Redis failover) deadlocked:
+  // one deleting a kept month's rows, copies then messages, the other locking both parents to drop
+  // the next month, messages then copies. One sweep at a time; the other has nothing left to do.
+  return (await withTryLock(db, 'crgate:expire-history', () => expireMonths(db, now, historyDays, result))) ?? result;
+}
+
+async function expireMonths(db: Db, now: Date, historyDays: number, result: HistoryExpiry): Promise<HistoryExpiry> {
+  const cutoff = historyCutoff(now, historyDays)!;
   for (const { month, suffix } of await listMonthPartitions(db)) {
     if (!monthPastHistory(month, now, historyDays)) continue;
     const messages = `messages_p${suffix}`;
