@@ -470,6 +470,10 @@ async function main() {
     CRGATE_OPS_LISTEN: 'off',
     CRGATE_LOG_LEVEL: 'info',
     CRGATE_SECRET: randomBytes(32).toString('hex'),
+    // The default 1,000 challenges an hour is less than one run sends: past it every challenge job is
+    // suppressed, a cheaper path, and runs before 2026-12-03 evening measured the half load without
+    // any challenge sent.
+    CRGATE_CHALLENGE_GLOBAL_PER_HOUR: '100000000',
     ...(opts.noClassifier ? { CRGATE_CLASSIFIER_ENABLED: 'false' } : {}),
   };
   // The LMTP port is chosen by the engine (port 0); find it by asking the kernel is awkward across
@@ -547,7 +551,8 @@ async function main() {
     // is stored or delivered). What it adds is the floor under the goal, not crgate's doing.
     {
       log('hostile: bare smtp-server keeping one copy; 50 MB message');
-      const bare = forkChild(join(HERE, 'lib/ceiling-server.mjs'), { env: { ...process.env, CEILING_KEEP: '1' } });
+      // --expose-gc as for crgate's engine: the full collection before the baseline is a no-op without it.
+      const bare = forkChild(join(HERE, 'lib/ceiling-server.mjs'), { execArgv: ['--expose-gc'], env: { ...process.env, CEILING_KEEP: '1' } });
       cleanups.push(() => bare.kill('SIGKILL'));
       const { port } = await bare.waitFor('listening');
       await measured(bare, port, { count: 200, offset: 40_000_000, files: sets.loadFiles });

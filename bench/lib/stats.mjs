@@ -3,7 +3,10 @@
 export function summarize(values) {
   if (values.length === 0) return { n: 0 };
   const sorted = Float64Array.from(values).sort();
-  const q = (p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+  // Nearest rank. Rounded before ceil: 99.9 / 100 * 1000 is 999.0000000000001 in floating point, and
+  // p99.9 of 1,000 values came out as the maximum.
+  const rank = (p) => Math.ceil(Number(((p * sorted.length) / 100).toFixed(6)));
+  const q = (p) => sorted[Math.min(sorted.length - 1, Math.max(0, rank(p) - 1))];
   let sum = 0;
   for (const v of sorted) sum += v;
   return { n: sorted.length, mean: sum / sorted.length, p50: q(50), p90: q(90), p99: q(99), p999: q(99.9), max: sorted[sorted.length - 1] };
