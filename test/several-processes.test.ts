@@ -39,6 +39,17 @@ describe('several processes on one PostgreSQL', () => {
     }
   });
 
+  it('opens no more PostgreSQL connections per process than CRGATE_DATABASE_POOL_SIZE', async () => {
+    const t = await createMailTestEnvironment({ CRGATE_DATABASE_POOL_SIZE: '3' });
+    environments.push(t);
+    const engine = await startInProcess(t.env, ['ingest']);
+    try {
+      expect((engine.db as unknown as { options: { max: number } }).options.max).toBe(3);
+    } finally {
+      await engine.stop();
+    }
+  });
+
   it('queues each stranded job again once when two workers look for them at the same moment', async () => {
     const t = await createMailTestEnvironment({ CRGATE_POLICY_CHALLENGE_REQUIRES_AUTH: 'false' });
     environments.push(t);

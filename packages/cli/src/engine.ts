@@ -33,7 +33,7 @@ export interface Engine {
 
 export async function startEngine(config: Config, roles: Role[], logger: Logger): Promise<Engine> {
   // pg's own "connect ECONNREFUSED 127.0.0.1:5432" names neither PostgreSQL nor the setting to check.
-  const db = await openDatabase(config.databaseUrl, logger, { max: 20 }).catch((err: unknown) => {
+  const db = await openDatabase(config.databaseUrl, logger, { max: config.databasePoolSize }).catch((err: unknown) => {
     throw new Error(`cannot use PostgreSQL at ${redactUrl(config.databaseUrl)} (DATABASE_URL): ${(err as Error).message}`, { cause: err });
   });
   // Only the ingest (creates challenges) and the worker (sends them) hold the token secret; the web role

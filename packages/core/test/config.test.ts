@@ -211,6 +211,12 @@ describe('configuration', () => {
     expect(found[0]).toMatch(/^lmtp: /);
   });
 
+  it('takes the number of PostgreSQL connections per process, 20 unless set, and refuses none', () => {
+    expect(loadConfig({}).databasePoolSize).toBe(20);
+    expect(loadConfig({ CRGATE_DATABASE_POOL_SIZE: '5' }).databasePoolSize).toBe(5);
+    expect(problems({ CRGATE_DATABASE_POOL_SIZE: '0' })[0]).toMatch(/^CRGATE_DATABASE_POOL_SIZE \(databasePoolSize\): /);
+  });
+
   it('reads booleans as words, not as JavaScript truthiness', () => {
     expect(loadConfig({ CRGATE_CLASSIFIER_ENABLED: 'no' }).classifier.enabled).toBe(false);
     expect(loadConfig({ CRGATE_CLASSIFIER_ENABLED: 'yes' }).classifier.enabled).toBe(true);

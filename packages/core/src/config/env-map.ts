@@ -11,6 +11,7 @@ export interface EnvVar {
 
 export const ENV_VARS: readonly EnvVar[] = [
   { name: 'DATABASE_URL', path: 'databaseUrl', description: 'PostgreSQL; created if missing, migrations applied' },
+  { name: 'CRGATE_DATABASE_POOL_SIZE', path: 'databasePoolSize', description: 'PostgreSQL connections per process (a worker keeps two more)' },
   { name: 'REDIS_URL', path: 'redisUrl', description: 'Redis for BullMQ queues and counters' },
   { name: 'CRGATE_REDIS_PREFIX', path: 'redisPrefix', description: 'prefix of every Redis key crgate writes; {braces} make it a Cluster hash tag' },
   { name: 'CRGATE_REDIS_SENTINELS', path: 'redisSentinels', description: 'Redis Sentinels host:port,... that name the master (empty: REDIS_URL itself)' },

@@ -207,6 +207,11 @@ export const configSchema = z
   .object({
     /** PostgreSQL connection string. The database is created if missing. */
     databaseUrl: databaseUrlSchema.default('postgres://postgres@127.0.0.1:5432/crgate'),
+    /**
+     * PostgreSQL connections each process may open for its work (a worker keeps two more: its outbox
+     * LISTEN and its send locks). With several processes, their sum must fit PostgreSQL's max_connections.
+     */
+    databasePoolSize: positiveInt(1000).default(20),
     /** Redis for BullMQ queues and rate counters. */
     redisUrl: redisUrlSchema.default('redis://127.0.0.1:6379'),
     /**
