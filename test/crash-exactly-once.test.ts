@@ -79,11 +79,19 @@ describe('kill -9 during a stream of 2,000 messages', () => {
 
   it('keeps one copy when the connection drops after the data, before the reply, and the MTA resends', async () => {
     const raw = `From: late@bulk1.test\r\nTo: alice@example.test\r\nSubject: lost reply\r\nMessage-ID: <lost-reply@test>\r\n\r\nBody.\r\n`;
-    // Say everything, then hang up without waiting for the replies.
+    // Say everything, then hang up without waiting for the replies. The data follows the 354, as from
+    // an MTA: sent before it, it reaches a session the hang-up ends while the recipient is being looked up.
     const socket = net.connect(t.lmtpPort, '127.0.0.1');
-    await new Promise((r) => socket.once('data', r));
+    let said = '';
+    socket.on('data', (d: Buffer) => (said += d.toString()));
+    await waitFor(() => /^220 /m.test(said), 'the greeting');
+    // As on a loaded machine, the recipient lookup waits for PostgreSQL (here 600 ms): the 354 comes late.
+    const lock = await t.db.connect();
+    await lock.query('BEGIN');
+    await lock.query('LOCK TABLE users IN ACCESS EXCLUSIVE MODE');
+    setTimeout(() => void lock.query('COMMIT').then(() => lock.release()), 600);
     socket.write(`LHLO mta.test\r\nMAIL FROM:<late@bulk1.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n`);
-    await sleep(300);
+    await waitFor(() => /^354 /m.test(said), 'the 354 for the data');
     socket.write(`${raw}.\r\n`);
     socket.destroy();
     const count = async () =>
