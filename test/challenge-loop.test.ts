@@ -69,7 +69,10 @@ describe('challenge/response loop', () => {
     challengeLink = urls[0]!;
 
     // The challenge's Message-ID is remembered, so a reply or bounce to it can be recognised later.
-    const { rows } = await t.db.query('SELECT our_message_id, status, token_hash FROM challenges');
+    // The relay's 250 comes before the worker records the send: wait for the record, not just the mail.
+    const challenges = async () => (await t.db.query('SELECT our_message_id, status, token_hash FROM challenges')).rows;
+    await waitFor(async () => (await challenges())[0]?.status === 'sent', 'the challenge recorded as sent');
+    const rows = await challenges();
     expect(rows).toEqual([{ our_message_id: parsed.messageId, status: 'sent', token_hash: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
     expect(JSON.stringify(rows)).not.toContain(challengeLink.split('/c/')[1]);
   });
