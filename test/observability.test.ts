@@ -138,6 +138,10 @@ describe('observability', () => {
   });
 
   it('shows the outbox backlog in an ingest that runs without a worker, as the alert needs it there too', async () => {
+    // The engine above runs a worker, whose relay takes a new outbox row at once (it has the NOTIFY):
+    // the backlog would be gone, or go between the count and the scrape. PostgreSQL is taken from that
+    // engine (it reaches it through the proxy), so the row waits; the ingest here reaches it directly.
+    await proxy.cut();
     const ingestOnly = await startInProcess({ ...t.env, CRGATE_LMTP_LISTEN: `127.0.0.1:${await freePort()}` }, ['ingest']);
     try {
       const r = await pythonLmtpSend(ingestOnly.config.lmtp.listen.port, 'carol@remote.test', ['alice@example.test'], FIXTURE.replaceAll('bob@remote.test', 'carol@remote.test'), {
@@ -145,11 +149,15 @@ describe('observability', () => {
       });
       expect(r.data?.[0]?.[1]).toBe(250);
       const backlog = Number((await t.db.query(`SELECT count(*)::int AS n FROM outbox`)).rows[0].n);
+      expect(backlog).toBeGreaterThan(0);
       const text = await (await fetch(`http://127.0.0.1:${ingestOnly.ops!.address.port}/metrics`)).text();
       expect(sample(text, 'crgate_outbox_rows')).toBe(backlog);
     } finally {
       await ingestOnly.stop();
+      await proxy.restore();
     }
+    // The engine above relays the row once it has PostgreSQL again: the outbox is left as it was found.
+    await waitFor(async () => (await t.db.query(`SELECT count(*)::int AS n FROM outbox`)).rows[0].n === 0, 'the backlog relayed');
   });
 
   it('answers /readyz (not ready, naming the worker) and /metrics within seconds while Redis accepts connections but never answers', async () => {
