@@ -191,7 +191,7 @@ describe('observability', () => {
     }
   });
 
-  it('starts, and says it is not ready, while Redis is away; and stops promptly', async () => {
+  it('starts, and says it is not ready, while Redis is away; and stops promptly, also with mail it took meanwhile in its outbox', async () => {
     const port = await freePort();
     const started = Date.now();
     const noRedis = await startInProcess({ ...t.env, REDIS_URL: `redis://127.0.0.1:${port}`, CRGATE_LMTP_LISTEN: `127.0.0.1:${await freePort()}` }, ['ingest', 'worker']);
@@ -200,10 +200,20 @@ describe('observability', () => {
       const res = await fetch(`http://127.0.0.1:${noRedis.ops!.address.port}/readyz`);
       expect(res.status).toBe(503);
       expect(((await res.json()) as { checks: Record<string, string> }).checks.worker).not.toBe('ok');
+      // Its relay holds the challenge's outbox row, waiting for Redis (the engine above, which could take
+      // the row, has no PostgreSQL meanwhile).
+      await proxy.cut();
+      const r = await pythonLmtpSend(noRedis.config.lmtp.listen.port, 'dora@remote.test', ['alice@example.test'], FIXTURE.replaceAll('bob@remote.test', 'dora@remote.test'), {
+        xforward: REMOTE_CLIENT,
+      });
+      expect(r.data?.[0]?.[1]).toBe(250);
     } finally {
       const stopping = Date.now();
       await noRedis.stop();
       expect(Date.now() - stopping).toBeLessThan(15_000);
+      await proxy.restore();
     }
+    // The row stays for a relay that reaches Redis: the engine above relays it.
+    await waitFor(async () => (await t.db.query(`SELECT count(*)::int AS n FROM outbox`)).rows[0].n === 0, 'the row relayed after the stop');
   });
 });

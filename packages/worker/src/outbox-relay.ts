@@ -16,6 +16,13 @@ export interface OutboxRelayOptions {
   batchSize?: number;
 }
 
+/**
+ * How long stop() lets a drain in progress finish. Past that it gives up, as a crash would: a drain
+ * waiting for Redis (away, or not answering) would otherwise hold the stop for ever, and its rows stay
+ * in the outbox for the next start.
+ */
+const STOP_GRACE_MS = 5_000;
+
 export class OutboxRelay {
   private timer: NodeJS.Timeout | undefined;
   private listener: pg.Client | undefined;
@@ -25,6 +32,9 @@ export class OutboxRelay {
   private again = false;
   private stopped = false;
   private lastErrorAt = 0;
+  private giveUp: (err: Error) => void = () => undefined;
+  /** Rejects when stop() gives up on the drain in progress. */
+  private readonly givenUp = new Promise<never>((_resolve, reject) => (this.giveUp = reject));
 
   constructor(
     private readonly db: Db,
@@ -32,7 +42,9 @@ export class OutboxRelay {
     private readonly queues: Pick<Map<QueueName, Queue>, 'get'>,
     private readonly logger: Logger,
     private readonly options: OutboxRelayOptions,
-  ) {}
+  ) {
+    this.givenUp.catch(() => undefined);
+  }
 
   async start(): Promise<void> {
     await this.listenOnce();
@@ -46,7 +58,9 @@ export class OutboxRelay {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    const late = setTimeout(() => this.giveUp(new Error('stopped while Redis did not take the jobs; they stay in the outbox')), STOP_GRACE_MS);
     await this.running;
+    clearTimeout(late);
     await this.listening;
     await this.listener?.end().catch(() => undefined);
   }
@@ -132,7 +146,7 @@ export class OutboxRelay {
     try {
       let moved: number;
       do {
-        moved = await drainOutbox(this.db, this.options.batchSize ?? 200, (jobs) => this.publish(jobs));
+        moved = await drainOutbox(this.db, this.options.batchSize ?? 200, (jobs) => Promise.race([this.publish(jobs), this.givenUp]));
         if (moved) this.logger.debug({ event: 'outbox.relayed', jobs: moved }, `relayed ${moved} jobs`);
       } while (moved > 0 && !this.stopped);
     } catch (err) {
