@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { createTestEnvironment, freePort, type TestEnvironment } from './helpers/environment.js';
 import { CLI, runCli, startEngineProcess, type EngineProcess } from './helpers/engine-process.js';
 import { waitFor } from './helpers/sinks.js';
@@ -157,6 +158,57 @@ describe('crgate behind Postfix and in front of Dovecot', () => {
       await postfixLogShows(/NOQUEUE: reject: RCPT from .*<crgate-sent@example\.test>/, 'the refusals');
       expect(stack!.postfixLog()).toMatch(/NOQUEUE: reject: RCPT from .*<nobody@example\.test>/);
       expect(stack!.postfixLog()).not.toMatch(/status=bounced/);
+    }));
+
+  /**
+   * One SMTP conversation with Postfix's port 25 up to the RCPT replies, then QUIT (no DATA): swaks
+   * cannot say SMTPUTF8. Resolves with each recipient's reply line.
+   */
+  function rcptReplies(from: string, recipients: string[], smtputf8: boolean): Promise<string[]> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(ports.smtp, '127.0.0.1');
+      const commands = ['EHLO client.test', `MAIL FROM:<${from}>${smtputf8 ? ' SMTPUTF8' : ''}`, ...recipients.map((r) => `RCPT TO:<${r}>`), 'QUIT'];
+      const replies: string[] = [];
+      let buffered = '';
+      socket.setTimeout(20_000, () => socket.destroy(new Error(`no reply after ${replies.length} commands`)));
+      socket.on('error', reject);
+      socket.on('data', (d) => {
+        buffered += d.toString('utf8');
+        let end: number;
+        while ((end = buffered.indexOf('\r\n')) >= 0) {
+          const line = buffered.slice(0, end);
+          buffered = buffered.slice(end + 2);
+          if (line[3] === '-') continue; // a multi-line reply goes on
+          replies.push(line);
+          // The greeting, then one reply per command.
+          if (replies.length <= commands.length) socket.write(`${commands[replies.length - 1]}\r\n`);
+          else socket.end();
+        }
+      });
+      socket.on('close', () => resolve(replies.slice(3, 3 + recipients.length)));
+    });
+  }
+
+  it("refuses at RCPT a +extension of a user's address that crgate's LMTP would refuse, so that nothing bounces to a forged sender", () =>
+    step(async () => {
+      const forged = 'victim@friend.test';
+      const refused = [
+        `"alice+a b"@${DOMAIN}`, // smtp-server splits RCPT at white space
+        `"alice+a..b"@${DOMAIN}`, // its local-part syntax check
+        `"alice+(x)"@${DOMAIN}`, // a quoted local part crgate does not read as alice
+        `"alice+x."@${DOMAIN}`,
+        `"alice+a@b"@${DOMAIN}`,
+        `alice+${'x'.repeat(240)}@${DOMAIN}`, // over smtp-server's 253 characters
+      ];
+      const utf8Refused = [`alice+with\u00a0ESMTPSA@${DOMAIN}`];
+      const replies = [...(await rcptReplies(forged, refused, false)), ...(await rcptReplies(forged, utf8Refused, true))];
+      [...refused, ...utf8Refused].forEach((r, i) => expect(replies[i], `RCPT TO:<${r}>`).toMatch(/^5\d\d 5\.1\.3 /));
+      // What crgate reads as alice is still accepted: only the extension is checked.
+      const accepted = await rcptReplies(forged, [`alice+lists@${DOMAIN}`, `"alice+x"@${DOMAIN}`, `${ALICE.toUpperCase()}`], false);
+      for (const reply of accepted) expect(reply).toMatch(/^250 /);
+      await postfixLogShows(/NOQUEUE: reject: RCPT from .*<alice\+with\u00a0ESMTPSA@example\.test>/, 'the refusals');
+      expect(stack!.postfixLog()).not.toMatch(/status=bounced/);
+      expect(stack!.sinkMessages().filter((m) => m.rcptTo.includes(forged))).toEqual([]);
     }));
 
   it("delivers a whitelisted sender's mail through crgate to Dovecot's Maildir", () =>

@@ -4,7 +4,8 @@
  *
  * Rules: the whole address is lower-cased (domains are case-insensitive by RFC 5321; local parts are in
  * theory case-sensitive but no mail system in practice treats `Alice@` and `alice@` as two people), and a
- * `+tag` sub-address is dropped so `alice+lists@example.org` is `alice@example.org`. Quotes that are not
+ * `+tag` sub-address is dropped so `alice+lists@example.org` is `alice@example.org` (inside quotes too, as
+ * Postfix reads it: `"alice+(x)"@example.org` is `alice@example.org`). Quotes that are not
  * needed are dropped (`"alice"@example.org` is `alice@example.org`). An internationalised
  * domain is kept in its ASCII form (IDNA A-labels, `bücher.example` → `xn--bcher-kva.example`): the
  * MTA hands that form over, smtp-server turns it into Unicode, and DNS, SPF and the list entries a
@@ -70,9 +71,13 @@ export function normalizeAddress(value: string): string {
   if (at < 0) return trimmed;
   let local = unquoteLocalPart(trimmed.slice(0, at));
   const domain = normalizeDomain(trimmed.slice(at + 1));
-  // A `+` inside a quoted string that needs its quotes is part of the name, not a tag.
-  const plus = local.length > 1 && local.startsWith('"') && local.endsWith('"') ? -1 : local.indexOf('+');
-  if (plus > 0) local = local.slice(0, plus);
+  // The tag is cut inside quotes too, as Postfix's recipient_delimiter does: Postfix accepts
+  // "alice+(x)"@ for alice, and a recipient it accepted and crgate refused would bounce to the
+  // (forgeable) sender. The quotes of the rest are decided again ("alice" needs none). Only `"` and `\`
+  // are escaped here, so the first `+` is never an escaped character.
+  const quoted = local.length > 1 && local.startsWith('"') && local.endsWith('"');
+  const plus = local.indexOf('+', quoted ? 1 : 0);
+  if (plus > (quoted ? 1 : 0)) local = quoted ? unquoteLocalPart(`${local.slice(0, plus)}"`) : local.slice(0, plus);
   return `${local}@${domain}`;
 }
 

@@ -58,9 +58,18 @@ describe('addresses', () => {
   it('keeps the quotes a local part needs, escaped one way', () => {
     expect(normalizeAddress('"john doe"@remote.test')).toBe('"john doe"@remote.test');
     expect(normalizeAddress('"john\\ doe"@remote.test')).toBe('"john doe"@remote.test');
-    expect(normalizeAddress('"a+b;c"@remote.test')).toBe('"a+b;c"@remote.test');
     expect(normalizeAddress('"\\"or\\"1=1--"@remote.test')).toBe('"\\"or\\"1=1--"@remote.test');
     expect(normalizeAddress('"back\\\\slash%_"@remote.test')).toBe('"back\\\\slash%_"@remote.test');
+  });
+  it('drops a +tag inside quotes too, as Postfix does before its recipient lookup', () => {
+    // Postfix accepts these for alice (recipient_delimiter = +): crgate must not refuse them.
+    expect(normalizeAddress('"alice+(x)"@example.test')).toBe('alice@example.test');
+    expect(normalizeAddress('"Alice+a b"@example.test')).toBe('alice@example.test');
+    expect(normalizeAddress('"a+b;c"@remote.test')).toBe('a@remote.test');
+    expect(normalizeAddress('"john doe+x"@remote.test')).toBe('"john doe"@remote.test');
+    expect(normalizeAddress('"a\\"+x"@remote.test')).toBe('"a\\""@remote.test');
+    // As unquoted: a + at the start is no tag.
+    expect(normalizeAddress('"+x y"@remote.test')).toBe('"+x y"@remote.test');
   });
   it('reads a UTF-8 local part in its composed form, however its accents were written', () => {
     expect(normalizeAddress('Jo\u0308rg@remote.test')).toBe(normalizeAddress('jörg@remote.test'));
