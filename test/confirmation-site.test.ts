@@ -223,7 +223,8 @@ describe('confirmation site', () => {
   });
 
   it('answers a sender\'s link that no route takes or that cannot be read in the browser\'s language', async () => {
-    for (const [path, status] of [['/c/', 404], [`/c/${'A'.repeat(43)}/more`, 404], ['/c/%ZZ', 400]] as const) {
+    // Express routes case-insensitively (`/C/<token>` opens the page): so does the sender's error page.
+    for (const [path, status] of [['/c/', 404], [`/c/${'A'.repeat(43)}/more`, 404], ['/c/%ZZ', 400], ['/C/', 404], ['/C/%ZZ', 400]] as const) {
       const res = await fetch(`${t.publicUrl}${path}`, { headers: { 'accept-language': 'de' } });
       expect(res.status, path).toBe(status);
       const page = await res.text();

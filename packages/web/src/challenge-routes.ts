@@ -50,7 +50,11 @@ const SENDER_TROUBLE: Record<PageLanguage, { title: string; heading: string; mes
 
 /** Whether a request is for a sender's page (`/c/…` under the site's path), which speaks the sender's language. */
 export function isSenderPath(req: Request, basePath: string): boolean {
-  return req.path === `${basePath}/c` || req.path.startsWith(`${basePath}/c/`);
+  // Case-insensitive, as Express routes (`/C/<token>` opens the sender's page): `/C/` must not fall back
+  // to the site's English page while `/c/` answers in the sender's language.
+  const path = req.path.toLowerCase();
+  const base = basePath.toLowerCase();
+  return path === `${base}/c` || path.startsWith(`${base}/c/`);
 }
 
 /**
