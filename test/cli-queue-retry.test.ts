@@ -58,7 +58,11 @@ describe('crgate queue retry', { timeout: 180_000 }, () => {
     await waitFor(() => t.smtpSink.messages.some((m) => m.rcptTo.includes('patient@remote.test')), 'the challenge at the relay', 30_000);
     expect(r.stdout).toContain('retried 1 failed job(s)');
     expect(r.stdout).toContain('1 challenge(s) given up as undeliverable are queued again');
-    expect((await t.db.query(`SELECT status FROM challenges WHERE sender = 'patient@remote.test'`)).rows).toEqual([{ status: 'sent' }]);
+    // The relay's 250 comes before the worker records the challenge as sent.
+    await waitFor(
+      async () => (await t.db.query(`SELECT status FROM challenges WHERE sender = 'patient@remote.test'`)).rows[0]?.status === 'sent',
+      'the challenge recorded as sent',
+    );
     // The held copy waits on the challenge again, no longer quarantined as undeliverable.
     const { rows } = await t.db.query(`SELECT decision, reasons FROM message_recipients WHERE id = $1`, [copy]);
     expect(rows[0].decision).toBe('challenge');

@@ -53,6 +53,8 @@ describe('crash and outage', () => {
     // Restarted with a working relay and short retries: the same job is retried and sent once.
     track(await startEngineReady(t.env));
     await waitFor(() => smtpSink.messages.length === 1, 'the challenge after restart', 30_000);
+    // The relay's 250 comes before the worker records the challenge as sent.
+    await waitFor(async () => (await t.db.query(`SELECT status FROM challenges`)).rows[0]?.status === 'sent', 'the challenge recorded as sent');
     await sleep(1500);
     expect(smtpSink.messages).toHaveLength(1);
     const { rows } = await t.db.query(`SELECT status FROM challenges`);

@@ -50,6 +50,8 @@ async function expectSentAfterFinishedJob(t: MailTestEnvironment, redis: Redis, 
   const worker = await startInProcess(t.env, ['worker']);
   try {
     await waitFor(() => t.smtpSink.messages.length >= 1, 'the challenge to be sent', 30_000);
+    // The relay's 250 comes before the worker records the challenge as sent.
+    await waitFor(async () => (await t.db.query(`SELECT status FROM challenges`)).rows[0]?.status === 'sent', 'the challenge recorded as sent');
     await sleep(1000);
     expect(t.smtpSink.messages).toHaveLength(1);
     expect(t.smtpSink.messages[0]!.rcptTo).toEqual([sender]);
