@@ -9,10 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { connect } from 'node:net';
 import { createTestEnvironment, freePort, type TestEnvironment } from './helpers/environment.js';
 import { CLI, runCli, startEngineProcess, type EngineProcess } from './helpers/engine-process.js';
 import { waitFor } from './helpers/sinks.js';
+import { rawLmtp } from './helpers/lmtp-client.js';
 import {
   DEPLOY,
   REPO,
@@ -164,29 +164,18 @@ describe('crgate behind Postfix and in front of Dovecot', () => {
    * One SMTP conversation with Postfix's port 25 up to the RCPT replies, then QUIT (no DATA): swaks
    * cannot say SMTPUTF8. Resolves with each recipient's reply line.
    */
-  function rcptReplies(from: string, recipients: string[], smtputf8: boolean): Promise<string[]> {
-    return new Promise((resolve, reject) => {
-      const socket = connect(ports.smtp, '127.0.0.1');
-      const commands = ['EHLO client.test', `MAIL FROM:<${from}>${smtputf8 ? ' SMTPUTF8' : ''}`, ...recipients.map((r) => `RCPT TO:<${r}>`), 'QUIT'];
+  async function rcptReplies(from: string, recipients: string[], smtputf8: boolean): Promise<string[]> {
+    // rawLmtp speaks any line protocol that greets first: here SMTP, to Postfix's port 25.
+    const smtp = await rawLmtp(ports.smtp);
+    try {
+      await smtp.command('EHLO client.test');
+      await smtp.command(`MAIL FROM:<${from}>${smtputf8 ? ' SMTPUTF8' : ''}`);
       const replies: string[] = [];
-      let buffered = '';
-      socket.setTimeout(20_000, () => socket.destroy(new Error(`no reply after ${replies.length} commands`)));
-      socket.on('error', reject);
-      socket.on('data', (d) => {
-        buffered += d.toString('utf8');
-        let end: number;
-        while ((end = buffered.indexOf('\r\n')) >= 0) {
-          const line = buffered.slice(0, end);
-          buffered = buffered.slice(end + 2);
-          if (line[3] === '-') continue; // a multi-line reply goes on
-          replies.push(line);
-          // The greeting, then one reply per command.
-          if (replies.length <= commands.length) socket.write(`${commands[replies.length - 1]}\r\n`);
-          else socket.end();
-        }
-      });
-      socket.on('close', () => resolve(replies.slice(3, 3 + recipients.length)));
-    });
+      for (const r of recipients) replies.push(...(await smtp.command(`RCPT TO:<${r}>`)));
+      return replies;
+    } finally {
+      smtp.close();
+    }
   }
 
   it("refuses at RCPT a +extension of a user's address that crgate's LMTP would refuse, so that nothing bounces to a forged sender", () =>
