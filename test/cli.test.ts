@@ -161,6 +161,18 @@ describe('crgate command', { timeout: 180_000 }, () => {
     expect((await runCli(['users', 'list'], t.env)).stdout).toContain('alice@example.test  (aliases: al@example.test)');
   });
 
+  it('does not report another user\'s alias as an existing user, nor a +tag of the user as an alias added', async () => {
+    const r = await runCli(['users', 'add', 'al@example.test', 'dave@example.test'], t.env);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('added dave@example.test\n');
+    expect(r.stderr).toBe('crgate: al@example.test is an alias of alice@example.test, not added\n');
+    const tag = await runCli(['users', 'alias', 'alice@example.test', 'Alice+news@example.test'], t.env);
+    expect(tag.code).toBe(0);
+    expect(tag.stdout).toBe('Alice+news@example.test is alice@example.test itself (crgate ignores letter case and +tags): no alias added\n');
+    expect((await runCli(['users', 'list'], t.env)).stdout).toContain('alice@example.test  (aliases: al@example.test)\n');
+    await runCli(['users', 'remove', 'dave@example.test'], t.env);
+  });
+
   it('refuses a malformed address', async () => {
     const r = await runCli(['users', 'add', 'not-an-address'], t.env);
     expect(r.code).not.toBe(0);

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { normalizeAddress } from '@crgate/core';
 import { addAlias, addUser, findUserByAddress, listUsers, removeUser, setAdmin, setPassword, UserError } from '@crgate/store';
 import { readPassword } from '../read-password.js';
-import { address, fail, withDb } from '../cli-helpers.js';
+import { address, EXIT, fail, withDb } from '../cli-helpers.js';
 
 export function registerUsers(program: Command): void {
   const users = program.command('users').description('manage protected users and their aliases');
@@ -17,8 +17,19 @@ export function registerUsers(program: Command): void {
       await withDb(
         async (db) => {
           for (const a of addresses) {
-            const added = await addUser(db, a, { admin: opts.admin });
-            process.stdout.write(added ? `added ${normalizeAddress(a)}\n` : `${normalizeAddress(a)} already exists\n`);
+            const addr = normalizeAddress(a);
+            if (await addUser(db, a, { admin: opts.admin })) {
+              process.stdout.write(`added ${addr}\n`);
+              continue;
+            }
+            // Taken as another user's alias, "already exists" would pass for this user being there: an
+            // operator would then give "them" a mailbox and a password (setting the owner's) while their
+            // mail is the owner's.
+            const owner = await findUserByAddress(db, a);
+            if (owner && owner.address !== addr) {
+              process.stderr.write(`crgate: ${addr} is an alias of ${owner.address}, not added\n`);
+              process.exitCode = EXIT.failure;
+            } else process.stdout.write(`${addr} already exists\n`);
           }
         },
         { create: true },
@@ -72,7 +83,10 @@ export function registerUsers(program: Command): void {
           if (err instanceof UserError) fail(err.message);
           throw err;
         }
-        process.stdout.write(`${normalizeAddress(alias)} is an alias of ${normalizeAddress(a)}\n`);
+        // A +tag or other letter case makes no new address: mail to it already reaches the user.
+        if (normalizeAddress(alias) === normalizeAddress(a)) {
+          process.stdout.write(`${alias} is ${normalizeAddress(a)} itself (crgate ignores letter case and +tags): no alias added\n`);
+        } else process.stdout.write(`${normalizeAddress(alias)} is an alias of ${normalizeAddress(a)}\n`);
       });
     });
   users
