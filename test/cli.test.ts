@@ -173,6 +173,33 @@ describe('crgate command', { timeout: 180_000 }, () => {
     await runCli(['users', 'remove', 'dave@example.test'], t.env);
   });
 
+  it('removes a user\'s classifier model with the user, and no other', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'crgate-model-'));
+    writeFileSync(join(dir, 'ham.eml'), readFileSync(new URL('./fixtures/bob-to-alice.eml', import.meta.url)));
+    await runCli(['users', 'add', 'erin@example.test', 'frank@example.test'], t.env);
+    expect((await runCli(['train', '--as', 'erin@example.test', '--ham', dir], t.env)).code).toBe(0);
+    expect((await runCli(['train', '--as', 'frank@example.test', '--ham', dir], t.env)).code).toBe(0);
+    const erin = (await t.db.query(`SELECT id FROM users WHERE address = 'erin@example.test'`)).rows[0].id;
+    const scopes = async () => {
+      const { rows } = await t.db.query(
+        `SELECT u.address, (SELECT count(*) FROM classifier_tokens WHERE scope = u.id)::int AS tokens,
+                (SELECT count(*) FROM classifier_totals WHERE scope = u.id)::int AS totals,
+                (SELECT count(*) FROM classifier_trained WHERE scope = u.id)::int AS trained
+           FROM (SELECT id, address FROM users UNION ALL SELECT $1::bigint, 'erin (removed)') u
+          WHERE u.address IN ('frank@example.test', 'erin (removed)')`,
+        [erin],
+      );
+      return rows;
+    };
+    const before = await scopes();
+    expect(before.every((r) => r.tokens > 0 && r.totals === 1 && r.trained === 1)).toBe(true);
+    expect((await runCli(['users', 'remove', 'erin@example.test'], t.env)).code).toBe(0);
+    const after = await scopes();
+    expect(after.find((r) => r.address === 'erin (removed)')).toMatchObject({ tokens: 0, totals: 0, trained: 0 });
+    expect(after.find((r) => r.address === 'frank@example.test')).toEqual(before.find((r) => r.address === 'frank@example.test'));
+    await runCli(['users', 'remove', 'frank@example.test'], t.env);
+  });
+
   it('refuses a malformed address', async () => {
     const r = await runCli(['users', 'add', 'not-an-address'], t.env);
     expect(r.code).not.toBe(0);

@@ -36,10 +36,22 @@ export async function addUser(db: Db, address: string, options: { admin?: boolea
   });
 }
 
-/** Removes a user with all their aliases, lists and held mail. Returns false when there was none. */
+/**
+ * Removes a user with all their aliases, lists, held mail and classifier model. Returns false when
+ * there was none.
+ */
 export async function removeUser(db: Db, address: string): Promise<boolean> {
-  const res = await db.query('DELETE FROM users WHERE address = $1', [normalizeAddress(address)]);
-  return (res.rowCount ?? 0) > 0;
+  return withTransaction(db, async (tx) => {
+    const res = await tx.query<{ id: number }>('DELETE FROM users WHERE address = $1 RETURNING id', [normalizeAddress(address)]);
+    const id = res.rows[0]?.id;
+    if (id === undefined) return false;
+    // The model's scope is the user id, which no foreign key ties to the user: without this the
+    // tokens of their mail (words of it) outlived the user, unused by anyone, for good.
+    for (const table of ['classifier_tokens', 'classifier_totals', 'classifier_trained']) {
+      await tx.query(`DELETE FROM ${table} WHERE scope = $1`, [id]);
+    }
+    return true;
+  });
 }
 
 export async function addAlias(db: Db, address: string, alias: string): Promise<void> {

@@ -53,7 +53,7 @@ export function registerUsers(program: Command): void {
     });
   users
     .command('remove')
-    .description('remove a user, with their aliases, lists and held mail')
+    .description('remove a user, with their aliases, lists, held mail and classifier model')
     .argument('<address>', 'the user', address)
     .action(async (a: string) => {
       await withDb(async (db) => {
