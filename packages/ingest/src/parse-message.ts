@@ -115,7 +115,8 @@ export function parseHeaders(raw: Buffer): ParsedHeaders {
     if (colon <= 0) continue;
     const name = line.slice(0, colon).trim().toLowerCase();
     const value = line.slice(colon + 1);
-    current = name === 'received' && newestReceived === undefined && !headers.has('received') ? { name, value, folded: value } : { name, value };
+    // Only the first Received field keeps its folding (a later one starts after the first was flushed).
+    current = name === 'received' && !headers.has('received') ? { name, value, folded: value } : { name, value };
   }
   flush();
   return { headers, addressFields, fieldNames, newestReceived, bodyOffset, truncated: !found && raw.length - start > MAX_HEADER_BYTES };

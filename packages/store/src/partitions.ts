@@ -110,15 +110,15 @@ async function deleteFinishedRows(db: Db, messages: string, recipients: string, 
  */
 export async function expireHistory(db: Db, now: Date, historyDays: number): Promise<HistoryExpiry> {
   const result: HistoryExpiry = { droppedMonths: [], keptMonths: [], deletedCopies: 0, deletedMessages: 0 };
-  if (!historyCutoff(now, historyDays)) return result;
+  const cutoff = historyCutoff(now, historyDays);
+  if (!cutoff) return result;
   // Two sweeps at once (a worker whose job lock lapsed, two workers after a Redis failover) deadlocked:
   // one deleting a kept month's rows, copies then messages, the other locking both parents to drop
   // the next month, messages then copies. One sweep at a time; the other has nothing left to do.
-  return (await withTryLock(db, 'crgate:expire-history', () => expireMonths(db, now, historyDays, result))) ?? result;
+  return (await withTryLock(db, 'crgate:expire-history', () => expireMonths(db, now, historyDays, cutoff, result))) ?? result;
 }
 
-async function expireMonths(db: Db, now: Date, historyDays: number, result: HistoryExpiry): Promise<HistoryExpiry> {
-  const cutoff = historyCutoff(now, historyDays)!;
+async function expireMonths(db: Db, now: Date, historyDays: number, cutoff: Date, result: HistoryExpiry): Promise<HistoryExpiry> {
   for (const { month, suffix } of await listMonthPartitions(db)) {
     if (!monthPastHistory(month, now, historyDays)) continue;
     const messages = `messages_p${suffix}`;

@@ -38,8 +38,8 @@ const UNAVAILABLE: Record<PageLanguage, { heading: string; spent: string; expire
   },
 };
 
-/** Pages for a request under /c/ that no route answers, or that failed, in the sender's language. */
-const SENDER_TROUBLE: Record<PageLanguage, { title: string; heading: string; message: string }> = {
+/** The page of a failure on our side, in the languages of the sender's pages (the rest of the site uses `en`). */
+export const TROUBLE_PAGE: Record<PageLanguage, { title: string; heading: string; message: string }> = {
   en: { title: 'Try again later', heading: 'Temporary problem', message: 'Something went wrong on our side. Please try again in a few minutes.' },
   de: {
     title: 'Bitte später noch einmal',
@@ -65,7 +65,7 @@ export function isSenderPath(req: Request, basePath: string): boolean {
 export function sendSenderError(req: Request, res: Response, render: Render, status: number): void {
   const lang = browserLanguage(req);
   if (status >= 500) {
-    res.status(status).send(render('error', { ...SENDER_TROUBLE[lang], lang }));
+    res.status(status).send(render('error', { ...TROUBLE_PAGE[lang], lang }));
     return;
   }
   const text = UNAVAILABLE[lang];

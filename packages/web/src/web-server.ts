@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config, Logger } from '@crgate/core';
 import { resolveSecret, type Db, type Metrics } from '@crgate/store';
-import { challengeRoutes, isSenderPath, sendSenderError } from './challenge-routes.js';
+import { challengeRoutes, isSenderPath, sendSenderError, TROUBLE_PAGE } from './challenge-routes.js';
 import { digestRoutes } from './digest-routes.js';
 import { createRenderer } from './templates.js';
 import { checkOrigin, loadSession, type SiteDeps } from './site-context.js';
@@ -136,9 +136,7 @@ export function createWeb(config: Config, deps: WebDeps): WebRole {
     // The path may carry a link's token (/c/<token>, /signin/<token>, /d/<…>): logged without it.
     log.error({ event: 'web.error', path: withoutTokens(req.path), err }, 'request failed');
     if (isSenderPath(req, basePath)) return sendSenderError(req, res, render, 503);
-    res
-      .status(503)
-      .send(render('error', { title: 'Try again later', heading: 'Temporary problem', message: 'Something went wrong on our side. Please try again in a few minutes.' }));
+    res.status(503).send(render('error', TROUBLE_PAGE.en));
   });
 
   let server: Server | undefined;
